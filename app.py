@@ -1,0 +1,333 @@
+"""HTTP layer: parse and check parameters, call the recommender facade, render JSON, map errors."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from flask import Blueprint, Flask, current_app, request
+from flask.json.provider import JSONProvider
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
+
+from config import Config
+from recommender.ab_testing import ABRouter
+from recommender.cache import Cache, connect, digest
+from recommender.errors import FeedbackUnavailableError, UnknownProductError
+from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
+from recommender.service import ModelSettings, Recommendation, Recommender
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_ID_LENGTH = 256
+FEEDBACK_RETRY_AFTER_SECONDS = 5
+
+
+@dataclass
+class Services:
+    """What the routes use; built once by create_app and kept in app.extensions['recommender']."""
+
+    config: Config
+    model: Recommender
+    cache: Cache
+    router: ABRouter
+    feedback: FeedbackStore
+    cache_namespace: str
+
+
+class OrjsonProvider(JSONProvider):
+    """Fast JSON for every response; rejects NaN and Infinity in request bodies."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+
+def create_app(config: Config | None = None, *, redis_client: Any = None) -> Flask:
+    """Build config, then services, then routes, then error handlers.
+
+    `redis_client` replaces the client made from REDIS_URL (tests pass a fakeredis client).
+    """
+    config = config or Config.from_env()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json = OrjsonProvider(app)
+    app.extensions["recommender"] = build_services(config, redis_client)
+    app.register_blueprint(api)
+    register_error_handlers(app)
+    return app
+
+
+def build_services(config: Config, redis_client: Any = None) -> Services:
+    settings = ModelSettings(
+        interaction_weights=dict(config.interaction_weights),
+        neighbours=config.neighbours,
+        w_content=config.hybrid_w_content,
+        w_cf=config.hybrid_w_cf,
+    )
+    model = Recommender.from_csv(config.products_csv, config.interactions_csv, settings)
+    client = None
+    if config.cache_enabled:
+        client = redis_client if redis_client is not None else connect(config.redis_url)
+    router = ABRouter(config.ab_variants, config.ab_salt)
+    # Answers depend on the model and on the experiment's set-up: both are part of every cache key.
+    experiment = repr((config.ab_variants, config.ab_salt)).encode()
+    namespace = f"{model.version}:{hashlib.sha256(experiment).hexdigest()[:8]}"
+    return Services(
+        config=config,
+        model=model,
+        cache=Cache(client, config.cache_ttl_seconds, prefix=config.cache_key_prefix),
+        router=router,
+        feedback=FeedbackStore(config.feedback_db),
+        cache_namespace=namespace,
+    )
+
+
+api = Blueprint("api", __name__)
+
+
+def services() -> Services:
+    return current_app.extensions["recommender"]
+
+
+def cached(*params: str) -> Callable:
+    """Serve the view's JSON from Redis when the same path and `params` were answered before.
+
+    The key is a digest of the route, the path, the listed query parameters as sent, and the
+    model version, so no two requests that could differ share an entry. Only answers are stored,
+    never errors.
+    """
+
+    def decorator(view: Callable[..., dict]) -> Callable[..., dict]:
+        @functools.wraps(view)
+        def wrapper(**view_args: str) -> dict:
+            svc = services()
+            args = {p: request.args[p] for p in params if p in request.args}
+            key = digest(svc.cache_namespace, {"route": request.endpoint, "path": view_args, "args": args})
+            hit = svc.cache.get(key)
+            if hit is not None:
+                return {"source": "cache", **hit}
+            body = view(**view_args)
+            svc.cache.set(key, body)
+            return {"source": "model", **body}
+
+        return wrapper
+
+    return decorator
+
+
+@api.get("/health")
+def health() -> dict:
+    svc = services()
+    return {
+        "status": "ok",
+        "model_version": svc.model.version,
+        "cache": svc.cache.ping(),
+        "products": len(svc.model.catalog),
+        "users": svc.model.history.n_users,
+    }
+
+
+@api.get("/recommend/content/<product_id>")
+@cached("top_k")
+def recommend_content(product_id: str) -> dict:
+    return _results(services().model.similar(product_id, _top_k()))
+
+
+@api.get("/recommend/user/<user_id>")
+@cached("top_k")
+def recommend_user(user_id: str) -> dict:
+    return _results(services().model.for_user(user_id, _top_k()))
+
+
+@api.get("/recommend/hybrid")
+@cached("user_id", "product_id", "top_k", "w_content", "w_cf")
+def recommend_hybrid() -> dict:
+    svc = services()
+    user_id, product_id = _id_arg("user_id"), _id_arg("product_id")
+    if user_id is None and product_id is None:
+        raise BadRequest("give user_id, product_id or both")
+    k = _top_k()
+    w_content = _weight_arg("w_content", svc.config.hybrid_w_content)
+    w_cf = _weight_arg("w_cf", svc.config.hybrid_w_cf)
+    if w_content == 0 and w_cf == 0:
+        raise BadRequest("w_content and w_cf cannot both be 0")
+    return _results(svc.model.hybrid(user_id, product_id, k, w_content, w_cf))
+
+
+@api.get("/recommend/ab")
+@cached("user_id", "product_id", "top_k")
+def recommend_ab() -> dict:
+    svc = services()
+    user_id = _id_arg("user_id")
+    if user_id is None:
+        raise BadRequest("user_id is required")
+    product_id, k = _id_arg("product_id"), _top_k()
+    variant = svc.router.assign(user_id)
+    return {"variant": variant, **_results(svc.model.by_strategy(variant, user_id, product_id, k))}
+
+
+@api.post("/feedback")
+def feedback() -> tuple[dict, int]:
+    svc = services()
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object: {"user_id", "product_id", "action", "ts"?}')
+    user_id = _id_field(body, "user_id")
+    product_id = _id_field(body, "product_id")
+    action = body.get("action")
+    if action not in ACTIONS:
+        raise BadRequest(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
+    if product_id not in svc.model.catalog:
+        raise UnknownProductError(product_id)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
+    svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now))
+    return {"status": "received"}, 202
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+def _top_k() -> int:
+    limit = services().config.max_top_k
+    raw = request.args.get("top_k")
+    if raw is None:
+        return min(10, limit)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"top_k must be an integer from 1 to {limit}; got {raw!r}") from None
+    if not 1 <= value <= limit:
+        raise BadRequest(f"top_k must be from 1 to {limit}; got {value}")
+    return value
+
+
+def _weight_arg(name: str, default: float) -> float:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number >= 0; got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise BadRequest(f"{name} must be a finite number >= 0; got {raw!r}")
+    return value
+
+
+def _id_arg(name: str) -> str | None:
+    raw = request.args.get(name, "").strip()
+    if len(raw) > MAX_ID_LENGTH:
+        raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters")
+    return raw or None
+
+
+def _id_field(body: dict, name: str) -> str:
+    value = body.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"{name} is required: a non-empty string")
+    if len(value) > MAX_ID_LENGTH:
+        raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters")
+    return value.strip()
+
+
+def _timestamp(raw: object) -> datetime:
+    """An ISO 8601 time as naive UTC; a time without an offset is taken as UTC."""
+    if not isinstance(raw, str):
+        raise BadRequest(f"ts must be an ISO 8601 string such as 2024-03-01T14:05:00Z; got {raw!r}")
+    try:
+        parsed = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise BadRequest(f"ts must be an ISO 8601 time such as 2024-03-01T14:05:00Z; got {raw!r}") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _results(recommendations: Iterable[Recommendation]) -> dict:
+    return {"results": [{"product_id": r.product_id, "title": r.title, "score": r.score} for r in recommendations]}
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error leaves as {"error": {"code", "message"}}; a 500 is logged, never shown."""
+
+    @app.errorhandler(UnknownProductError)
+    def unknown_product(exc: UnknownProductError):  # type: ignore[no-untyped-def]
+        return _error(NotFound(str(exc)))
+
+    @app.errorhandler(FeedbackUnavailableError)
+    def store_down(exc: FeedbackUnavailableError):  # type: ignore[no-untyped-def]
+        response = _error(ServiceUnavailable(str(exc)))
+        response.headers["Retry-After"] = str(FEEDBACK_RETRY_AFTER_SECONDS)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return _error(exc)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(InternalServerError("internal error; it has been logged"))
+
+
+# Messages for errors Flask raises itself (unknown route, wrong method, body too large).
+DEFAULT_MESSAGES = {
+    404: "no such route; see the API reference in README.md",
+    405: "method not allowed on this route",
+    413: f"the request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+}
+
+
+def _error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    code = exc.code or 500
+    message = exc.description
+    if message == type(exc).description:  # raised without a message of ours
+        message = DEFAULT_MESSAGES.get(code, message)
+    response = current_app.json.response({"error": {"code": code, "message": message}})
+    response.status_code = code
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def main() -> None:
+    config = Config.from_env()
+    create_app(config).run(host="0.0.0.0", port=config.port)
+
+
+def __getattr__(name: str) -> Flask:
+    """`app`, built on first use: what `gunicorn app:app` imports, without costing importers a build."""
+    if name != "app":
+        raise AttributeError(name)
+    globals()["app"] = built = create_app()
+    return built
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Service configuration: one frozen dataclass, read once from the environment."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+DEFAULT_INTERACTION_WEIGHTS = (("view", 1.0), ("clicked", 2.0), ("add_to_cart", 3.0), ("purchase", 5.0))
+# What an A/B variant may be called: each name is one way of answering /recommend/ab.
+AB_STRATEGIES = ("content", "collaborative", "hybrid", "popularity")
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    products_csv: str = str(ROOT / "data" / "products.csv")
+    interactions_csv: str = str(ROOT / "data" / "interactions.csv")
+    redis_url: str = "redis://localhost:6379/0"
+    cache_enabled: bool = True
+    cache_ttl_seconds: int = 300
+    cache_key_prefix: str = "rec:"
+    ab_variants: tuple[tuple[str, float], ...] = (("content", 50.0), ("hybrid", 50.0))
+    ab_salt: str = "recsys-ab-2026"
+    feedback_db: str = f"sqlite:///{ROOT / 'instance' / 'feedback.db'}"
+    admin_token: str | None = None
+    port: int = 5000
+    max_top_k: int = 100
+    interaction_weights: tuple[tuple[str, float], ...] = DEFAULT_INTERACTION_WEIGHTS
+    hybrid_w_content: float = 0.5
+    hybrid_w_cf: float = 0.5
+    neighbours: int = 100
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
+        """Build a Config from environment variables; unset ones keep their defaults."""
+        defaults = cls()
+        env = {k: v for k, v in environ.items() if v != ""}
+
+        def get(name: str, parse, default):  # type: ignore[no-untyped-def]
+            return parse(name, env[name]) if name in env else default
+
+        return cls(
+            products_csv=env.get("PRODUCTS_CSV", defaults.products_csv),
+            interactions_csv=env.get("INTERACTIONS_CSV", defaults.interactions_csv),
+            redis_url=_redis_url(env, defaults.redis_url),
+            cache_enabled=get("CACHE_ENABLED", _bool, defaults.cache_enabled),
+            cache_ttl_seconds=get("CACHE_TTL_SECONDS", _positive_int, defaults.cache_ttl_seconds),
+            cache_key_prefix=env.get("CACHE_KEY_PREFIX", defaults.cache_key_prefix),
+            ab_variants=get("AB_VARIANTS", _ab_variants, defaults.ab_variants),
+            ab_salt=env.get("AB_SALT", defaults.ab_salt),
+            feedback_db=env.get("FEEDBACK_DB", defaults.feedback_db),
+            admin_token=env.get("ADMIN_TOKEN", defaults.admin_token),
+            port=get("PORT", _port, defaults.port),
+            max_top_k=get("MAX_TOP_K", _positive_int, defaults.max_top_k),
+            interaction_weights=get("INTERACTION_WEIGHTS", _weights, defaults.interaction_weights),
+            hybrid_w_content=get("HYBRID_W_CONTENT", _weight, defaults.hybrid_w_content),
+            hybrid_w_cf=get("HYBRID_W_CF", _weight, defaults.hybrid_w_cf),
+            neighbours=get("NEIGHBOURS", _positive_int, defaults.neighbours),
+        )
+
+
+def _redis_url(env: Mapping[str, str], default: str) -> str:
+    if "REDIS_URL" in env:
+        return env["REDIS_URL"]
+    if not any(k in env for k in ("REDIS_HOST", "REDIS_PORT", "REDIS_DB")):
+        return default
+    host = env.get("REDIS_HOST", "localhost")
+    port = _port("REDIS_PORT", env["REDIS_PORT"]) if "REDIS_PORT" in env else 6379
+    db = _non_negative_int("REDIS_DB", env["REDIS_DB"]) if "REDIS_DB" in env else 0
+    return f"redis://{host}:{port}/{db}"
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _positive_int(name: str, raw: str) -> int:
+    value = _int(name, raw)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {raw!r}")
+    return value
+
+
+def _non_negative_int(name: str, raw: str) -> int:
+    value = _int(name, raw)
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {raw!r}")
+    return value
+
+
+def _port(name: str, raw: str) -> int:
+    value = _int(name, raw)
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"{name} must be a port number between 1 and 65535, got {raw!r}")
+    return value
+
+
+def _weight(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+def _ab_variants(name: str, raw: str) -> tuple[tuple[str, float], ...]:
+    variants = _weights(name, raw)
+    for variant, _ in variants:
+        if variant not in AB_STRATEGIES:
+            allowed = ", ".join(AB_STRATEGIES)
+            raise ConfigError(f"{name}: unknown variant {variant!r}; variants are {allowed}")
+    return variants
+
+
+def _weights(name: str, raw: str) -> tuple[tuple[str, float], ...]:
+    """Parse 'a:1,b:2.5' into (('a', 1.0), ('b', 2.5)); names unique, weights >= 0, one > 0."""
+    pairs: list[tuple[str, float]] = []
+    for item in raw.split(","):
+        key, sep, value = item.strip().partition(":")
+        if not sep or not key.strip():
+            raise ConfigError(f"{name} must be a list like 'name:weight,name:weight', got {raw!r}")
+        pairs.append((key.strip(), _weight(name, value)))
+    names = [k for k, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{name} names each entry once, got {raw!r}")
+    if not any(w > 0 for _, w in pairs):
+        raise ConfigError(f"{name} needs at least one weight above 0, got {raw!r}")
+    return tuple(pairs)

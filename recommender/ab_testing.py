@@ -1,0 +1,41 @@
+"""Deterministic A/B assignment: the same user always lands in the same variant for one salt."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+EXPERIMENT = "recommendations"
+
+
+class ABRouter:
+    """Users split among weighted variants by an MD5 hash of salt, experiment and user id."""
+
+    def __init__(self, variants: Sequence[tuple[str, float]], salt: str, experiment: str = EXPERIMENT) -> None:
+        total = sum(w for _, w in variants)
+        if not variants or total <= 0 or any(w < 0 for _, w in variants):
+            raise ValueError("variants need non-negative weights with a positive sum")
+        self.variants = [name for name, _ in variants]
+        self.control = self.variants[0]
+        self.salt = salt
+        self.experiment = experiment
+        # Upper bound of each variant's slice of [0, 1); the last one ends exactly at 1.
+        self._bounds: list[float] = []
+        running = 0.0
+        for _, weight in variants:
+            running += weight
+            self._bounds.append(running / total)
+        self._bounds[-1] = 1.0
+
+    def bucket(self, user_id: str) -> float:
+        """A number in [0, 1) fixed by salt, experiment and user id."""
+        digest = hashlib.md5(f"{self.salt}.{self.experiment}.{user_id}".encode(), usedforsecurity=False)
+        return int(digest.hexdigest()[:15], 16) / float(16**15)
+
+    def assign(self, user_id: str) -> str:
+        """The user's variant."""
+        point = self.bucket(user_id)
+        for name, bound in zip(self.variants, self._bounds, strict=True):
+            if point < bound:
+                return name
+        return self.variants[-1]

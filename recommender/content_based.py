@@ -1,0 +1,61 @@
+"""Content-based similarity: TF-IDF over title, category and description, cosine between products."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from recommender.data_loader import Catalog
+from recommender.neighbours import Neighbours, top_k_neighbours
+
+
+@dataclass(frozen=True)
+class ContentConfig:
+    """How much each text field counts, and how many neighbours each product keeps."""
+
+    title_weight: float = 2.0
+    category_weight: float = 1.0
+    description_weight: float = 1.0
+    neighbours: int = 100
+    max_features: int = 500_000
+
+
+class ContentModel:
+    """Products described by the words of their text fields; similar products share rare words."""
+
+    def __init__(self, config: ContentConfig | None = None) -> None:
+        self.config = config or ContentConfig()
+        self.vectors: sp.csr_matrix | None = None
+        self.neighbours: Neighbours | None = None
+
+    def fit(self, catalog: Catalog) -> ContentModel:
+        """Build the product vectors and every product's nearest neighbours."""
+        cfg = self.config
+        fields = [
+            (catalog.titles, cfg.title_weight),
+            (catalog.categories, cfg.category_weight),
+            (catalog.descriptions, cfg.description_weight),
+        ]
+        vectorizer = TfidfVectorizer(
+            lowercase=True,
+            stop_words="english",
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            max_features=cfg.max_features,
+            dtype=np.float32,
+        )
+        documents = [" ".join(parts) for parts in zip(*(f for f, _ in fields), strict=True)]
+        try:
+            vectorizer.fit(documents)
+        except ValueError:  # no word anywhere in the catalog: nothing is similar to anything
+            self.vectors = sp.csr_matrix((len(catalog), 1), dtype=np.float32)
+        else:
+            # Each field is normalised on its own, so a long description cannot drown the title.
+            weighted = [w * normalize(vectorizer.transform(list(text))) for text, w in fields if w > 0]
+            self.vectors = normalize(sp.csr_matrix(sum(weighted[1:], weighted[0])))
+        self.neighbours = top_k_neighbours(self.vectors, self.vectors, cfg.neighbours)
+        return self

@@ -1,0 +1,160 @@
+"""Read the catalog and the interaction log, checking them with messages that point at the line."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from recommender.errors import DataError, UnknownProductError
+
+log = logging.getLogger(__name__)
+
+PRODUCT_COLUMNS = ("product_id", "title")
+OPTIONAL_PRODUCT_COLUMNS = ("category", "description")
+INTERACTION_COLUMNS = ("user_id", "product_id", "interaction_type", "ts")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The products, in file order; a product's position is its index in every model array."""
+
+    product_ids: NDArray[np.object_]
+    titles: NDArray[np.object_]
+    categories: NDArray[np.object_]
+    descriptions: NDArray[np.object_]
+    index: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self.product_ids)
+
+    def position(self, product_id: str) -> int:
+        """The row of product_id; raises UnknownProductError."""
+        try:
+            return self.index[product_id]
+        except KeyError:
+            raise UnknownProductError(product_id) from None
+
+    def __contains__(self, product_id: object) -> bool:
+        return product_id in self.index
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Read products.csv: product_id and title required, category and description optional."""
+    frame = _read_csv(path, PRODUCT_COLUMNS)
+    name = Path(path).name
+    if frame.empty:
+        raise DataError(f"{name}: no products (the file has a header but no rows)")
+    ids = frame["product_id"].str.strip()
+    _reject_empty(ids, name, "product_id")
+    duplicated = ids.duplicated(keep="first")
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated.to_numpy())[0])
+        first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
+        raise DataError(
+            f"{name} line {_line(row)}, column product_id: duplicate product_id "
+            f"{ids.iloc[row]!r} (first on line {_line(first)})"
+        )
+    columns = {c: frame[c] if c in frame else pd.Series("", index=frame.index) for c in OPTIONAL_PRODUCT_COLUMNS}
+    product_ids = ids.to_numpy(dtype=object)
+    return Catalog(
+        product_ids=product_ids,
+        titles=frame["title"].str.strip().to_numpy(dtype=object),
+        categories=columns["category"].str.strip().to_numpy(dtype=object),
+        descriptions=columns["description"].str.strip().to_numpy(dtype=object),
+        index={pid: i for i, pid in enumerate(product_ids)},
+    )
+
+
+def load_interactions(path: str | Path, catalog: Catalog, types: Collection[str]) -> pd.DataFrame:
+    """Read interactions.csv into columns user_id, item (catalog row), interaction_type, ts (UTC).
+
+    Rows naming a product that is not in the catalog, or an interaction type outside `types`,
+    are skipped and counted in a warning. A header with no rows is a store with no history yet.
+    """
+    frame = _read_csv(path, INTERACTION_COLUMNS)
+    name = Path(path).name
+    users = frame["user_id"].str.strip()
+    _reject_empty(users, name, "user_id")
+    ts = _parse_timestamps(frame["ts"], name)
+    kinds = frame["interaction_type"].str.strip().str.lower()
+    items = frame["product_id"].str.strip().map(catalog.index)
+
+    known_item = items.notna().to_numpy()
+    known_kind = kinds.isin(list(types)).to_numpy()
+    if not known_item.all():
+        log.warning(
+            "%s: skipped %d rows whose product_id is not in the catalog (e.g. %r on line %d)",
+            name,
+            int((~known_item).sum()),
+            frame["product_id"].iloc[int(np.argmin(known_item))],
+            _line(int(np.argmin(known_item))),
+        )
+    if not known_kind.all():
+        log.warning(
+            "%s: skipped %d rows whose interaction_type is not one of %s (e.g. %r on line %d)",
+            name,
+            int((~known_kind).sum()),
+            ", ".join(types),
+            kinds.iloc[int(np.argmin(known_kind))],
+            _line(int(np.argmin(known_kind))),
+        )
+    keep = known_item & known_kind
+    if len(frame) and not keep.any():
+        log.warning("%s: no usable rows; recommendations fall back to content and catalog order", name)
+    return pd.DataFrame(
+        {
+            "user_id": users[keep].to_numpy(dtype=object),
+            "item": items[keep].to_numpy(dtype=np.int32),
+            "interaction_type": kinds[keep].to_numpy(dtype=object),
+            "ts": ts[keep].to_numpy(),
+        }
+    )
+
+
+def _read_csv(path: str | Path, required: tuple[str, ...]) -> pd.DataFrame:
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path.name}: the file is empty (expected a header: {','.join(required)})") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path.name}: not a readable CSV file ({exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path.name} line 1: missing column(s) {', '.join(missing)}; "
+            f"the header must contain {','.join(required)}"
+        )
+    return frame
+
+
+def _parse_timestamps(raw: pd.Series, name: str) -> pd.Series:
+    ts = pd.to_datetime(raw.str.strip(), format="ISO8601", utc=True, errors="coerce")
+    bad = ts.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{name} line {_line(row)}, column ts: {raw.iloc[row]!r} is not an ISO 8601 time "
+            "(e.g. 2024-03-01T14:05:00)"
+        )
+    return ts
+
+
+def _reject_empty(values: pd.Series, name: str, column: str) -> None:
+    empty = (values == "").to_numpy()
+    if empty.any():
+        raise DataError(f"{name} line {_line(int(np.flatnonzero(empty)[0]))}, column {column}: empty {column}")
+
+
+def _line(row: int) -> int:
+    """File line of a data row: the header is line 1."""
+    return row + 2

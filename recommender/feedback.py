@@ -1,0 +1,85 @@
+"""Durable store of feedback events: table `feedback` in any SQLAlchemy database (SQLite by default)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from recommender.errors import FeedbackUnavailableError
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("view", "clicked", "add_to_cart", "purchase")
+
+metadata = sa.MetaData()
+feedback_table = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(256), nullable=False, index=True),
+    sa.Column("product_id", sa.String(256), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("ts", sa.DateTime, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    user_id: str
+    product_id: str
+    action: str
+    ts: datetime  # UTC, naive
+    received_at: datetime  # UTC, naive
+
+
+class FeedbackStore:
+    """Commits each event before returning, so an acknowledged event is on disk."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = _engine(url)
+        # Connections must not cross a fork (gunicorn's preload): each child opens its own.
+        os.register_at_fork(after_in_child=lambda: self.engine.dispose(close=False))
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("feedback store %s unavailable at start: %s", self.url.render_as_string(), exc)
+
+    def add(self, event: FeedbackEvent) -> None:
+        """Insert and commit one event; raises FeedbackUnavailableError if it was not stored."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(feedback_table.insert().values(**vars(event)))
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("feedback not stored: %s", exc)
+            raise FeedbackUnavailableError("the feedback store is unavailable; retry later") from exc
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(feedback_table)).scalar_one())
+
+
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # WAL lets readers and one writer work at once; FULL sync makes a commit survive power loss.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    return engine

@@ -1,0 +1,178 @@
+"""The one facade the routes, the A/B router and the evaluation use: what is evaluated is what is served."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recommender.collaborative import CollaborativeConfig, ItemKNN
+from recommender.content_based import ContentConfig, ContentModel
+from recommender.data_loader import Catalog, load_catalog, load_interactions
+from recommender.history import UserHistory
+from recommender.hybrid import Scored, blend
+from recommender.popularity import Popularity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product_id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Everything besides the input files that changes what the models answer."""
+
+    interaction_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"view": 1.0, "clicked": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
+    )
+    neighbours: int = 100
+    w_content: float = 0.5
+    w_cf: float = 0.5
+
+
+class Recommender:
+    """Fitted models over one catalog and one interaction log, answering by product and user id."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        history: UserHistory,
+        settings: ModelSettings,
+        version: str = "unversioned",
+    ) -> None:
+        self.catalog = catalog
+        self.history = history
+        self.settings = settings
+        self.version = version
+        self.content = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog)
+        self.collaborative = ItemKNN(CollaborativeConfig(neighbours=settings.neighbours)).fit(history)
+        self.popularity = Popularity().fit(history)
+
+    @classmethod
+    def from_csv(
+        cls, products_csv: str | Path, interactions_csv: str | Path, settings: ModelSettings | None = None
+    ) -> Recommender:
+        """Load both files and fit every model; raises DataError on a bad file."""
+        settings = settings or ModelSettings()
+        started = time.perf_counter()
+        catalog = load_catalog(products_csv)
+        interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
+        history = UserHistory.build(interactions, len(catalog), settings.interaction_weights)
+        model = cls(catalog, history, settings, model_version(products_csv, interactions_csv, settings))
+        log.info(
+            "model %s: %d products, %d users, %d interactions, built in %.1f s",
+            model.version,
+            len(catalog),
+            history.n_users,
+            len(interactions),
+            time.perf_counter() - started,
+        )
+        return model
+
+    # --- the answers -------------------------------------------------------------------------
+
+    def similar(self, product_id: str, k: int) -> list[Recommendation]:
+        """Products most like product_id by their text, never product_id itself."""
+        item = self.catalog.position(product_id)
+        items, scores = self.content.neighbours.of(item)
+        return self._complete((items[:k], scores[:k]), k, np.array([item], np.int32))
+
+    def for_user(self, user_id: str, k: int) -> list[Recommendation]:
+        """Items for user_id that they do not have yet; best sellers for an unknown user."""
+        items, weights = self.history.items_of(user_id)
+        if len(items) == 0:
+            return self._complete(self.popularity.recommend(k), k, items)
+        return self._complete(self.collaborative.recommend(items, weights, k), k, items)
+
+    def hybrid(
+        self,
+        user_id: str | None,
+        product_id: str | None,
+        k: int,
+        w_content: float | None = None,
+        w_cf: float | None = None,
+    ) -> list[Recommendation]:
+        """Blend of items like product_id (else the user's last item) and the user's collaborative scores.
+
+        Without a known user, best sellers stand in for the collaborative part.
+        """
+        w_content = self.settings.w_content if w_content is None else w_content
+        w_cf = self.settings.w_cf if w_cf is None else w_cf
+        items, weights = self.history.items_of(user_id)
+        anchor = self._anchor(user_id, product_id)
+        parts: list[tuple[float, Scored]] = []
+        if anchor is not None:
+            parts.append((w_content, self.content.neighbours.of(anchor)))
+        if len(items):
+            parts.append((w_cf, self.collaborative.recommend(items, weights, self._pool(k))))
+        else:
+            parts.append((w_cf, self.popularity.recommend(self._pool(k))))
+        exclude = _with(items, anchor if product_id is not None else None)
+        return self._complete(blend(parts, k, exclude), k, exclude)
+
+    def by_strategy(self, strategy: str, user_id: str, product_id: str | None, k: int) -> list[Recommendation]:
+        """The answer of one A/B variant: content, collaborative, hybrid or popularity."""
+        if strategy == "hybrid":
+            return self.hybrid(user_id, product_id, k)
+        if strategy == "collaborative":
+            return self.for_user(user_id, k)
+        items, _ = self.history.items_of(user_id)
+        anchor = self._anchor(user_id, product_id)
+        exclude = _with(items, anchor)
+        if strategy == "content" and anchor is not None:
+            return self._complete(self.content.neighbours.of(anchor), k, exclude)
+        if strategy in ("content", "popularity"):
+            return self._complete(self.popularity.recommend(k, exclude), k, exclude)
+        raise ValueError(f"unknown strategy {strategy!r}")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _anchor(self, user_id: str | None, product_id: str | None) -> int | None:
+        """The product the content part starts from: the one asked about, else the user's latest."""
+        if product_id is not None:
+            return self.catalog.position(product_id)
+        return self.history.last_item_of(user_id)
+
+    def _pool(self, k: int) -> int:
+        """How many candidates a part brings to a blend: more than k, so the blend has a choice."""
+        return max(4 * k, self.settings.neighbours)
+
+    def _complete(self, scored: Scored, k: int, exclude: NDArray[np.integer]) -> list[Recommendation]:
+        """Drop excluded items, keep k, and fill a short list with best sellers scored 0."""
+        items, scores = scored
+        keep = ~np.isin(items, exclude)
+        items, scores = items[keep][:k], scores[keep][:k]
+        if len(items) < k:
+            extra, _ = self.popularity.recommend(k - len(items), _with(exclude, *items))
+            items = np.concatenate([items, extra])
+            scores = np.concatenate([scores, np.zeros(len(extra), np.float32)])
+        ids, titles = self.catalog.product_ids, self.catalog.titles
+        return [
+            Recommendation(ids[i], titles[i], round(float(s), 6)) for i, s in zip(items, scores, strict=True)
+        ]
+
+
+def _with(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:
+    extra = [m for m in more if m is not None]
+    return np.concatenate([np.asarray(items, np.int32), np.asarray(extra, np.int32)])
+
+
+def model_version(products_csv: str | Path, interactions_csv: str | Path, settings: ModelSettings) -> str:
+    """A short digest of the input files and the settings: the same inputs give the same version."""
+    digest = hashlib.sha256(repr(sorted(vars(settings).items())).encode())
+    for path in (products_csv, interactions_csv):
+        with open(path, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]

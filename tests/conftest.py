@@ -1,0 +1,72 @@
+"""Fixtures: a tiny store with known answers, its config, fake and real Redis, the app and a client."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import fakeredis
+import pytest
+import redis
+
+from app import create_app
+from config import Config
+from recommender.service import ModelSettings, Recommender
+from tests.helpers import INTERACTIONS, PRODUCTS, TEST_REDIS_URL, service_missing, write
+
+@pytest.fixture
+def store(tmp_path: Path) -> tuple[Path, Path]:
+    return write(tmp_path / "products.csv", PRODUCTS), write(tmp_path / "interactions.csv", INTERACTIONS)
+
+
+@pytest.fixture
+def model(store: tuple[Path, Path]) -> Recommender:
+    return Recommender.from_csv(*store, ModelSettings(neighbours=10))
+
+
+@pytest.fixture
+def config(store: tuple[Path, Path], tmp_path: Path) -> Config:
+    products, interactions = store
+    return Config(
+        products_csv=str(products),
+        interactions_csv=str(interactions),
+        feedback_db=f"sqlite:///{tmp_path / 'feedback.db'}",
+        neighbours=10,
+        max_top_k=20,
+    )
+
+
+@pytest.fixture
+def fake_server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def fake_redis(fake_server: fakeredis.FakeServer) -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis(server=fake_server)
+
+
+@pytest.fixture
+def app(config: Config, fake_redis: fakeredis.FakeRedis):
+    return create_app(config, redis_client=fake_redis)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def real_redis():
+    """The machine's Redis, in its own database index; deletes only the keys under its own prefix."""
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(f"no Redis at {TEST_REDIS_URL} ({exc})")
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    yield client, prefix
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

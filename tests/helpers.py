@@ -1,0 +1,54 @@
+"""Shared test data and helpers: the tiny store with known answers."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# The tiny store. Mugs and coffee beans sell together (U1..U3 buy both); the knife and the tea
+# sell together (U4); U5 has only a red mug, so the beans are U5's obvious next item. P6 (a trowel)
+# has no interactions yet; P7 has a title only.
+PRODUCTS = """\
+product_id,title,category,description,price,img_url
+P1,Red Ceramic Mug,Kitchen,A red ceramic mug for coffee,8.5,
+P2,Blue Ceramic Mug,Kitchen,A blue ceramic mug for tea,8.5,
+P3,Steel Chef Knife,Kitchen,Sharp stainless steel knife,30,
+P4,Espresso Coffee Beans,Coffee,Dark roast arabica beans,12,
+P5,Green Tea Leaves,Coffee,Loose leaf green tea,6,
+P6,Garden Trowel,Garden,Steel trowel for planting,9,
+P7,Gift Card,,,25,
+"""
+INTERACTIONS = """\
+user_id,product_id,interaction_type,ts
+U1,P1,purchase,2024-01-01T10:00:00
+U1,P4,purchase,2024-01-01T10:05:00
+U2,P1,view,2024-01-02T10:00:00
+U2,P1,purchase,2024-01-02T10:01:00
+U2,P4,purchase,2024-01-02T10:02:00
+U3,P4,add_to_cart,2024-01-03T09:00:00
+U3,P1,purchase,2024-01-03T09:01:00
+U3,P4,purchase,2024-01-03T09:02:00
+U4,P3,purchase,2024-01-04T12:00:00
+U4,P5,purchase,2024-01-04T12:03:00
+U5,P1,purchase,2024-01-05T08:00:00
+U6,P2,view,2024-01-06T08:00:00
+U6,P3,view,2024-01-07T08:00:00
+"""
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") not in ("", "0", "false")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def service_missing(reason: str) -> None:
+    """Skip with a visible reason, or fail where CI requires every service (REQUIRE_SERVICES=1)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES is set but {reason}")
+    pytest.skip(reason)

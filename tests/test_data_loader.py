@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from recommender.data_loader import load_catalog, load_interactions
+from recommender.errors import DataError, UnknownProductError
+from tests.helpers import write
+
+TYPES = ("view", "add_to_cart", "purchase")
+
+
+def test_catalog_reads_products_in_file_order(store):
+    catalog = load_catalog(store[0])
+    assert len(catalog) == 7
+    assert catalog.position("P1") == 0 and catalog.position("P7") == 6
+    assert catalog.titles[3] == "Espresso Coffee Beans"
+    assert catalog.categories[6] == "" and catalog.descriptions[6] == ""
+    assert "P4" in catalog and "P9" not in catalog
+    with pytest.raises(UnknownProductError, match="P9"):
+        catalog.position("P9")
+
+
+def test_titles_only_catalog_and_extra_columns(tmp_path):
+    path = write(tmp_path / "p.csv", "product_id,title,stock,colour\nA,Lamp,3,red\nB,Lamp Shade,1,blue\n")
+    catalog = load_catalog(path)
+    assert list(catalog.product_ids) == ["A", "B"]
+    assert list(catalog.categories) == ["", ""]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "p.csv: the file is empty"),
+        ("product_id,title\n", "p.csv: no products"),
+        ("product_id,name\nA,x\n", "p.csv line 1: missing column\\(s\\) title"),
+        ("product_id,title\nA,x\nB,y\nA,z\n", "p.csv line 4, column product_id: duplicate product_id 'A' \\(first on line 2\\)"),
+        ("product_id,title\nA,x\n,y\n", "p.csv line 3, column product_id: empty product_id"),
+    ],
+)
+def test_bad_catalogs_stop_with_file_line_and_column(tmp_path, text, message):
+    with pytest.raises(DataError, match=message):
+        load_catalog(write(tmp_path / "p.csv", text))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="nope.csv: file not found"):
+        load_catalog(tmp_path / "nope.csv")
+
+
+def test_interactions_map_to_catalog_rows(store):
+    catalog = load_catalog(store[0])
+    frame = load_interactions(store[1], catalog, TYPES)
+    assert len(frame) == 13
+    assert list(frame.columns) == ["user_id", "item", "interaction_type", "ts"]
+    assert frame["item"].iloc[0] == 0
+    assert str(frame["ts"].dt.tz) == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "i.csv: the file is empty"),
+        ("user_id,product_id,ts\n", "i.csv line 1: missing column\\(s\\) interaction_type"),
+        (
+            "user_id,product_id,interaction_type,ts\nU1,P1,view,2024-01-01\nU1,P2,view,yesterday\n",
+            "i.csv line 3, column ts: 'yesterday' is not an ISO 8601 time",
+        ),
+        ("user_id,product_id,interaction_type,ts\n,P1,view,2024-01-01\n", "i.csv line 2, column user_id: empty"),
+    ],
+)
+def test_bad_interactions_stop_with_file_line_and_column(store, tmp_path, text, message):
+    catalog = load_catalog(store[0])
+    with pytest.raises(DataError, match=message):
+        load_interactions(write(tmp_path / "i.csv", text), catalog, TYPES)
+
+
+def test_unknown_products_and_types_are_skipped_and_counted(store, tmp_path, caplog):
+    catalog = load_catalog(store[0])
+    text = (
+        "user_id,product_id,interaction_type,ts\n"
+        "U1,P1,view,2024-01-01T00:00:00Z\n"
+        "U1,GONE,view,2024-01-01T00:00:00+02:00\n"
+        "U1,GONE,purchase,2024-01-02\n"
+        "U1,P2,wishlist,2024-01-02\n"
+        "U1,P2,PURCHASE,2024-01-03\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        frame = load_interactions(write(tmp_path / "i.csv", text), catalog, TYPES)
+    assert frame["item"].tolist() == [0, 1]
+    assert frame["interaction_type"].tolist() == ["view", "purchase"]
+    assert "skipped 2 rows whose product_id is not in the catalog (e.g. 'GONE' on line 3)" in caplog.text
+    assert "skipped 1 rows whose interaction_type is not one of" in caplog.text
+
+
+def test_header_only_interactions_is_a_store_without_history(store, tmp_path):
+    catalog = load_catalog(store[0])
+    frame = load_interactions(write(tmp_path / "i.csv", "user_id,product_id,interaction_type,ts\n"), catalog, TYPES)
+    assert frame.empty

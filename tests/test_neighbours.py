@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender import neighbours as nb
+from recommender.neighbours import gather, merge, top_k_neighbours, top_n
+
+
+def brute_force(matrix, k):
+    dense = (matrix @ matrix.T).toarray()
+    np.fill_diagonal(dense, 0)
+    rows = []
+    for row in dense:
+        order = np.lexsort((np.arange(len(row)), -row))
+        rows.append([i for i in order[:k] if row[i] > 0])
+    return rows
+
+
+def test_top_k_matches_brute_force_across_chunks(monkeypatch):
+    rng = np.random.default_rng(0)
+    matrix = sp.random(300, 40, density=0.05, random_state=rng, format="csr", dtype=np.float32)
+    monkeypatch.setattr(nb, "CHUNK_BUDGET", 1000)  # many small chunks
+    table = top_k_neighbours(matrix, matrix, k=5)
+    expected = brute_force(matrix, 5)
+    for item in range(300):
+        got, scores = table.of(item)
+        assert got.tolist() == expected[item]
+        assert item not in got
+        assert np.all(np.diff(scores) <= 0)
+
+
+def test_rows_with_few_neighbours_are_padded():
+    matrix = sp.csr_matrix(np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32))
+    table = top_k_neighbours(matrix, matrix, k=2)
+    assert table.indices.tolist() == [[1, -1], [0, -1], [-1, -1]]
+    assert table.of(2)[0].size == 0
+
+
+def test_merge_and_gather_add_scores():
+    items, scores = merge(np.array([3, 1, 3]), np.array([0.5, 1.0, 0.25]))
+    assert items.tolist() == [1, 3] and scores.tolist() == [1.0, 0.75]
+    matrix = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=np.float32))
+    table = top_k_neighbours(matrix, matrix, k=2)
+    items, scores = gather(table, np.array([0, 2]), np.array([1.0, 2.0]))
+    # 0's neighbours: 1 (2.0), 2 (1.0); 2's: 1 (2.0), 0 (1.0); weighted 1x and 2x.
+    assert dict(zip(items.tolist(), scores.tolist(), strict=True)) == {0: 2.0, 1: 6.0, 2: 1.0}
+
+
+def test_top_n_orders_excludes_and_breaks_ties_by_item():
+    items = np.array([5, 2, 9, 4, 7])
+    scores = np.array([0.1, 0.9, 0.9, 0.5, 0.3])
+    got, got_scores = top_n(items, scores, 3, exclude=np.array([4]))
+    assert got.tolist() == [2, 9, 7]
+    assert got_scores.tolist() == [np.float32(0.9), np.float32(0.9), np.float32(0.3)]
+    assert top_n(items, scores, 10)[0].tolist() == [2, 9, 4, 7, 5]
