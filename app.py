@@ -147,13 +147,13 @@ def health() -> dict:
     }
 
 
-@api.get("/recommend/content/<product_id>")
+@api.get("/recommend/content/<path:product_id>")
 @cached("top_k")
 def recommend_content(product_id: str) -> dict:
     return _results(services().model.similar(product_id, _top_k()))
 
 
-@api.get("/recommend/user/<user_id>")
+@api.get("/recommend/user/<path:user_id>")
 @cached("top_k")
 def recommend_user(user_id: str) -> dict:
     return _results(services().model.for_user(user_id, _top_k()))
@@ -267,7 +267,9 @@ def _timestamp(raw: object) -> datetime:
 
 
 def _results(recommendations: Iterable[Recommendation]) -> dict:
-    return {"results": [{"product_id": r.product_id, "title": r.title, "score": r.score} for r in recommendations]}
+    return {
+        "results": [{"product_id": r.product_id, "title": r.title, "score": r.score} for r in recommendations]
+    }
 
 
 # --- errors --------------------------------------------------------------------------------------

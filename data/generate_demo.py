@@ -21,114 +21,301 @@ import pandas as pd
 
 CATEGORIES: dict[str, dict[str, list[str]]] = {
     "Kitchen": {
-        "nouns": ["Mug", "Teapot", "Skillet", "Saucepan", "Colander", "Cutting Board", "Chef Knife", "Whisk",
-                  "Mixing Bowl", "Spatula", "Kettle", "Dutch Oven"],
+        "nouns": [
+            "Mug",
+            "Teapot",
+            "Skillet",
+            "Saucepan",
+            "Colander",
+            "Cutting Board",
+            "Chef Knife",
+            "Whisk",
+            "Mixing Bowl",
+            "Spatula",
+            "Kettle",
+            "Dutch Oven",
+        ],
         "styles": ["Rustic", "Classic", "Nordic", "Farmhouse", "Professional", "Compact"],
         "materials": ["Ceramic", "Cast Iron", "Stainless Steel", "Enamel", "Bamboo", "Stoneware"],
-        "phrases": ["Dishwasher safe and oven ready.", "Heats evenly on gas and induction hobs.",
-                    "A kitchen essential for everyday cooking.", "Easy to clean after baking and roasting."],
+        "phrases": [
+            "Dishwasher safe and oven ready.",
+            "Heats evenly on gas and induction hobs.",
+            "A kitchen essential for everyday cooking.",
+            "Easy to clean after baking and roasting.",
+        ],
     },
     "Coffee & Tea": {
-        "nouns": ["Espresso Beans", "Ground Coffee", "Green Tea", "Earl Grey", "Chai Blend", "Cold Brew Pack",
-                  "Matcha Powder", "Herbal Infusion", "Decaf Roast", "Single Origin Beans"],
+        "nouns": [
+            "Espresso Beans",
+            "Ground Coffee",
+            "Green Tea",
+            "Earl Grey",
+            "Chai Blend",
+            "Cold Brew Pack",
+            "Matcha Powder",
+            "Herbal Infusion",
+            "Decaf Roast",
+            "Single Origin Beans",
+        ],
         "styles": ["Dark Roast", "Medium Roast", "Organic", "Fair Trade", "Small Batch", "Loose Leaf"],
         "materials": ["Arabica", "Robusta", "Darjeeling", "Assam", "Sencha", "Rooibos"],
-        "phrases": ["Roasted in small batches for a rich crema.", "Notes of chocolate, caramel and citrus.",
-                    "Brew in a cafetiere, pour over or espresso machine.", "Steep for three minutes."],
+        "phrases": [
+            "Roasted in small batches for a rich crema.",
+            "Notes of chocolate, caramel and citrus.",
+            "Brew in a cafetiere, pour over or espresso machine.",
+            "Steep for three minutes.",
+        ],
     },
     "Garden": {
-        "nouns": ["Trowel", "Watering Can", "Planter", "Pruning Shears", "Hose Reel", "Seed Tray", "Rake",
-                  "Wheelbarrow", "Bird Feeder", "Compost Bin"],
+        "nouns": [
+            "Trowel",
+            "Watering Can",
+            "Planter",
+            "Pruning Shears",
+            "Hose Reel",
+            "Seed Tray",
+            "Rake",
+            "Wheelbarrow",
+            "Bird Feeder",
+            "Compost Bin",
+        ],
         "styles": ["Heavy Duty", "Weatherproof", "Ergonomic", "Vintage", "Foldable", "Self Watering"],
         "materials": ["Galvanised", "Terracotta", "Recycled Plastic", "Ash Wood", "Zinc", "Carbon Steel"],
-        "phrases": ["Built for borders, beds and allotments.", "Rust resistant for year round outdoor use.",
-                    "Helps seedlings, shrubs and perennials thrive.", "Lightweight for weeding and planting."],
+        "phrases": [
+            "Built for borders, beds and allotments.",
+            "Rust resistant for year round outdoor use.",
+            "Helps seedlings, shrubs and perennials thrive.",
+            "Lightweight for weeding and planting.",
+        ],
     },
     "Electronics": {
-        "nouns": ["Headphones", "Bluetooth Speaker", "Power Bank", "USB-C Charger", "Smart Plug", "Webcam",
-                  "Keyboard", "Wireless Mouse", "Fitness Tracker", "Soundbar"],
+        "nouns": [
+            "Headphones",
+            "Bluetooth Speaker",
+            "Power Bank",
+            "USB-C Charger",
+            "Smart Plug",
+            "Webcam",
+            "Keyboard",
+            "Wireless Mouse",
+            "Fitness Tracker",
+            "Soundbar",
+        ],
         "styles": ["Noise Cancelling", "Wireless", "Fast Charging", "Portable", "Smart", "Ultra Slim"],
-        "materials": ["Aluminium", "Matte Black", "Graphite", "Polycarbonate", "Titanium Grey", "Carbon Fibre"],
-        "phrases": ["Bluetooth 5.3 pairing with phones and laptops.", "Long battery life and USB-C charging.",
-                    "Low latency audio for calls and streaming.", "Firmware updates through the companion app."],
+        "materials": [
+            "Aluminium",
+            "Matte Black",
+            "Graphite",
+            "Polycarbonate",
+            "Titanium Grey",
+            "Carbon Fibre",
+        ],
+        "phrases": [
+            "Bluetooth 5.3 pairing with phones and laptops.",
+            "Long battery life and USB-C charging.",
+            "Low latency audio for calls and streaming.",
+            "Firmware updates through the companion app.",
+        ],
     },
     "Phone Accessories": {
-        "nouns": ["Phone Case", "Screen Protector", "Car Mount", "Charging Cable", "Wireless Charger Pad",
-                  "Pop Grip", "Camera Lens Kit", "Phone Stand", "Wallet Case", "Armband"],
+        "nouns": [
+            "Phone Case",
+            "Screen Protector",
+            "Car Mount",
+            "Charging Cable",
+            "Wireless Charger Pad",
+            "Pop Grip",
+            "Camera Lens Kit",
+            "Phone Stand",
+            "Wallet Case",
+            "Armband",
+        ],
         "styles": ["Shockproof", "Magnetic", "Clear", "Rugged", "Minimalist", "Tempered"],
         "materials": ["Silicone", "Leather", "TPU", "Tempered Glass", "Nylon Braided", "Kevlar"],
-        "phrases": ["Precise cut-outs for ports and cameras.", "Drop tested and scratch resistant.",
-                    "Compatible with MagSafe and Qi charging.", "Slim profile that fits any pocket."],
+        "phrases": [
+            "Precise cut-outs for ports and cameras.",
+            "Drop tested and scratch resistant.",
+            "Compatible with MagSafe and Qi charging.",
+            "Slim profile that fits any pocket.",
+        ],
     },
     "Toys": {
-        "nouns": ["Building Blocks", "Puzzle", "Plush Bear", "Train Set", "Doll House", "Kite", "Board Game",
-                  "Remote Control Car", "Science Kit", "Stacking Rings"],
+        "nouns": [
+            "Building Blocks",
+            "Puzzle",
+            "Plush Bear",
+            "Train Set",
+            "Doll House",
+            "Kite",
+            "Board Game",
+            "Remote Control Car",
+            "Science Kit",
+            "Stacking Rings",
+        ],
         "styles": ["Educational", "Montessori", "Colourful", "Classic", "Interactive", "Mini"],
         "materials": ["Wooden", "Plush", "Cardboard", "Die Cast", "Felt", "Beech Wood"],
-        "phrases": ["Encourages creative play and problem solving.", "Safe for toddlers and children over three.",
-                    "Hours of family fun on rainy days.", "Develops fine motor skills and imagination."],
+        "phrases": [
+            "Encourages creative play and problem solving.",
+            "Safe for toddlers and children over three.",
+            "Hours of family fun on rainy days.",
+            "Develops fine motor skills and imagination.",
+        ],
     },
     "Sports": {
-        "nouns": ["Yoga Mat", "Dumbbell Set", "Resistance Bands", "Running Belt", "Water Bottle", "Foam Roller",
-                  "Jump Rope", "Kettlebell", "Gym Bag", "Tennis Racket"],
+        "nouns": [
+            "Yoga Mat",
+            "Dumbbell Set",
+            "Resistance Bands",
+            "Running Belt",
+            "Water Bottle",
+            "Foam Roller",
+            "Jump Rope",
+            "Kettlebell",
+            "Gym Bag",
+            "Tennis Racket",
+        ],
         "styles": ["Non Slip", "Adjustable", "Lightweight", "Pro", "Insulated", "Compact"],
         "materials": ["Neoprene", "Natural Rubber", "Cork", "Steel", "Graphite", "Ripstop"],
-        "phrases": ["Made for workouts, pilates and stretching.", "Grippy surface for home gym training.",
-                    "Builds strength, stamina and mobility.", "Sweat resistant and easy to wipe down."],
+        "phrases": [
+            "Made for workouts, pilates and stretching.",
+            "Grippy surface for home gym training.",
+            "Builds strength, stamina and mobility.",
+            "Sweat resistant and easy to wipe down.",
+        ],
     },
     "Outdoor": {
-        "nouns": ["Tent", "Sleeping Bag", "Camping Stove", "Head Torch", "Hiking Backpack", "Trekking Poles",
-                  "Camping Chair", "Cool Box", "Hammock", "Rain Jacket"],
+        "nouns": [
+            "Tent",
+            "Sleeping Bag",
+            "Camping Stove",
+            "Head Torch",
+            "Hiking Backpack",
+            "Trekking Poles",
+            "Camping Chair",
+            "Cool Box",
+            "Hammock",
+            "Rain Jacket",
+        ],
         "styles": ["Waterproof", "Ultralight", "Four Season", "Packable", "Windproof", "Expedition"],
         "materials": ["Ripstop Nylon", "Gore-Tex", "Down", "Aluminium Alloy", "Canvas", "Polyester"],
-        "phrases": ["Ready for trails, campsites and mountain weather.", "Packs down small for backpacking.",
-                    "Tested in wind, rain and frost.", "Quick to pitch after a long hike."],
+        "phrases": [
+            "Ready for trails, campsites and mountain weather.",
+            "Packs down small for backpacking.",
+            "Tested in wind, rain and frost.",
+            "Quick to pitch after a long hike.",
+        ],
     },
     "Beauty": {
-        "nouns": ["Face Serum", "Moisturiser", "Lip Balm", "Shampoo", "Conditioner", "Body Lotion", "Face Mask",
-                  "Hand Cream", "Eye Cream", "Cleanser"],
+        "nouns": [
+            "Face Serum",
+            "Moisturiser",
+            "Lip Balm",
+            "Shampoo",
+            "Conditioner",
+            "Body Lotion",
+            "Face Mask",
+            "Hand Cream",
+            "Eye Cream",
+            "Cleanser",
+        ],
         "styles": ["Hydrating", "Vegan", "Fragrance Free", "Brightening", "Gentle", "Overnight"],
         "materials": ["Hyaluronic", "Shea Butter", "Vitamin C", "Aloe Vera", "Argan Oil", "Retinol"],
-        "phrases": ["Dermatologically tested for sensitive skin.", "Absorbs quickly without a greasy feel.",
-                    "Cruelty free and paraben free.", "Apply morning and evening to clean skin."],
+        "phrases": [
+            "Dermatologically tested for sensitive skin.",
+            "Absorbs quickly without a greasy feel.",
+            "Cruelty free and paraben free.",
+            "Apply morning and evening to clean skin.",
+        ],
     },
     "Pets": {
-        "nouns": ["Dog Bed", "Cat Scratcher", "Leash", "Chew Toy", "Pet Bowl", "Grooming Brush", "Litter Tray",
-                  "Dog Harness", "Cat Tunnel", "Treat Pouch"],
+        "nouns": [
+            "Dog Bed",
+            "Cat Scratcher",
+            "Leash",
+            "Chew Toy",
+            "Pet Bowl",
+            "Grooming Brush",
+            "Litter Tray",
+            "Dog Harness",
+            "Cat Tunnel",
+            "Treat Pouch",
+        ],
         "styles": ["Orthopaedic", "Reflective", "Washable", "Durable", "Calming", "Anti Slip"],
         "materials": ["Memory Foam", "Sisal", "Nylon", "Natural Rubber", "Fleece", "Bamboo Fibre"],
-        "phrases": ["Loved by puppies, kittens and senior pets.", "Machine washable cover.",
-                    "Vet approved and non toxic.", "Keeps your dog or cat busy and happy."],
+        "phrases": [
+            "Loved by puppies, kittens and senior pets.",
+            "Machine washable cover.",
+            "Vet approved and non toxic.",
+            "Keeps your dog or cat busy and happy.",
+        ],
     },
     "Office": {
-        "nouns": ["Notebook", "Fountain Pen", "Desk Organiser", "Stapler", "Planner", "Monitor Stand",
-                  "Filing Box", "Highlighter Set", "Desk Lamp", "Whiteboard"],
+        "nouns": [
+            "Notebook",
+            "Fountain Pen",
+            "Desk Organiser",
+            "Stapler",
+            "Planner",
+            "Monitor Stand",
+            "Filing Box",
+            "Highlighter Set",
+            "Desk Lamp",
+            "Whiteboard",
+        ],
         "styles": ["Dotted", "Refillable", "Executive", "Minimal", "Undated", "Ergonomic"],
         "materials": ["Recycled Paper", "Brass", "Walnut", "Kraft", "Felt", "Acrylic"],
-        "phrases": ["Keeps your desk tidy and your work organised.", "Smooth writing on acid free paper.",
-                    "For home office, study and meetings.", "Plan your week, goals and projects."],
+        "phrases": [
+            "Keeps your desk tidy and your work organised.",
+            "Smooth writing on acid free paper.",
+            "For home office, study and meetings.",
+            "Plan your week, goals and projects.",
+        ],
     },
     "Home Decor": {
-        "nouns": ["Candle", "Cushion Cover", "Picture Frame", "Vase", "Throw Blanket", "Wall Clock", "Mirror",
-                  "Table Lamp", "Rug", "Photo Album"],
+        "nouns": [
+            "Candle",
+            "Cushion Cover",
+            "Picture Frame",
+            "Vase",
+            "Throw Blanket",
+            "Wall Clock",
+            "Mirror",
+            "Table Lamp",
+            "Rug",
+            "Photo Album",
+        ],
         "styles": ["Scandi", "Boho", "Art Deco", "Coastal", "Mid Century", "Cottage"],
         "materials": ["Soy Wax", "Linen", "Rattan", "Velvet", "Marble", "Jute"],
-        "phrases": ["Adds warmth to living rooms and bedrooms.", "A thoughtful housewarming gift.",
-                    "Pairs with neutral and natural interiors.", "Hand finished for a cosy feel."],
+        "phrases": [
+            "Adds warmth to living rooms and bedrooms.",
+            "A thoughtful housewarming gift.",
+            "Pairs with neutral and natural interiors.",
+            "Hand finished for a cosy feel.",
+        ],
     },
 }
 # Buyers of the first often buy from the second too.
 COMPLEMENTS = {
-    "Kitchen": "Coffee & Tea", "Coffee & Tea": "Kitchen", "Garden": "Outdoor", "Outdoor": "Sports",
-    "Sports": "Electronics", "Electronics": "Phone Accessories", "Phone Accessories": "Electronics",
-    "Toys": "Home Decor", "Beauty": "Home Decor", "Pets": "Home Decor", "Office": "Electronics",
+    "Kitchen": "Coffee & Tea",
+    "Coffee & Tea": "Kitchen",
+    "Garden": "Outdoor",
+    "Outdoor": "Sports",
+    "Sports": "Electronics",
+    "Electronics": "Phone Accessories",
+    "Phone Accessories": "Electronics",
+    "Toys": "Home Decor",
+    "Beauty": "Home Decor",
+    "Pets": "Home Decor",
+    "Office": "Electronics",
     "Home Decor": "Kitchen",
 }
 COLOURS = ["Red", "Blue", "Green", "Black", "White", "Grey", "Navy", "Sage", "Mustard", "Blush"]
 PRICE_BASE = {"Electronics": 45.0, "Outdoor": 40.0, "Sports": 25.0, "Kitchen": 22.0, "Toys": 18.0}
 
 
-def generate(n_products: int, n_users: int, n_interactions: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate(
+    n_products: int, n_users: int, n_interactions: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(products, interactions) in the service's CSV columns."""
     rng = np.random.default_rng(seed)
     names = list(CATEGORIES)
@@ -223,7 +410,9 @@ def _catalog(rng: np.random.Generator, category: np.ndarray, names: list[str]) -
         colour = COLOURS[rng.integers(len(COLOURS))]
         titles.append(f"{style} {material} {noun} - {colour}")
         phrases = rng.choice(vocab["phrases"], size=2, replace=False)
-        descriptions.append(f"{style} {noun.lower()} in {material.lower()}, {colour.lower()}. {' '.join(phrases)}")
+        descriptions.append(
+            f"{style} {noun.lower()} in {material.lower()}, {colour.lower()}. {' '.join(phrases)}"
+        )
         prices.append(round(PRICE_BASE.get(names[c], 12.0) * float(rng.lognormal(0.0, 0.45)), 2))
     return pd.DataFrame(
         {
@@ -243,7 +432,9 @@ def _ids(prefix: str, numbers: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--products", type=int, default=5000)
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--interactions", type=int, default=60000, help="about how many rows to write")
@@ -254,8 +445,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     products.to_csv(args.out / "products.csv", index=False)
     interactions.to_csv(args.out / "interactions.csv", index=False)
-    print(f"{args.out}: {len(products)} products, {len(interactions)} interactions, "
-          f"{interactions['user_id'].nunique()} users")
+    print(
+        f"{args.out}: {len(products)} products, {len(interactions)} interactions, "
+        f"{interactions['user_id'].nunique()} users"
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ EXPERIMENT = "recommendations"
 class ABRouter:
     """Users split among weighted variants by an MD5 hash of salt, experiment and user id."""
 
-    def __init__(self, variants: Sequence[tuple[str, float]], salt: str, experiment: str = EXPERIMENT) -> None:
+    def __init__(
+        self, variants: Sequence[tuple[str, float]], salt: str, experiment: str = EXPERIMENT
+    ) -> None:
         total = sum(w for _, w in variants)
         if not variants or total <= 0 or any(w < 0 for _, w in variants):
             raise ValueError("variants need non-negative weights with a positive sum")

@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 from sklearn.preprocessing import normalize
 
 from recommender.history import UserHistory
-from recommender.neighbours import Neighbours, gather, top_n, top_k_neighbours
+from recommender.neighbours import Neighbours, gather, top_k_neighbours, top_n
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ class ItemKNN:
         self.neighbours: Neighbours | None = None
 
     def fit(self, history: UserHistory) -> ItemKNN:
-        item_users = normalize(history.matrix.T.tocsr())
+        item_users = history.matrix.T.tocsr()
+        if item_users.nnz:
+            item_users = normalize(item_users)
         self.neighbours = top_k_neighbours(item_users, item_users, self.config.neighbours)
         return self
 

@@ -60,7 +60,9 @@ def load_catalog(path: str | Path) -> Catalog:
             f"{name} line {_line(row)}, column product_id: duplicate product_id "
             f"{ids.iloc[row]!r} (first on line {_line(first)})"
         )
-    columns = {c: frame[c] if c in frame else pd.Series("", index=frame.index) for c in OPTIONAL_PRODUCT_COLUMNS}
+    columns = {
+        c: frame[c] if c in frame else pd.Series("", index=frame.index) for c in OPTIONAL_PRODUCT_COLUMNS
+    }
     product_ids = ids.to_numpy(dtype=object)
     return Catalog(
         product_ids=product_ids,
@@ -152,7 +154,9 @@ def _parse_timestamps(raw: pd.Series, name: str) -> pd.Series:
 def _reject_empty(values: pd.Series, name: str, column: str) -> None:
     empty = (values == "").to_numpy()
     if empty.any():
-        raise DataError(f"{name} line {_line(int(np.flatnonzero(empty)[0]))}, column {column}: empty {column}")
+        raise DataError(
+            f"{name} line {_line(int(np.flatnonzero(empty)[0]))}, column {column}: empty {column}"
+        )
 
 
 def _line(row: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,7 +49,8 @@ class FeedbackStore:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = _engine(url)
         # Connections must not cross a fork (gunicorn's preload): each child opens its own.
-        os.register_at_fork(after_in_child=lambda: self.engine.dispose(close=False))
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (store := this()) and store.engine.dispose(close=False))
         try:
             metadata.create_all(self.engine)
         except sa.exc.SQLAlchemyError as exc:

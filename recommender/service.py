@@ -121,7 +121,9 @@ class Recommender:
         exclude = _with(items, anchor if product_id is not None else None)
         return self._complete(blend(parts, k, exclude), k, exclude)
 
-    def by_strategy(self, strategy: str, user_id: str, product_id: str | None, k: int) -> list[Recommendation]:
+    def by_strategy(
+        self, strategy: str, user_id: str, product_id: str | None, k: int
+    ) -> list[Recommendation]:
         """The answer of one A/B variant: content, collaborative, hybrid or popularity."""
         if strategy == "hybrid":
             return self.hybrid(user_id, product_id, k)

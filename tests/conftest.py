@@ -14,6 +14,7 @@ from config import Config
 from recommender.service import ModelSettings, Recommender
 from tests.helpers import INTERACTIONS, PRODUCTS, TEST_REDIS_URL, service_missing, write
 
+
 @pytest.fixture
 def store(tmp_path: Path) -> tuple[Path, Path]:
     return write(tmp_path / "products.csv", PRODUCTS), write(tmp_path / "interactions.csv", INTERACTIONS)

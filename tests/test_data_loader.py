@@ -35,7 +35,10 @@ def test_titles_only_catalog_and_extra_columns(tmp_path):
         ("", "p.csv: the file is empty"),
         ("product_id,title\n", "p.csv: no products"),
         ("product_id,name\nA,x\n", "p.csv line 1: missing column\\(s\\) title"),
-        ("product_id,title\nA,x\nB,y\nA,z\n", "p.csv line 4, column product_id: duplicate product_id 'A' \\(first on line 2\\)"),
+        (
+            "product_id,title\nA,x\nB,y\nA,z\n",
+            "p.csv line 4, column product_id: duplicate product_id 'A' \\(first on line 2\\)",
+        ),
         ("product_id,title\nA,x\n,y\n", "p.csv line 3, column product_id: empty product_id"),
     ],
 )
@@ -67,7 +70,10 @@ def test_interactions_map_to_catalog_rows(store):
             "user_id,product_id,interaction_type,ts\nU1,P1,view,2024-01-01\nU1,P2,view,yesterday\n",
             "i.csv line 3, column ts: 'yesterday' is not an ISO 8601 time",
         ),
-        ("user_id,product_id,interaction_type,ts\n,P1,view,2024-01-01\n", "i.csv line 2, column user_id: empty"),
+        (
+            "user_id,product_id,interaction_type,ts\n,P1,view,2024-01-01\n",
+            "i.csv line 2, column user_id: empty",
+        ),
     ],
 )
 def test_bad_interactions_stop_with_file_line_and_column(store, tmp_path, text, message):
@@ -96,5 +102,7 @@ def test_unknown_products_and_types_are_skipped_and_counted(store, tmp_path, cap
 
 def test_header_only_interactions_is_a_store_without_history(store, tmp_path):
     catalog = load_catalog(store[0])
-    frame = load_interactions(write(tmp_path / "i.csv", "user_id,product_id,interaction_type,ts\n"), catalog, TYPES)
+    frame = load_interactions(
+        write(tmp_path / "i.csv", "user_id,product_id,interaction_type,ts\n"), catalog, TYPES
+    )
     assert frame.empty

@@ -1,0 +1,189 @@
+"""Every route through the Flask test client: shapes, the cache, the errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from config import Config
+
+ROUTES = [
+    "/recommend/content/P1?top_k=3",
+    "/recommend/user/U5?top_k=3",
+    "/recommend/hybrid?user_id=U5&product_id=P2&top_k=3",
+    "/recommend/hybrid?product_id=P2&top_k=3",
+    "/recommend/ab?user_id=U5&top_k=3",
+]
+
+
+def check_results(body, k):
+    results = body["results"]
+    assert len(results) == k
+    assert all(set(r) == {"product_id", "title", "score"} for r in results)
+    scores = [r["score"] for r in results]
+    assert all(math.isfinite(s) for s in scores) and scores == sorted(scores, reverse=True)
+    assert len({r["product_id"] for r in results}) == k
+
+
+def test_health(client):
+    body = client.get("/health").get_json()
+    assert body["status"] == "ok"
+    assert len(body["model_version"]) == 12
+    assert body["cache"] == "ok"
+    assert (body["products"], body["users"]) == (7, 6)
+
+
+@pytest.mark.parametrize("url", ROUTES)
+def test_routes_answer_then_cache(client, url):
+    first = client.get(url)
+    assert first.status_code == 200 and first.mimetype == "application/json"
+    assert first.get_json()["source"] == "model"
+    check_results(first.get_json(), 3)
+    second = client.get(url).get_json()
+    assert second["source"] == "cache"
+    assert {k: v for k, v in second.items() if k != "source"} == {
+        k: v for k, v in first.get_json().items() if k != "source"
+    }
+
+
+def test_known_answers(client):
+    assert client.get("/recommend/content/P1?top_k=1").get_json()["results"][0]["product_id"] == "P2"
+    assert client.get("/recommend/user/U5?top_k=1").get_json()["results"][0]["product_id"] == "P4"
+    stranger = client.get("/recommend/user/someone-new?top_k=2").get_json()["results"]
+    assert [r["product_id"] for r in stranger] == ["P1", "P4"]
+    hybrid = client.get("/recommend/hybrid?user_id=U5&product_id=P2&top_k=7").get_json()["results"]
+    assert {"P1", "P2"}.isdisjoint(r["product_id"] for r in hybrid)
+    assert len(client.get("/recommend/content/P1").get_json()["results"]) == 6  # default 10, catalog of 7
+
+
+def test_ab_route_reports_a_sticky_variant(client, app):
+    router = app.extensions["recommender"].router
+    body = client.get("/recommend/ab?user_id=U5&top_k=2").get_json()
+    assert body["variant"] == router.assign("U5")
+    assert client.get("/recommend/ab?user_id=U5&top_k=2").get_json()["variant"] == body["variant"]
+
+
+def test_users_whose_ids_look_like_keys_do_not_share_entries(client):
+    a = client.get("/recommend/user/U5%7Ctop_k=1?top_k=2").get_json()
+    b = client.get("/recommend/user/U5?top_k=2").get_json()
+    assert (a["source"], b["source"]) == ("model", "model")
+    assert a["results"] != b["results"]  # the odd id is a stranger: best sellers, not U5's answer
+
+
+def test_cache_disabled_always_uses_the_model(config, fake_redis):
+    client = create_app(
+        Config(**{**vars(config), "cache_enabled": False}), redis_client=fake_redis
+    ).test_client()
+    for _ in range(2):
+        assert client.get("/recommend/user/U5").get_json()["source"] == "model"
+    assert client.get("/health").get_json()["cache"] == "disabled"
+    assert fake_redis.dbsize() == 0
+
+
+def test_redis_outage_changes_nothing_for_callers(client, fake_server):
+    assert client.get("/recommend/user/U5?top_k=2").status_code == 200
+    fake_server.connected = False
+    for url in ROUTES:
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.get_json()["source"] == "model"
+    assert client.get("/health").get_json()["cache"] == "unavailable"
+
+
+def test_feedback_is_stored(client, config):
+    response = client.post(
+        "/feedback",
+        json={"user_id": "U1", "product_id": "P2", "action": "clicked", "ts": "2024-05-01T10:00:00+02:00"},
+    )
+    assert response.status_code == 202
+    assert response.get_json() == {"status": "received"}
+    assert (
+        client.post("/feedback", json={"user_id": 17850, "product_id": "P3", "action": "view"}).status_code
+        == 202
+    )
+    with sa.create_engine(config.feedback_db).connect() as conn:
+        rows = conn.execute(sa.text("SELECT user_id, product_id, action, ts FROM feedback ORDER BY id")).all()
+    assert [tuple(r[:3]) for r in rows] == [("U1", "P2", "clicked"), ("17850", "P3", "view")]
+    assert str(rows[0][3]).startswith("2024-05-01 08:00:00")
+
+
+def test_feedback_store_down_is_503_with_retry_after(client, app):
+    with app.extensions["recommender"].feedback.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE feedback")
+    response = client.post("/feedback", json={"user_id": "U1", "product_id": "P2", "action": "view"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["error"]["code"] == 503
+
+
+BAD_REQUESTS = [
+    ("GET", "/recommend/content/P9", None, 404),
+    ("GET", "/recommend/content/P1?top_k=0", None, 400),
+    ("GET", "/recommend/content/P1?top_k=21", None, 400),
+    ("GET", "/recommend/content/P1?top_k=abc", None, 400),
+    ("GET", "/recommend/content/P1?top_k=2.5", None, 400),
+    ("GET", "/recommend/user/U1?top_k=-3", None, 400),
+    ("GET", "/recommend/hybrid", None, 400),
+    ("GET", "/recommend/hybrid?user_id=U1&product_id=P9", None, 404),
+    ("GET", "/recommend/hybrid?user_id=U1&w_content=-1", None, 400),
+    ("GET", "/recommend/hybrid?user_id=U1&w_cf=nan", None, 400),
+    ("GET", "/recommend/hybrid?user_id=U1&w_cf=inf", None, 400),
+    ("GET", "/recommend/hybrid?user_id=U1&w_cf=heavy", None, 400),
+    ("GET", "/recommend/hybrid?user_id=U1&w_cf=0&w_content=0", None, 400),
+    ("GET", "/recommend/ab", None, 400),
+    ("GET", "/recommend/ab?user_id=U1&product_id=P9", None, 404),
+    ("GET", "/recommend/ab?user_id=U1&top_k=1000", None, 400),
+    ("GET", "/recommend/user/" + "u" * 300, None, 200),  # a long path id is just an unknown user
+    ("GET", "/recommend/hybrid?user_id=" + "u" * 300, None, 400),
+    ("GET", "/no/such/route", None, 404),
+    ("DELETE", "/health", None, 405),
+    ("POST", "/feedback", "not json", 400),
+    ("POST", "/feedback", "[1, 2]", 400),
+    ("POST", "/feedback", '{"user_id": "U1", "product_id": "P1", "action": "view", "n": NaN}', 400),
+    ("POST", "/feedback", {"product_id": "P1", "action": "view"}, 400),
+    ("POST", "/feedback", {"user_id": "", "product_id": "P1", "action": "view"}, 400),
+    ("POST", "/feedback", {"user_id": True, "product_id": "P1", "action": "view"}, 400),
+    ("POST", "/feedback", {"user_id": "U1", "action": "view"}, 400),
+    ("POST", "/feedback", {"user_id": "U1", "product_id": "P1"}, 400),
+    ("POST", "/feedback", {"user_id": "U1", "product_id": "P1", "action": "like"}, 400),
+    ("POST", "/feedback", {"user_id": "U1", "product_id": "P1", "action": "view", "ts": "soon"}, 400),
+    ("POST", "/feedback", {"user_id": "U1", "product_id": "P1", "action": "view", "ts": 17}, 400),
+    ("POST", "/feedback", {"user_id": "U1", "product_id": "P9", "action": "view"}, 404),
+    ("POST", "/feedback", {"user_id": "u" * 300, "product_id": "P1", "action": "view"}, 400),
+    ("POST", "/feedback", "x" * (1024 * 1024 + 1), 413),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "status"), BAD_REQUESTS)
+def test_bad_input_gets_a_json_error(client, method, url, body, status):
+    kwargs = {"json": body} if isinstance(body, dict) else {"data": body, "content_type": "application/json"}
+    response = client.open(url, method=method, **(kwargs if body is not None else {}))
+    assert response.status_code == status
+    if status != 200:
+        error = response.get_json()["error"]
+        assert error["code"] == status
+        assert isinstance(error["message"], str) and error["message"]
+
+
+def test_messages_say_what_is_allowed(client):
+    message = client.get("/recommend/user/U1?top_k=0").get_json()["error"]["message"]
+    assert message == "top_k must be from 1 to 20; got 0"
+    message = client.post(
+        "/feedback", json={"user_id": "U1", "product_id": "P1", "action": "like"}
+    ).get_json()
+    assert "view, clicked, add_to_cart, purchase" in message["error"]["message"]
+
+
+def test_an_unexpected_error_is_a_json_500_without_traceback(app, client, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(app.extensions["recommender"].model, "for_user", broken)
+    response = client.get("/recommend/user/U1")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": {"code": 500, "message": "internal error; it has been logged"}}
+    assert "model exploded" not in response.get_data(as_text=True)
+    assert "model exploded" in caplog.text

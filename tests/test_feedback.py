@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from recommender.errors import FeedbackUnavailableError
+from recommender.feedback import FeedbackEvent, FeedbackStore, feedback_table
+
+EVENT = FeedbackEvent("U1", "P1", "purchase", datetime(2024, 1, 1, 12), datetime(2024, 1, 1, 12, 0, 1))
+
+
+def test_events_are_committed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'sub' / 'fb.db'}"
+    store = FeedbackStore(url)
+    store.add(EVENT)
+    store.add(EVENT)
+    # A second engine sees both rows: they were committed, not just written to a transaction.
+    with sa.create_engine(url).connect() as conn:
+        rows = conn.execute(sa.select(feedback_table)).all()
+    assert [(r.user_id, r.product_id, r.action, r.ts) for r in rows] == [
+        ("U1", "P1", "purchase", EVENT.ts)
+    ] * 2
+    assert store.count() == 2
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_unavailable_store_raises_instead_of_acknowledging(tmp_path):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE feedback")
+    with pytest.raises(FeedbackUnavailableError, match="retry later"):
+        store.add(EVENT)

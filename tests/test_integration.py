@@ -1,0 +1,126 @@
+"""Against real services on this machine: the Redis on 127.0.0.1:6379, and gunicorn with a Redis we kill."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from app import create_app
+from config import Config
+from tests.helpers import service_missing
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            if get(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def start_redis(port: int) -> subprocess.Popen:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        service_missing("redis-server is not installed")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("redis-server did not start")
+
+
+def test_cache_round_trip_on_the_real_redis(config, real_redis):
+    client, prefix = real_redis
+    app = create_app(Config(**{**vars(config), "cache_key_prefix": prefix}), redis_client=client)
+    http = app.test_client()
+    assert http.get("/recommend/user/U5?top_k=2").get_json()["source"] == "model"
+    assert http.get("/recommend/user/U5?top_k=2").get_json()["source"] == "cache"
+    keys = list(client.scan_iter(match=prefix + "*"))
+    assert len(keys) == 1
+    assert 0 < client.ttl(keys[0]) <= config.cache_ttl_seconds
+
+
+def test_redis_absent_at_start(config):
+    port = free_port()  # nothing listens there
+    app = create_app(Config(**{**vars(config), "redis_url": f"redis://127.0.0.1:{port}/0"}))
+    http = app.test_client()
+    for _ in range(20):
+        response = http.get("/recommend/user/U5?top_k=2")
+        assert response.status_code == 200 and response.get_json()["source"] == "model"
+    assert http.get("/health").get_json()["cache"] == "unavailable"
+
+
+def test_killing_redis_under_gunicorn_fails_no_request(store, tmp_path):
+    redis_port, api_port = free_port(), free_port()
+    redis_server = start_redis(redis_port)
+    products, interactions = store
+    env = {
+        **os.environ,
+        "PRODUCTS_CSV": str(products),
+        "INTERACTIONS_CSV": str(interactions),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "FEEDBACK_DB": f"sqlite:///{tmp_path / 'feedback.db'}",
+    }
+    api = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{api_port}", "app:app"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        wait_until_up(base + "/health", api)
+        urls = [f"{base}/recommend/user/U{i % 6 + 1}?top_k=3" for i in range(12)]
+        sources = [get(url) for url in urls]
+        assert all(status == 200 for status, _ in sources)
+        assert any(b'"source":"cache"' in body for _, body in sources)
+
+        redis_server.send_signal(signal.SIGKILL)
+        redis_server.wait()
+        statuses = [get(url)[0] for url in urls * 5]
+        statuses += [get(f"{base}/recommend/hybrid?user_id=U1&product_id=P2")[0] for _ in range(10)]
+        assert statuses == [200] * len(statuses)
+        status, body = get(base + "/health")
+        assert status == 200 and b'"cache":"unavailable"' in body
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        if redis_server.poll() is None:
+            redis_server.kill()

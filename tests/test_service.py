@@ -1,0 +1,109 @@
+"""The contract every answer keeps, run over every way of answering; then each one's known answers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from recommender.errors import UnknownProductError
+from recommender.service import ModelSettings, Recommender, model_version
+
+OWNED = {"U1": {"P1", "P4"}, "U4": {"P3", "P5"}, "U5": {"P1"}, "U6": {"P2", "P3"}, "stranger": set()}
+
+ANSWERS = {
+    "similar": lambda m, user, k: m.similar("P1", k),
+    "for_user": lambda m, user, k: m.for_user(user, k),
+    "hybrid_user_and_product": lambda m, user, k: m.hybrid(user, "P2", k),
+    "hybrid_user_only": lambda m, user, k: m.hybrid(user, None, k),
+    "hybrid_cf_and_product": lambda m, user, k: m.hybrid(user, "P2", k, w_content=0.0, w_cf=1.0),
+    "ab_content": lambda m, user, k: m.by_strategy("content", user, None, k),
+    "ab_hybrid": lambda m, user, k: m.by_strategy("hybrid", user, "P2", k),
+    "ab_collaborative": lambda m, user, k: m.by_strategy("collaborative", user, None, k),
+    "ab_popularity": lambda m, user, k: m.by_strategy("popularity", user, None, k),
+}
+# Answers for a user leave out what the user has; `similar` is about a product, not a user.
+PERSONAL = set(ANSWERS) - {"similar"}
+
+
+@pytest.mark.parametrize("answer", ANSWERS)
+@pytest.mark.parametrize("user", OWNED)
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_contract(model, answer, user, k):
+    results = ANSWERS[answer](model, user, k)
+    ids = [r.product_id for r in results]
+    scores = [r.score for r in results]
+    context = (
+        {"P1"}
+        if answer == "similar"
+        else {"P2"}
+        if "and_product" in answer or answer == "ab_hybrid"
+        else set()
+    )
+    available = 7 - len(context | (OWNED[user] if answer in PERSONAL else set()))
+    assert len(results) == min(k, available), "short lists are filled up to what the catalog allows"
+    assert len(set(ids)) == len(ids)
+    assert all(math.isfinite(s) for s in scores)
+    assert scores == sorted(scores, reverse=True)
+    assert all(r.title == model.catalog.titles[model.catalog.position(r.product_id)] for r in results)
+    if answer in PERSONAL:
+        assert not OWNED[user] & set(ids)
+    assert not context & set(ids)
+
+
+def test_similar_finds_the_other_mug_and_fills_with_best_sellers(model):
+    assert model.similar("P1", 1)[0].product_id == "P2"
+    results = model.similar("P7", 3)  # shares no word with anything
+    assert [r.product_id for r in results] == ["P1", "P4", "P3"]
+    assert [r.score for r in results] == [0.0, 0.0, 0.0]
+
+
+def test_for_user_ranks_what_sells_with_their_items(model):
+    assert model.for_user("U5", 1)[0].product_id == "P4"
+
+
+def test_unknown_user_gets_best_sellers(model):
+    results = model.for_user("nobody", 3)
+    assert [r.product_id for r in results] == ["P1", "P4", "P3"]
+    assert results[0].score == 1.0
+
+
+def test_hybrid_for_a_new_user_is_content_plus_popularity(model):
+    results = model.hybrid(None, "P2", 2, w_content=1.0, w_cf=0.0)
+    assert results[0].product_id == "P1"  # the other mug
+    assert "P2" not in [r.product_id for r in model.hybrid("nobody", "P2", 6)]
+
+
+def test_content_variant_starts_from_the_users_latest_item(model):
+    # U6 viewed the mug P2, then the knife P3: the answer is the knife's neighbours, less P2.
+    like_knife = [r.product_id for r in model.similar("P3", 6) if r.product_id != "P2"]
+    assert [r.product_id for r in model.by_strategy("content", "U6", None, 3)] == like_knife[:3]
+
+
+def test_unknown_product_raises(model):
+    for call in (lambda: model.similar("P9", 3), lambda: model.hybrid("U1", "P9", 3)):
+        with pytest.raises(UnknownProductError, match="P9"):
+            call()
+
+
+def test_unknown_strategy_raises(model):
+    with pytest.raises(ValueError, match="unknown strategy"):
+        model.by_strategy("magic", "U1", None, 3)
+
+
+def test_model_version_follows_inputs_and_settings(store, tmp_path):
+    products, interactions = store
+    a = model_version(products, interactions, ModelSettings())
+    assert a == model_version(products, interactions, ModelSettings())
+    assert a != model_version(products, interactions, ModelSettings(neighbours=5))
+    interactions.write_text(interactions.read_text() + "U9,P1,view,2024-02-01T00:00:00\n")
+    assert a != model_version(products, interactions, ModelSettings())
+
+
+def test_a_store_without_history_still_answers(store):
+    products, interactions = store
+    interactions.write_text("user_id,product_id,interaction_type,ts\n")
+    model = Recommender.from_csv(products, interactions)
+    assert [r.product_id for r in model.for_user("U1", 2)] == ["P1", "P2"]
+    assert model.similar("P1", 1)[0].product_id == "P2"
+    assert len(model.hybrid("U1", None, 3)) == 3
