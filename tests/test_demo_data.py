@@ -17,7 +17,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 def test_shipped_files_are_reproducible(tmp_path):
     subprocess.run([sys.executable, str(DATA / "generate_demo.py"), "--out", str(tmp_path)], check=True)
     for name in ("products.csv", "interactions.csv"):
-        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), f"data/{name} is stale: run make data"
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), f"stale data/{name}: make data"
 
 
 def test_demo_store_size_and_ids():
