@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format data clean
+.PHONY: run test lint format data eval clean
 
 run: $(VENV)/.run-deps
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) app:app
@@ -41,3 +41,11 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache instance
+
+# Offline evaluation on both shipped stores: tables on stdout, reports in reports/.
+eval: $(VENV)/.dev-deps
+	$(BIN)/python -m recommender.evaluate --products data/products.csv \
+		--interactions data/interactions.csv --cutoff 2025-06-01 --name demo --json reports/demo.json
+	$(BIN)/python -m recommender.evaluate --products data/online_retail/products.csv \
+		--interactions data/online_retail/interactions.csv --cutoff 2011-06-01 --name online_retail \
+		--json reports/online_retail.json

@@ -77,14 +77,19 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     return app
 
 
-def build_services(config: Config, redis_client: Any = None) -> Services:
-    settings = ModelSettings(
+def model_settings(config: Config) -> ModelSettings:
+    return ModelSettings(
         interaction_weights=dict(config.interaction_weights),
+        recency_days=config.recency_days,
         neighbours=config.neighbours,
         w_content=config.hybrid_w_content,
         w_cf=config.hybrid_w_cf,
+        new_item_weight=config.new_item_weight,
     )
-    model = Recommender.from_csv(config.products_csv, config.interactions_csv, settings)
+
+
+def build_services(config: Config, redis_client: Any = None) -> Services:
+    model = Recommender.from_csv(config.products_csv, config.interactions_csv, model_settings(config))
     client = None
     if config.cache_enabled:
         client = redis_client if redis_client is not None else connect(config.redis_url)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 
-DEFAULT_INTERACTION_WEIGHTS = (("view", 1.0), ("clicked", 2.0), ("add_to_cart", 3.0), ("purchase", 5.0))
+DEFAULT_INTERACTION_WEIGHTS = (("view", 1.0), ("clicked", 1.0), ("add_to_cart", 1.2), ("purchase", 1.5))
 # What an A/B variant may be called: each name is one way of answering /recommend/ab.
 AB_STRATEGIES = ("content", "collaborative", "hybrid", "popularity")
 
@@ -34,8 +34,10 @@ class Config:
     port: int = 5000
     max_top_k: int = 100
     interaction_weights: tuple[tuple[str, float], ...] = DEFAULT_INTERACTION_WEIGHTS
-    hybrid_w_content: float = 0.5
-    hybrid_w_cf: float = 0.5
+    hybrid_w_content: float = 0.1
+    hybrid_w_cf: float = 0.9
+    new_item_weight: float = 0.15
+    recency_days: float = 90.0
     neighbours: int = 100
 
     @classmethod
@@ -63,6 +65,8 @@ class Config:
             interaction_weights=get("INTERACTION_WEIGHTS", _weights, defaults.interaction_weights),
             hybrid_w_content=get("HYBRID_W_CONTENT", _weight, defaults.hybrid_w_content),
             hybrid_w_cf=get("HYBRID_W_CF", _weight, defaults.hybrid_w_cf),
+            new_item_weight=get("NEW_ITEM_WEIGHT", _weight, defaults.new_item_weight),
+            recency_days=get("RECENCY_DAYS", _positive_number, defaults.recency_days),
             neighbours=get("NEIGHBOURS", _positive_int, defaults.neighbours),
         )
 
@@ -132,6 +136,13 @@ def _ab_variants(name: str, raw: str) -> tuple[tuple[str, float], ...]:
             allowed = ", ".join(AB_STRATEGIES)
             raise ConfigError(f"{name}: unknown variant {variant!r}; variants are {allowed}")
     return variants
+
+
+def _positive_number(name: str, raw: str) -> float:
+    value = _weight(name, raw)
+    if value <= 0:
+        raise ConfigError(f"{name} must be a number above 0, got {raw!r}")
+    return value
 
 
 def _weights(name: str, raw: str) -> tuple[tuple[str, float], ...]:

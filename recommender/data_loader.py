@@ -74,7 +74,7 @@ def load_catalog(path: str | Path) -> Catalog:
 
 
 def load_interactions(path: str | Path, catalog: Catalog, types: Collection[str]) -> pd.DataFrame:
-    """Read interactions.csv into columns user_id, item (catalog row), interaction_type, ts (UTC).
+    """Read interactions.csv into columns user_id, item (catalog row), interaction_type, ts (naive UTC).
 
     Rows naming a product that is not in the catalog, or an interaction type outside `types`,
     are skipped and counted in a warning. A header with no rows is a store with no history yet.
@@ -114,7 +114,7 @@ def load_interactions(path: str | Path, catalog: Catalog, types: Collection[str]
             "user_id": users[keep].to_numpy(dtype=object),
             "item": items[keep].to_numpy(dtype=np.int32),
             "interaction_type": kinds[keep].to_numpy(dtype=object),
-            "ts": ts[keep].to_numpy(),
+            "ts": ts[keep].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"),
         }
     )
 

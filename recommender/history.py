@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -12,28 +12,62 @@ from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    """How strongly a user's past interaction with an item speaks for them.
+
+    The strength is the weight of the strongest interaction type (as a share of the largest
+    weight), times a recency factor: 1 for the user's latest activity, decaying as
+    exp(-age / recency_days) towards `recency_floor` for old items. Age is measured from the
+    user's own latest interaction, so an infrequent shopper's history does not fade away.
+    """
+
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: {"view": 1.0, "clicked": 1.0, "add_to_cart": 1.2, "purchase": 1.5}
+    )
+    recency_days: float = 90.0
+    recency_floor: float = 0.3
+
+
+@dataclass(frozen=True)
 class UserHistory:
-    """Row u of `matrix` holds user u's items; a value is log(1 + sum of interaction weights)."""
+    """Row u of `matrix` holds user u's items with their strength in (0, 1]."""
 
     user_index: dict[str, int]
     matrix: sp.csr_matrix
     last_item: NDArray[np.int32]
 
     @classmethod
-    def build(cls, interactions: pd.DataFrame, n_items: int, weights: Mapping[str, float]) -> UserHistory:
+    def build(
+        cls, interactions: pd.DataFrame, n_items: int, config: HistoryConfig | None = None
+    ) -> UserHistory:
         """From the loader's frame (user_id, item, interaction_type, ts)."""
+        config = config or HistoryConfig()
         codes, users = pd.factorize(interactions["user_id"], sort=False)
-        value = interactions["interaction_type"].map(weights).to_numpy(dtype=np.float32)
-        matrix = sp.csr_matrix(
-            (value, (codes, interactions["item"].to_numpy())), shape=(len(users), n_items), dtype=np.float32
+        top_weight = max(config.weights.values())
+        frame = pd.DataFrame(
+            {
+                "code": codes,
+                "item": interactions["item"].to_numpy(),
+                "weight": interactions["interaction_type"].map(config.weights).to_numpy(np.float32)
+                / top_weight,
+                "ts": interactions["ts"].to_numpy(),
+            }
         )
-        matrix.sum_duplicates()
-        matrix.data = np.log1p(matrix.data)
+        pairs = frame.groupby(["code", "item"], sort=False).agg(weight=("weight", "max"), ts=("ts", "max"))
+        code = pairs.index.get_level_values("code").to_numpy()
+        item = pairs.index.get_level_values("item").to_numpy()
+        latest = frame.groupby("code")["ts"].max().to_numpy()
+        age_days = (latest[code] - pairs["ts"].to_numpy()) / np.timedelta64(1, "D")
+        floor = config.recency_floor
+        recency = floor + (1.0 - floor) * np.exp(-age_days / config.recency_days)
+        strength = (pairs["weight"].to_numpy() * recency).astype(np.float32)
+        matrix = sp.csr_matrix((strength, (code, item)), shape=(len(users), n_items), dtype=np.float32)
+        matrix.sort_indices()
         matrix.eliminate_zeros()
         last_item = np.full(len(users), -1, dtype=np.int32)
-        if len(interactions):
-            latest = interactions.assign(code=codes).sort_values("ts", kind="stable").groupby("code").tail(1)
-            last_item[latest["code"].to_numpy()] = latest["item"].to_numpy()
+        if len(frame):
+            newest = frame.sort_values("ts", kind="stable").groupby("code").tail(1)
+            last_item[newest["code"].to_numpy()] = newest["item"].to_numpy()
         return cls({u: i for i, u in enumerate(users)}, matrix, last_item)
 
     def __contains__(self, user_id: object) -> bool:

@@ -12,22 +12,31 @@ from recommender.neighbours import merge, top_n
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
 
+def scaled(part: Scored) -> Scored:
+    """The same list with scores divided by the best one, so that the best is 1."""
+    items, scores = part
+    top = float(scores.max(initial=0.0))
+    return (items, scores / np.float32(top)) if top > 0 else (items[:0], scores[:0])
+
+
 def blend(
-    parts: Sequence[tuple[float, Scored]], n: int, exclude: NDArray[np.integer] | None = None
+    parts: Sequence[tuple[float | NDArray[np.floating], Scored]],
+    n: int,
+    exclude: NDArray[np.integer] | None = None,
 ) -> Scored:
     """Weighted sum of the lists after scaling each to [0, 1] by its best score; the n best.
 
     Scaling first makes the weights mean what they say: cosine similarities (at most 1) and
-    summed collaborative scores (often far above 1) would otherwise not be comparable.
+    summed collaborative scores (often far above 1) would otherwise not be comparable. A weight
+    may be one number for the whole list or one per item.
     """
     items, scores = [], []
-    for weight, (part_items, part_scores) in parts:
-        top = float(part_scores.max(initial=0.0))
-        if weight <= 0 or top <= 0:
-            continue
+    for weight, part in parts:
+        part_items, part_scores = scaled(part)
         items.append(part_items)
-        scores.append(part_scores * np.float32(weight / top))
+        scores.append(part_scores * np.asarray(weight, dtype=np.float32))
     if not items:
         return np.empty(0, np.int32), np.empty(0, np.float32)
     merged_items, merged_scores = merge(np.concatenate(items), np.concatenate(scores))
-    return top_n(merged_items, merged_scores, n, exclude=exclude)
+    keep = merged_scores > 0
+    return top_n(merged_items[keep], merged_scores[keep], n, exclude=exclude)

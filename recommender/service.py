@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.collaborative import CollaborativeConfig, ItemKNN
+from recommender.collaborative import CollaborativeConfig, ItemItemModel
 from recommender.content_based import ContentConfig, ContentModel
 from recommender.data_loader import Catalog, load_catalog, load_interactions
-from recommender.history import UserHistory
+from recommender.history import HistoryConfig, UserHistory
 from recommender.hybrid import Scored, blend
+from recommender.neighbours import gather, top_n
 from recommender.popularity import Popularity
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,18 @@ class Recommendation:
 class ModelSettings:
     """Everything besides the input files that changes what the models answer."""
 
-    interaction_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"view": 1.0, "clicked": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
-    )
+    interaction_weights: Mapping[str, float] = field(default_factory=lambda: dict(HistoryConfig().weights))
+    recency_days: float = HistoryConfig.recency_days
+    recency_floor: float = HistoryConfig.recency_floor
     neighbours: int = 100
-    w_content: float = 0.5
-    w_cf: float = 0.5
+    regularization: float = CollaborativeConfig.regularization
+    w_content: float = 0.1
+    w_cf: float = 0.9
+    new_item_weight: float = 0.15
+
+    @property
+    def history(self) -> HistoryConfig:
+        return HistoryConfig(dict(self.interaction_weights), self.recency_days, self.recency_floor)
 
 
 class Recommender:
@@ -56,7 +63,9 @@ class Recommender:
         self.settings = settings
         self.version = version
         self.content = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog)
-        self.collaborative = ItemKNN(CollaborativeConfig(neighbours=settings.neighbours)).fit(history)
+        self.collaborative = ItemItemModel(
+            CollaborativeConfig(neighbours=settings.neighbours, regularization=settings.regularization)
+        ).fit(history)
         self.popularity = Popularity().fit(history)
 
     @classmethod
@@ -68,7 +77,7 @@ class Recommender:
         started = time.perf_counter()
         catalog = load_catalog(products_csv)
         interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
-        history = UserHistory.build(interactions, len(catalog), settings.interaction_weights)
+        history = UserHistory.build(interactions, len(catalog), settings.history)
         model = cls(catalog, history, settings, model_version(products_csv, interactions_csv, settings))
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
@@ -103,19 +112,33 @@ class Recommender:
         w_content: float | None = None,
         w_cf: float | None = None,
     ) -> list[Recommendation]:
-        """Blend of items like product_id (else the user's last item) and the user's collaborative scores.
+        """Blend of text similarity and the collaborative model, each scaled to [0, 1] first.
 
-        Without a known user, best sellers stand in for the collaborative part.
+        The text part is split evenly between items like the context product (product_id, else
+        the user's latest item) and items like the user's whole history (recency-weighted).
+        Products nobody has interacted with yet are invisible to the collaborative part, so they
+        count at new_item_weight x w_cf when that is more than w_content: new products reach users.
+        Without a known user, the context product's similar items are ranked by popularity instead.
         """
         w_content = self.settings.w_content if w_content is None else w_content
         w_cf = self.settings.w_cf if w_cf is None else w_cf
         items, weights = self.history.items_of(user_id)
         anchor = self._anchor(user_id, product_id)
-        parts: list[tuple[float, Scored]] = []
+        text: list[Scored] = []
         if anchor is not None:
-            parts.append((w_content, self.content.neighbours.of(anchor)))
+            text.append(self.content.neighbours.of(anchor))
+        if len(items):
+            text.append(gather(self.content.neighbours, items, weights))
+        new_weight = max(w_content / max(len(text), 1), self.settings.new_item_weight * w_cf)
+        parts: list[tuple[float | NDArray[np.float32], Scored]] = [
+            (np.where(self.popularity.scores[part[0]] == 0, new_weight, w_content / len(text)), part)
+            for part in text
+        ]
         if len(items):
             parts.append((w_cf, self.collaborative.recommend(items, weights, self._pool(k))))
+        elif anchor is not None:
+            similar = text[0][0]
+            parts.append((w_cf, (similar, self.popularity.scores[similar])))
         else:
             parts.append((w_cf, self.popularity.recommend(self._pool(k))))
         exclude = _with(items, anchor if product_id is not None else None)
@@ -129,14 +152,22 @@ class Recommender:
             return self.hybrid(user_id, product_id, k)
         if strategy == "collaborative":
             return self.for_user(user_id, k)
-        items, _ = self.history.items_of(user_id)
-        anchor = self._anchor(user_id, product_id)
-        exclude = _with(items, anchor)
-        if strategy == "content" and anchor is not None:
-            return self._complete(self.content.neighbours.of(anchor), k, exclude)
-        if strategy in ("content", "popularity"):
-            return self._complete(self.popularity.recommend(k, exclude), k, exclude)
+        if strategy == "content":
+            return self.content_for(user_id, product_id, k)
+        if strategy == "popularity":
+            items, _ = self.history.items_of(user_id)
+            return self._complete(self.popularity.recommend(k, items), k, items)
         raise ValueError(f"unknown strategy {strategy!r}")
+
+    def content_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+        """Text only: items like product_id, else like the user's items (weighted), never theirs."""
+        items, weights = self.history.items_of(user_id)
+        if product_id is not None:
+            anchor = self.catalog.position(product_id)
+            exclude = _with(items, anchor)
+            return self._complete(self.content.neighbours.of(anchor), k, exclude)
+        candidates = gather(self.content.neighbours, items, weights)
+        return self._complete(top_n(*candidates, k, exclude=items), k, items)
 
     # --- helpers -----------------------------------------------------------------------------
 

@@ -1,24 +1,40 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
 
-from recommender.collaborative import ItemKNN
+from recommender.collaborative import CollaborativeConfig, ItemItemModel
 from recommender.data_loader import load_catalog, load_interactions
-from recommender.history import UserHistory
+from recommender.history import HistoryConfig, UserHistory
 from recommender.popularity import Popularity
 
-WEIGHTS = {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0}
+WEIGHTS = {"view": 1.0, "add_to_cart": 1.2, "purchase": 1.5}
 
 
 def fitted(store):
     catalog = load_catalog(store[0])
-    history = UserHistory.build(load_interactions(store[1], catalog, WEIGHTS), len(catalog), WEIGHTS)
-    return catalog, history
+    interactions = load_interactions(store[1], catalog, WEIGHTS)
+    return catalog, UserHistory.build(interactions, len(catalog), HistoryConfig(WEIGHTS))
+
+
+def history_of(matrix: np.ndarray) -> UserHistory:
+    users, items = np.nonzero(matrix)
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{u}" for u in users],
+            "item": items.astype(np.int32),
+            "interaction_type": "purchase",
+            "ts": pd.Timestamp("2024-01-01"),
+        }
+    )
+    return UserHistory.build(frame, matrix.shape[1], HistoryConfig(WEIGHTS))
 
 
 def test_what_sells_with_the_users_item_comes_first(store):
     catalog, history = fitted(store)
-    model = ItemKNN().fit(history)
+    model = ItemItemModel().fit(history)
     items, weights = history.items_of("U5")  # only the red mug, which sells with the beans
     got, scores = model.recommend(items, weights, 3)
     assert catalog.product_ids[got[0]] == "P4"
@@ -26,19 +42,63 @@ def test_what_sells_with_the_users_item_comes_first(store):
     assert np.all(np.diff(scores) <= 0)
 
 
-def test_history_weights_repeated_rows_and_types(store):
-    catalog, history = fitted(store)
-    items, weights = history.items_of("U2")  # P1 viewed and bought, P4 bought
-    got = dict(zip(catalog.product_ids[items], weights, strict=True))
-    assert np.isclose(got["P1"], np.log1p(6.0)) and np.isclose(got["P4"], np.log1p(5.0))
-    assert catalog.product_ids[history.last_item_of("U6")] == "P3"
+def test_with_every_item_as_candidate_the_weights_are_eases():
+    rng = np.random.default_rng(3)
+    matrix = (rng.random((40, 8)) < 0.5).astype(float)
+    lam = 5.0
+    # EASE by its closed form: B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1.
+    p = np.linalg.inv(matrix.T @ matrix + lam * np.eye(8))
+    ease = np.eye(8) - p / np.diag(p)
+    model = ItemItemModel(CollaborativeConfig(neighbours=7, candidates=7, regularization=lam))
+    model.fit(history_of(matrix))
+    for j in range(8):
+        targets, weights = model.neighbours.of(j)
+        expected = {i: ease[j, i] for i in range(8) if i != j and ease[j, i] > 0}
+        assert dict(zip(targets.tolist(), weights.tolist(), strict=True)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_history_strength_takes_the_strongest_type_and_fades_with_age(tmp_path, store):
+    catalog = load_catalog(store[0])
+    path = tmp_path / "i.csv"
+    path.write_text(
+        "user_id,product_id,interaction_type,ts\n"
+        "A,P1,view,2024-07-01\n"
+        "A,P1,purchase,2024-01-01\n"  # strongest type, but 182 days before A's latest
+        "A,P2,view,2024-07-01\n"
+        "A,P3,add_to_cart,2024-06-01\n"
+    )
+    history = UserHistory.build(
+        load_interactions(path, catalog, WEIGHTS), len(catalog), HistoryConfig(WEIGHTS)
+    )
+    items, weights = history.items_of("A")
+    strength = dict(zip(catalog.product_ids[items], weights.tolist(), strict=True))
+    fade = 0.3 + 0.7 * np.exp(-30 / 90)
+    assert strength == pytest.approx({"P1": 1.0, "P2": 1.0 / 1.5, "P3": 1.2 / 1.5 * fade}, rel=1e-5)
+    assert catalog.product_ids[history.last_item_of("A")] in ("P1", "P2")
     assert history.items_of("nobody")[0].size == 0 and history.last_item_of("nobody") is None
+
+
+def test_recency_is_measured_from_each_users_latest_activity(tmp_path, store):
+    catalog = load_catalog(store[0])
+    path = tmp_path / "i.csv"
+    path.write_text(
+        "user_id,product_id,interaction_type,ts\n"
+        "old,P1,purchase,2020-01-01\nold,P2,purchase,2020-04-10\n"  # 100 days apart, years ago
+        "new,P1,purchase,2024-01-01\nnew,P2,purchase,2024-04-10\n"
+    )
+    history = UserHistory.build(
+        load_interactions(path, catalog, WEIGHTS), len(catalog), HistoryConfig(WEIGHTS)
+    )
+    assert history.items_of("old")[1].tolist() == pytest.approx(history.items_of("new")[1].tolist())
+    assert history.items_of("old")[1][0] == pytest.approx(0.3 + 0.7 * np.exp(-100 / 90), rel=1e-5)
 
 
 def test_no_history_means_no_collaborative_answer(store):
     _, history = fitted(store)
-    model = ItemKNN().fit(history)
+    model = ItemItemModel().fit(history)
     assert model.recommend(np.empty(0, np.int32), np.empty(0, np.float32), 5)[0].size == 0
+    empty = UserHistory({}, sp.csr_matrix((0, 4), dtype=np.float32), np.empty(0, np.int32))
+    assert ItemItemModel().fit(empty).neighbours.of(0)[0].size == 0
 
 
 def test_popularity_counts_distinct_users_and_keeps_catalog_order_on_ties(store):

@@ -79,3 +79,11 @@ def test_bad_values_name_the_variable(name, value, message):
 
 def test_empty_variables_keep_defaults():
     assert Config.from_env({"CACHE_TTL_SECONDS": "", "ADMIN_TOKEN": ""}) == Config()
+
+
+def test_service_defaults_are_the_library_defaults():
+    # config.py is a leaf and repeats the model defaults; they must not drift apart.
+    from app import model_settings
+    from recommender.service import ModelSettings
+
+    assert model_settings(Config()) == ModelSettings()

@@ -74,10 +74,12 @@ def test_hybrid_for_a_new_user_is_content_plus_popularity(model):
     assert "P2" not in [r.product_id for r in model.hybrid("nobody", "P2", 6)]
 
 
-def test_content_variant_starts_from_the_users_latest_item(model):
-    # U6 viewed the mug P2, then the knife P3: the answer is the knife's neighbours, less P2.
-    like_knife = [r.product_id for r in model.similar("P3", 6) if r.product_id != "P2"]
-    assert [r.product_id for r in model.by_strategy("content", "U6", None, 3)] == like_knife[:3]
+def test_content_variant_uses_the_users_items_text(model):
+    # U5 has the red mug only: the closest text is the blue mug.
+    assert model.by_strategy("content", "U5", None, 1)[0].product_id == "P2"
+    # With a product, it answers like the content route, less the user's items.
+    like_mug = [r.product_id for r in model.similar("P2", 6) if r.product_id != "P1"]
+    assert [r.product_id for r in model.by_strategy("content", "U5", "P2", 3)] == like_mug[:3]
 
 
 def test_unknown_product_raises(model):

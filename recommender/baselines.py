@@ -1,0 +1,67 @@
+"""Standard baselines for the evaluation: EASE (Steck 2019) and implicit's BM25 item-KNN.
+
+Evaluation only: `implicit` is a development dependency, imported when its baseline runs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+# user rows -> top-k item indices for each
+BatchScorer = Callable[[NDArray[np.integer], int], list[NDArray[np.int32]]]
+
+# EASE inverts a dense items x items matrix: only where that fits comfortably in memory.
+EASE_MAX_ITEMS = 20_000
+
+
+def ease(user_items: sp.csr_matrix, regularization: float) -> BatchScorer:
+    """Closed-form EASE: B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, zero diagonal."""
+    n_items = user_items.shape[1]
+    if n_items > EASE_MAX_ITEMS:
+        raise ValueError(f"EASE needs a dense {n_items}x{n_items} inverse; limited to {EASE_MAX_ITEMS} items")
+    x = user_items.astype(np.float64)
+    gram = (x.T @ x).toarray()
+    gram[np.diag_indices(n_items)] += regularization
+    p = np.linalg.inv(gram)
+    weights = -p / np.diag(p)
+    weights[np.diag_indices(n_items)] = 0.0
+
+    def recommend(users: NDArray[np.integer], k: int) -> list[NDArray[np.int32]]:
+        rows = user_items[users]
+        scores = np.asarray(rows @ weights)
+        scores[rows.nonzero()] = -np.inf
+        return [_top(row, k) for row in scores]
+
+    return recommend
+
+
+def bm25_item_knn(
+    user_items: sp.csr_matrix, neighbours: int, k1: float = 1.2, b: float = 0.75
+) -> BatchScorer:
+    """implicit's BM25Recommender: item-item cosine on BM25-weighted interactions."""
+    from implicit.nearest_neighbours import BM25Recommender
+    from implicit.utils import ParameterWarning
+
+    model = BM25Recommender(K=neighbours, K1=k1, B=b, num_threads=0)
+    with warnings.catch_warnings():
+        # implicit converts its own BM25 weights from COO and warns about it; our input is CSR.
+        warnings.simplefilter("ignore", ParameterWarning)
+        model.fit(user_items, show_progress=False)
+
+    def recommend(users: NDArray[np.integer], k: int) -> list[NDArray[np.int32]]:
+        ids, _ = model.recommend(users, user_items[users], N=k, filter_already_liked_items=True)
+        return [row[row >= 0].astype(np.int32) for row in np.atleast_2d(ids)]
+
+    return recommend
+
+
+def _top(scores: NDArray[np.floating], k: int) -> NDArray[np.int32]:
+    k = min(k, len(scores))
+    part = np.argpartition(-scores, k - 1)[:k]
+    order = part[np.argsort(-scores[part], kind="stable")]
+    return order[np.isfinite(scores[order])].astype(np.int32)

@@ -1,0 +1,67 @@
+"""The evaluation harness end to end on the tiny store, extended with a test period."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recommender.evaluate import best_baselines, evaluate, main
+
+LATER = """\
+U5,P4,purchase,2024-03-01T10:00:00
+U4,P2,view,2024-03-02T10:00:00
+U1,P6,view,2024-03-03T10:00:00
+U9,P1,purchase,2024-03-03T10:00:00
+"""
+
+
+@pytest.fixture
+def split_store(store):
+    products, interactions = store
+    interactions.write_text(interactions.read_text() + LATER)
+    return products, interactions
+
+
+def test_rows_cover_the_service_and_the_baselines(split_store):
+    rows, facts = evaluate(
+        *split_store, cutoff="2024-02-01", k=3, hybrid_weights=(0.0, 0.5), progress=lambda _: None
+    )
+    names = [(r.name, r.group) for r in rows]
+    assert names[:5] == [
+        ("popularity", "service"),
+        ("content", "service"),
+        ("collaborative", "service"),
+        ("hybrid", "service"),
+        ("hybrid", "service"),
+    ]
+    assert {"bm25 item-knn", "ease"} <= {r.name for r in best_baselines(rows)}
+    assert facts["test_users"] == 3  # U5, U4, U1; U9 has no history before the cutoff
+    assert facts["new_items"] == 2  # P6 and P7 have no interaction before the cutoff
+    collaborative = next(r for r in rows if r.name == "collaborative")
+    assert collaborative.metrics["users"] == 3
+    assert 0 < collaborative.metrics["hit_rate"] <= 1  # U5 is given P4 first, and buys it
+
+
+def test_command_line_writes_table_json_and_report(split_store, tmp_path, capsys):
+    products, interactions = split_store
+    out = tmp_path / "rows.json"
+    main(
+        [
+            "--products", str(products), "--interactions", str(interactions), "--cutoff", "2024-02-01",
+            "--k", "3", "--json", str(out), "--report-dir", str(tmp_path / "reports"), "--name", "tiny",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr()
+    assert "| collaborative | /recommend/user |" in printed.out
+    assert "[3/" in printed.err  # progress
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["name"] for r in rows} >= {"popularity", "content", "collaborative", "hybrid", "ease"}
+    report = (tmp_path / "reports" / "tiny.md").read_text()
+    assert "python -m recommender.evaluate --products" in report and "![NDCG@3" in report
+    assert (tmp_path / "reports" / "tiny-hybrid.png").stat().st_size > 1000
+
+
+def test_no_test_users_is_a_clear_error(store):
+    with pytest.raises(SystemExit, match="no test users"):
+        evaluate(*store, cutoff="2030-01-01", progress=lambda _: None)
