@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from recommender.data_loader import Catalog
-from recommender.neighbours import Neighbours, top_k_neighbours
+from recommender.neighbours import Neighbours, top_k_neighbours, top_per_row
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class ContentConfig:
     description_weight: float = 1.0
     neighbours: int = 100
     max_features: int = 500_000
+    # Similarity work budget (multiply-adds): sets how many products a word may link at most.
+    work: int = 10_000_000_000
+    min_postings: int = 256
 
 
 class ContentModel:
@@ -57,5 +60,9 @@ class ContentModel:
             # Each field is normalised on its own, so a long description cannot drown the title.
             weighted = [w * normalize(vectorizer.transform(list(text))) for text, w in fields if w > 0]
             self.vectors = normalize(sp.csr_matrix(sum(weighted[1:], weighted[0])))
-        self.neighbours = top_k_neighbours(self.vectors, self.vectors, cfg.neighbours)
+        # Each word links a product to at most `postings` others (those where the word weighs most):
+        # exact for words shared by fewer products, and a bounded cost for very common ones.
+        postings = max(cfg.min_postings, cfg.work // max(self.vectors.nnz, 1))
+        linked = top_per_row(self.vectors.T.tocsr(), postings).T.tocsr()
+        self.neighbours = top_k_neighbours(self.vectors, linked, cfg.neighbours)
         return self

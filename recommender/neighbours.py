@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from sparse_dot_topn import sp_matmul_topn
 
-# How many similarity entries one chunk of rows may hold before it is reduced to its top K.
-CHUNK_BUDGET = 20_000_000
+# Rows of `left` multiplied in one call: bounds memory and paces progress reports.
+CHUNK_ROWS = 50_000
+THREADS = os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -31,39 +35,65 @@ class Neighbours:
 
 
 def top_k_neighbours(
-    left: sp.csr_matrix, right: sp.csr_matrix, k: int, exclude_self: bool = True
+    left: sp.csr_matrix,
+    right: sp.csr_matrix,
+    k: int,
+    exclude_self: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Neighbours:
     """For each row of `left`, the k rows of `right` with the largest positive dot product.
 
-    Works through `left` in chunks so that memory stays bounded whatever the catalog size.
+    sparse_dot_topn multiplies on every core and keeps only the best of each row as it goes, so
+    memory stays at rows x k whatever the catalog size. `progress(done, total)` follows the rows.
     """
     n, m = left.shape[0], right.shape[0]
     k = max(0, min(k, m - (1 if exclude_self else 0)))
     indices = np.full((n, k), -1, dtype=np.int32)
     scores = np.zeros((n, k), dtype=np.float32)
-    if k == 0:
+    if k == 0 or left.nnz == 0 or right.nnz == 0:
         return Neighbours(indices, scores)
-    right_t = right.T.tocsc().astype(np.float32)
+    right_t = right.T.tocsr().astype(np.float32)
     left = left.tocsr().astype(np.float32)
-    step = int(max(16, min(4096, CHUNK_BUDGET // max(m, 1))))
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        block = (left[start:stop] @ right_t).tocsr()
-        rows = np.repeat(np.arange(stop - start), np.diff(block.indptr))
-        cols, data = block.indices, block.data
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        block = sp_matmul_topn(
+            left[start:stop], right_t, top_n=k + exclude_self, threshold=0.0, n_threads=THREADS
+        )
+        rows, cols, data = _entries(block)
         keep = data > 0
         if exclude_self:
             keep &= cols != rows + start
-        rows, cols, data = rows[keep], cols[keep], data[keep]
-        # Sort by row, then by score descending (ties: lower column first, so results are stable).
-        order = np.lexsort((cols, -data, rows))
-        rows, cols, data = rows[order], cols[order], data[order]
-        counts = np.bincount(rows, minlength=stop - start)
-        rank = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows, cols, data, rank = _ranked(rows[keep], cols[keep], data[keep], stop - start)
         top = rank < k
         indices[rows[top] + start, rank[top]] = cols[top]
         scores[rows[top] + start, rank[top]] = data[top]
+        if progress is not None:
+            progress(stop, n)
     return Neighbours(indices, scores)
+
+
+def top_per_row(matrix: sp.csr_matrix, limit: int) -> sp.csr_matrix:
+    """The same matrix with only the `limit` largest entries of each row."""
+    matrix = matrix.tocsr()
+    if np.diff(matrix.indptr).max(initial=0) <= limit:
+        return matrix
+    rows, cols, data, rank = _ranked(*_entries(matrix), matrix.shape[0])
+    top = rank < limit
+    return sp.csr_matrix((data[top], (rows[top], cols[top])), shape=matrix.shape)
+
+
+def _entries(matrix: sp.csr_matrix) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return rows, matrix.indices, matrix.data
+
+
+def _ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
+    """Entries sorted by row, then score descending (ties: lower column first), and each one's rank."""
+    order = np.lexsort((cols, -data, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    counts = np.bincount(rows, minlength=n_rows)
+    rank = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, cols, data, rank
 
 
 def gather(

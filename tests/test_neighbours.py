@@ -20,7 +20,7 @@ def brute_force(matrix, k):
 def test_top_k_matches_brute_force_across_chunks(monkeypatch):
     rng = np.random.default_rng(0)
     matrix = sp.random(300, 40, density=0.05, random_state=rng, format="csr", dtype=np.float32)
-    monkeypatch.setattr(nb, "CHUNK_BUDGET", 1000)  # many small chunks
+    monkeypatch.setattr(nb, "CHUNK_ROWS", 7)  # many small chunks
     table = top_k_neighbours(matrix, matrix, k=5)
     expected = brute_force(matrix, 5)
     for item in range(300):
