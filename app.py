@@ -25,10 +25,12 @@ from werkzeug.exceptions import (
 
 from config import Config
 from recommender.ab_testing import ABRouter
+from recommender.artifacts import load_or_build
+from recommender.build import model_settings
 from recommender.cache import Cache, connect, digest
 from recommender.errors import FeedbackUnavailableError, UnknownProductError
 from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
-from recommender.service import ModelSettings, Recommendation, Recommender
+from recommender.service import Recommendation, Recommender
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +79,10 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     return app
 
 
-def model_settings(config: Config) -> ModelSettings:
-    return ModelSettings(
-        interaction_weights=dict(config.interaction_weights),
-        recency_days=config.recency_days,
-        neighbours=config.neighbours,
-        w_content=config.hybrid_w_content,
-        w_cf=config.hybrid_w_cf,
-        new_item_weight=config.new_item_weight,
-    )
-
-
 def build_services(config: Config, redis_client: Any = None) -> Services:
-    model = Recommender.from_csv(config.products_csv, config.interactions_csv, model_settings(config))
+    model = load_or_build(
+        config.products_csv, config.interactions_csv, model_settings(config), config.artifacts_dir
+    )
     client = None
     if config.cache_enabled:
         client = redis_client if redis_client is not None else connect(config.redis_url)

@@ -23,6 +23,7 @@ class ConfigError(ValueError):
 class Config:
     products_csv: str = str(ROOT / "data" / "products.csv")
     interactions_csv: str = str(ROOT / "data" / "interactions.csv")
+    artifacts_dir: str = str(ROOT / "artifacts")
     redis_url: str = "redis://localhost:6379/0"
     cache_enabled: bool = True
     cache_ttl_seconds: int = 300
@@ -52,6 +53,7 @@ class Config:
         return cls(
             products_csv=env.get("PRODUCTS_CSV", defaults.products_csv),
             interactions_csv=env.get("INTERACTIONS_CSV", defaults.interactions_csv),
+            artifacts_dir=env.get("ARTIFACTS_DIR", defaults.artifacts_dir),
             redis_url=_redis_url(env, defaults.redis_url),
             cache_enabled=get("CACHE_ENABLED", _bool, defaults.cache_enabled),
             cache_ttl_seconds=get("CACHE_TTL_SECONDS", _positive_int, defaults.cache_ttl_seconds),

@@ -35,9 +35,11 @@ class CollaborativeConfig:
 class ItemItemModel:
     """Fitted item-to-item weights, kept as a top-K neighbour table for cheap lookups."""
 
-    def __init__(self, config: CollaborativeConfig | None = None) -> None:
+    def __init__(
+        self, config: CollaborativeConfig | None = None, neighbours: Neighbours | None = None
+    ) -> None:
         self.config = config or CollaborativeConfig()
-        self.neighbours: Neighbours | None = None
+        self.neighbours = neighbours
 
     def fit(self, history: UserHistory) -> ItemItemModel:
         cfg = self.config

@@ -63,7 +63,7 @@ def evaluate(
         raise SystemExit(f"no test users: nobody with history before {cutoff} took a new item after it")
     started = time.perf_counter()
     history = UserHistory.build(split.train, len(catalog), settings.history)
-    model = Recommender(catalog, history, settings, version=f"train<{cutoff}")
+    model = Recommender.fit(catalog, history, settings, version=f"train<{cutoff}")
     progress(
         f"built the service's models on {len(split.train)} rows in {time.perf_counter() - started:.1f} s"
     )

@@ -11,9 +11,11 @@ from recommender.history import UserHistory
 class Popularity:
     """Items ranked by how many distinct users interacted with them; ties keep catalog order."""
 
-    def __init__(self) -> None:
-        self.order: NDArray[np.int32] = np.empty(0, np.int32)
-        self.scores: NDArray[np.float32] = np.empty(0, np.float32)
+    def __init__(
+        self, order: NDArray[np.int32] | None = None, scores: NDArray[np.float32] | None = None
+    ) -> None:
+        self.order = np.empty(0, np.int32) if order is None else order
+        self.scores = np.empty(0, np.float32) if scores is None else scores
 
     def fit(self, history: UserHistory) -> Popularity:
         users_per_item = np.diff(history.matrix.tocsc().indptr).astype(np.float32)

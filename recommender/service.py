@@ -17,7 +17,7 @@ from recommender.content_based import ContentConfig, ContentModel
 from recommender.data_loader import Catalog, load_catalog, load_interactions
 from recommender.history import HistoryConfig, UserHistory
 from recommender.hybrid import Scored, blend
-from recommender.neighbours import gather, top_n
+from recommender.neighbours import Neighbours, gather, top_n
 from recommender.popularity import Popularity
 
 log = logging.getLogger(__name__)
@@ -56,17 +56,36 @@ class Recommender:
         catalog: Catalog,
         history: UserHistory,
         settings: ModelSettings,
+        similar_items: Neighbours,
+        collaborative: ItemItemModel,
+        popularity: Popularity,
         version: str = "unversioned",
     ) -> None:
         self.catalog = catalog
         self.history = history
         self.settings = settings
+        self.similar_items = similar_items
+        self.collaborative = collaborative
+        self.popularity = popularity
         self.version = version
-        self.content = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog)
-        self.collaborative = ItemItemModel(
+
+    @classmethod
+    def fit(
+        cls, catalog: Catalog, history: UserHistory, settings: ModelSettings, version: str = "unversioned"
+    ) -> Recommender:
+        """Fit every model on a catalog and the users' histories."""
+        started = time.perf_counter()
+        similar_items = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog).neighbours
+        log.info("text neighbours of %d products in %.1f s", len(catalog), time.perf_counter() - started)
+        started = time.perf_counter()
+        collaborative = ItemItemModel(
             CollaborativeConfig(neighbours=settings.neighbours, regularization=settings.regularization)
         ).fit(history)
-        self.popularity = Popularity().fit(history)
+        log.info(
+            "collaborative model over %d users in %.1f s", history.n_users, time.perf_counter() - started
+        )
+        popularity = Popularity().fit(history)
+        return cls(catalog, history, settings, similar_items, collaborative, popularity, version)
 
     @classmethod
     def from_csv(
@@ -78,7 +97,7 @@ class Recommender:
         catalog = load_catalog(products_csv)
         interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
         history = UserHistory.build(interactions, len(catalog), settings.history)
-        model = cls(catalog, history, settings, model_version(products_csv, interactions_csv, settings))
+        model = cls.fit(catalog, history, settings, model_version(products_csv, interactions_csv, settings))
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
             model.version,
@@ -94,7 +113,7 @@ class Recommender:
     def similar(self, product_id: str, k: int) -> list[Recommendation]:
         """Products most like product_id by their text, never product_id itself."""
         item = self.catalog.position(product_id)
-        items, scores = self.content.neighbours.of(item)
+        items, scores = self.similar_items.of(item)
         return self._complete((items[:k], scores[:k]), k, np.array([item], np.int32))
 
     def for_user(self, user_id: str, k: int) -> list[Recommendation]:
@@ -126,9 +145,9 @@ class Recommender:
         anchor = self._anchor(user_id, product_id)
         text: list[Scored] = []
         if anchor is not None:
-            text.append(self.content.neighbours.of(anchor))
+            text.append(self.similar_items.of(anchor))
         if len(items):
-            text.append(gather(self.content.neighbours, items, weights))
+            text.append(gather(self.similar_items, items, weights))
         new_weight = max(w_content / max(len(text), 1), self.settings.new_item_weight * w_cf)
         parts: list[tuple[float | NDArray[np.float32], Scored]] = [
             (np.where(self.popularity.scores[part[0]] == 0, new_weight, w_content / len(text)), part)
@@ -165,8 +184,8 @@ class Recommender:
         if product_id is not None:
             anchor = self.catalog.position(product_id)
             exclude = _with(items, anchor)
-            return self._complete(self.content.neighbours.of(anchor), k, exclude)
-        candidates = gather(self.content.neighbours, items, weights)
+            return self._complete(self.similar_items.of(anchor), k, exclude)
+        candidates = gather(self.similar_items, items, weights)
         return self._complete(top_n(*candidates, k, exclude=items), k, items)
 
     # --- helpers -----------------------------------------------------------------------------

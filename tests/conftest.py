@@ -32,6 +32,7 @@ def config(store: tuple[Path, Path], tmp_path: Path) -> Config:
         products_csv=str(products),
         interactions_csv=str(interactions),
         feedback_db=f"sqlite:///{tmp_path / 'feedback.db'}",
+        artifacts_dir=str(tmp_path / "artifacts"),
         neighbours=10,
         max_top_k=20,
     )

@@ -97,6 +97,7 @@ def test_killing_redis_under_gunicorn_fails_no_request(store, tmp_path):
         "INTERACTIONS_CSV": str(interactions),
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "FEEDBACK_DB": f"sqlite:///{tmp_path / 'feedback.db'}",
+        "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
     }
     api = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{api_port}", "app:app"],

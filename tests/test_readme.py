@@ -25,8 +25,11 @@ def curl_commands() -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo_client(tmp_path_factory):
-    feedback = tmp_path_factory.mktemp("fb") / "feedback.db"
-    app = create_app(Config(feedback_db=f"sqlite:///{feedback}"), redis_client=fakeredis.FakeRedis())
+    folder = tmp_path_factory.mktemp("readme")
+    config = Config(
+        feedback_db=f"sqlite:///{folder / 'feedback.db'}", artifacts_dir=str(folder / "artifacts")
+    )
+    app = create_app(config, redis_client=fakeredis.FakeRedis())
     return app.test_client()
 
 

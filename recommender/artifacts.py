@@ -1,0 +1,156 @@
+"""Fitted models on disk: one folder per model version, arrays as .npy files that load memory-mapped.
+
+    artifacts/<version>/meta.json       version, settings, sizes, when and how fast it was built
+    artifacts/<version>/*.npy           neighbour tables, popularity, histories, ids and titles
+
+A version is a digest of the input files and the settings, so a folder is never stale: changed
+inputs make a new version. Workers that load the same folder share its pages through the OS page
+cache instead of each holding a copy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from recommender.collaborative import ItemItemModel
+from recommender.data_loader import Catalog
+from recommender.history import UserHistory
+from recommender.neighbours import Neighbours
+from recommender.popularity import Popularity
+from recommender.service import ModelSettings, Recommender, model_version
+
+log = logging.getLogger(__name__)
+
+# Bump when the files' layout changes: older folders are then ignored, not misread.
+FORMAT = 1
+
+
+def load_or_build(
+    products_csv: str | Path,
+    interactions_csv: str | Path,
+    settings: ModelSettings,
+    directory: str | Path | None,
+) -> Recommender:
+    """The model of these inputs: from `directory` if it was built before, else built (and saved)."""
+    version = model_version(products_csv, interactions_csv, settings)
+    if directory is not None:
+        folder = Path(directory) / version
+        if (folder / "meta.json").exists():
+            started = time.perf_counter()
+            model = load(folder)
+            log.info("model %s loaded from %s in %.1f s", version, folder, time.perf_counter() - started)
+            return model
+    model = Recommender.from_csv(products_csv, interactions_csv, settings)
+    if directory is not None:
+        save(model, directory)
+    return model
+
+
+def save(model: Recommender, directory: str | Path) -> Path:
+    """Write the model to directory/<version>/ (atomically: a half-written folder is never seen)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / model.version
+    work = Path(tempfile.mkdtemp(prefix=f".{model.version}-", dir=directory))
+    try:
+        arrays = {
+            "similar_indices": model.similar_items.indices,
+            "similar_scores": model.similar_items.scores,
+            "collaborative_indices": model.collaborative.neighbours.indices,
+            "collaborative_scores": model.collaborative.neighbours.scores,
+            "popularity_order": model.popularity.order,
+            "popularity_scores": model.popularity.scores,
+            "history_indptr": model.history.matrix.indptr,
+            "history_indices": model.history.matrix.indices,
+            "history_data": model.history.matrix.data,
+            "history_last_item": model.history.last_item,
+        }
+        for name, array in arrays.items():
+            np.save(work / f"{name}.npy", np.ascontiguousarray(array))
+        _save_strings(work, "product_ids", model.catalog.product_ids)
+        _save_strings(work, "titles", model.catalog.titles)
+        _save_strings(work, "user_ids", list(model.history.user_index))
+        meta = {
+            "format": FORMAT,
+            "version": model.version,
+            "settings": asdict(model.settings),
+            "products": len(model.catalog),
+            "users": model.history.n_users,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        (work / "meta.json").write_text(json.dumps(meta, indent=2))
+        os.chmod(work, 0o755)
+        try:
+            work.rename(final)
+        except OSError:  # another process saved the same version first: theirs is as good
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log.info("model %s saved to %s", model.version, final)
+    return final
+
+
+def load(folder: str | Path) -> Recommender:
+    """A Recommender from a folder written by save(); the big arrays stay memory-mapped."""
+    folder = Path(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{folder}: artifact format {meta.get('format')}, this code reads {FORMAT}")
+
+    def array(name: str) -> NDArray:
+        return np.load(folder / f"{name}.npy", mmap_mode="r")
+
+    product_ids = np.array(_load_strings(folder, "product_ids"), dtype=object)
+    catalog = Catalog(
+        product_ids=product_ids,
+        titles=np.array(_load_strings(folder, "titles"), dtype=object),
+        categories=np.empty(0, dtype=object),  # only the text model's fit reads these
+        descriptions=np.empty(0, dtype=object),
+        index={pid: i for i, pid in enumerate(product_ids)},
+    )
+    users = _load_strings(folder, "user_ids")
+    matrix = sp.csr_matrix(
+        (array("history_data"), array("history_indices"), array("history_indptr")),
+        shape=(len(users), len(catalog)),
+        copy=False,
+    )
+    history = UserHistory({u: i for i, u in enumerate(users)}, matrix, array("history_last_item"))
+    settings = ModelSettings(**meta["settings"])
+    return Recommender(
+        catalog,
+        history,
+        settings,
+        similar_items=Neighbours(array("similar_indices"), array("similar_scores")),
+        collaborative=ItemItemModel(
+            neighbours=Neighbours(array("collaborative_indices"), array("collaborative_scores"))
+        ),
+        popularity=Popularity(array("popularity_order"), array("popularity_scores")),
+        version=meta["version"],
+    )
+
+
+def _save_strings(folder: Path, name: str, values) -> None:  # type: ignore[no-untyped-def]
+    """Strings as one UTF-8 blob plus offsets: compact, and no pickle."""
+    encoded = [str(v).encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    np.save(folder / f"{name}.npy", np.frombuffer(b"".join(encoded), dtype=np.uint8))
+    np.save(folder / f"{name}_offsets.npy", offsets)
+
+
+def _load_strings(folder: Path, name: str) -> list[str]:
+    blob = np.load(folder / f"{name}.npy").tobytes()
+    offsets = np.load(folder / f"{name}_offsets.npy").tolist()
+    return [blob[a:b].decode() for a, b in zip(offsets[:-1], offsets[1:], strict=True)]

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recommender import artifacts
+from recommender.artifacts import load, load_or_build, save
+from recommender.service import ModelSettings, Recommender
+
+SETTINGS = ModelSettings(neighbours=10)
+
+
+def answers(model: Recommender) -> list:
+    calls = [
+        lambda: model.similar("P1", 5),
+        lambda: model.for_user("U5", 5),
+        lambda: model.for_user("stranger", 5),
+        lambda: model.hybrid("U6", "P2", 5),
+        lambda: model.hybrid(None, "P4", 5),
+        lambda: model.content_for("U1", None, 5),
+    ]
+    return [call() for call in calls]
+
+
+def test_a_loaded_model_answers_exactly_like_the_fitted_one(model, tmp_path):
+    folder = save(model, tmp_path)
+    loaded = load(folder)
+    assert loaded.version == model.version and folder.name == model.version
+    assert answers(loaded) == answers(model)
+    assert isinstance(loaded.similar_items.indices, np.memmap)  # shared pages, not a copy
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["products"] == 7 and meta["users"] == 6
+
+
+def test_load_or_build_builds_once_then_loads(store, tmp_path, monkeypatch):
+    first = load_or_build(*store, SETTINGS, tmp_path)
+    assert (tmp_path / first.version / "meta.json").exists()
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("rebuilt although the artifacts were there")
+
+    monkeypatch.setattr(Recommender, "from_csv", no_build)
+    again = load_or_build(*store, SETTINGS, tmp_path)
+    assert again.version == first.version
+    assert answers(again) == answers(first)
+
+
+def test_changed_inputs_make_a_new_version(store, tmp_path):
+    products, interactions = store
+    first = load_or_build(products, interactions, SETTINGS, tmp_path)
+    interactions.write_text(interactions.read_text() + "U7,P6,purchase,2024-02-01T00:00:00\n")
+    second = load_or_build(products, interactions, SETTINGS, tmp_path)
+    assert second.version != first.version
+    assert "U7" in second.history and "U7" not in first.history
+
+
+def test_saving_a_version_twice_keeps_one_folder(model, tmp_path):
+    out = tmp_path / "artifacts"
+    save(model, out)
+    save(model, out)
+    assert [p.name for p in out.iterdir()] == [model.version]
+
+
+def test_an_unknown_format_is_refused(model, tmp_path, monkeypatch):
+    folder = save(model, tmp_path)
+    monkeypatch.setattr(artifacts, "FORMAT", artifacts.FORMAT + 1)
+    with pytest.raises(ValueError, match="artifact format"):
+        load(folder)
+
+
+def test_build_command_writes_what_the_server_loads(store, tmp_path, monkeypatch, capsys):
+    from recommender import build
+
+    products, interactions = store
+    monkeypatch.setenv("NEIGHBOURS", "10")
+    build.main(["--products", str(products), "--interactions", str(interactions), "--out", str(tmp_path)])
+    version = capsys.readouterr().out.split()[1]
+    assert load_or_build(products, interactions, SETTINGS, tmp_path).version == version
