@@ -26,14 +26,14 @@ from numpy.typing import NDArray
 from recommender.collaborative import ItemItemModel
 from recommender.data_loader import Catalog
 from recommender.history import UserHistory
-from recommender.neighbours import Neighbours
+from recommender.neighbours import Neighbours, UserLists
 from recommender.popularity import Popularity
 from recommender.service import ModelSettings, Recommender, model_version
 
 log = logging.getLogger(__name__)
 
 # Bump when the files' layout changes: older folders are then ignored, not misread.
-FORMAT = 1
+FORMAT = 2
 
 
 def load_or_build(
@@ -75,6 +75,12 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "history_indices": model.history.matrix.indices,
             "history_data": model.history.matrix.data,
             "history_last_item": model.history.last_item,
+            "user_cf_indices": model.user_cf.table.indices,
+            "user_cf_scores": model.user_cf.table.scores,
+            "user_cf_complete": model.user_cf.complete,
+            "user_text_indices": model.user_text.table.indices,
+            "user_text_scores": model.user_text.table.scores,
+            "user_text_complete": model.user_text.complete,
         }
         for name, array in arrays.items():
             np.save(work / f"{name}.npy", np.ascontiguousarray(array))
@@ -110,7 +116,8 @@ def load(folder: str | Path) -> Recommender:
         raise ValueError(f"{folder}: artifact format {meta.get('format')}, this code reads {FORMAT}")
 
     def array(name: str) -> NDArray:
-        return np.load(folder / f"{name}.npy", mmap_mode="r")
+        # A plain ndarray view of the mapping: shares its pages, without np.memmap's per-slice cost.
+        return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
 
     product_ids = np.array(_load_strings(folder, "product_ids"), dtype=object)
     catalog = Catalog(
@@ -137,6 +144,12 @@ def load(folder: str | Path) -> Recommender:
             neighbours=Neighbours(array("collaborative_indices"), array("collaborative_scores"))
         ),
         popularity=Popularity(array("popularity_order"), array("popularity_scores")),
+        user_cf=UserLists(
+            Neighbours(array("user_cf_indices"), array("user_cf_scores")), array("user_cf_complete")
+        ),
+        user_text=UserLists(
+            Neighbours(array("user_text_indices"), array("user_text_scores")), array("user_text_complete")
+        ),
         version=meta["version"],
     )
 

@@ -1,15 +1,15 @@
-"""A Redis cache of JSON answers that steps aside, without failing or waiting, when Redis is away."""
+"""A Redis cache of answers that steps aside, without failing or waiting, when Redis is away."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -33,12 +33,11 @@ def connect(url: str) -> redis.Redis:
 
 def digest(namespace: str, params: Mapping[str, Any]) -> str:
     """A name only these exact parameters map to: the SHA-256 of their canonical JSON encoding."""
-    canonical = json.dumps([namespace, params], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps([namespace, params], option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class Cache:
-    """Get and set JSON values with a TTL; after a Redis error, skip Redis for a while, then retry.
+    """Get and set bytes with a TTL; after a Redis error, skip Redis for a while, then retry.
 
     The pause doubles with each failed retry (from `retry_after` up to `max_retry_after`) so that a
     missing Redis costs one short timeout now and then, never one per request.
@@ -65,27 +64,24 @@ class Cache:
         self._failing = False
 
     @property
+    def enabled(self) -> bool:
+        return self.client is not None
+
+    @property
     def state(self) -> str:
         """'disabled', 'ok' or 'unavailable' (as of the last attempt)."""
         if self.client is None:
             return "disabled"
         return "unavailable" if self._failing else "ok"
 
-    def get(self, key: str) -> Any | None:
-        """The cached value, or None on a miss, when disabled, or when Redis fails."""
-        raw = self._call(lambda c: c.get(self.prefix + key))
-        if raw is None:
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            log.warning("cache entry %s is not JSON; ignoring it", key)
-            return None
+    def get(self, key: str) -> bytes | None:
+        """The stored bytes, or None on a miss, when disabled, or when Redis fails."""
+        return self._call(lambda c: c.get(self.prefix + key))
 
-    def set(self, key: str, value: Any) -> None:
-        """Store value as JSON for ttl_seconds; a Redis failure is logged once, not raised."""
-        payload = json.dumps(value, separators=(",", ":"))
-        self._call(lambda c: c.set(self.prefix + key, payload, ex=self.ttl_seconds))
+    def set(self, key: str, payload: bytes) -> None:
+        """Store payload for ttl_seconds; a Redis failure is logged once, not raised."""
+        if self.client is not None:
+            self._call(lambda c: c.set(self.prefix + key, payload, ex=self.ttl_seconds))
 
     def ping(self) -> str:
         """Check Redis now (unless backing off) and return the state."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.neighbours import merge, top_n
+from recommender.neighbours import top_of_sum
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
@@ -31,12 +31,11 @@ def blend(
     may be one number for the whole list or one per item.
     """
     items, scores = [], []
-    for weight, part in parts:
-        part_items, part_scores = scaled(part)
-        items.append(part_items)
-        scores.append(part_scores * np.asarray(weight, dtype=np.float32))
+    for weight, (part_items, part_scores) in parts:
+        top = float(part_scores.max(initial=0.0))
+        if top > 0:
+            items.append(part_items)
+            scores.append(part_scores * (np.asarray(weight, dtype=np.float32) / np.float32(top)))
     if not items:
         return np.empty(0, np.int32), np.empty(0, np.float32)
-    merged_items, merged_scores = merge(np.concatenate(items), np.concatenate(scores))
-    keep = merged_scores > 0
-    return top_n(merged_items[keep], merged_scores[keep], n, exclude=exclude)
+    return top_of_sum(np.concatenate(items), np.concatenate(scores), n, len(items), exclude)

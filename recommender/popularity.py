@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recommender.history import UserHistory
+from recommender.neighbours import without
 
 
 class Popularity:
@@ -31,5 +32,5 @@ class Popularity:
         excluded = 0 if exclude is None else len(exclude)
         head = self.order[: n + excluded]
         if excluded:
-            head = head[~np.isin(head, exclude)][:n]
+            head = head[without(head, exclude)][:n]
         return head, self.scores[head]

@@ -17,13 +17,13 @@ from recommender.content_based import ContentConfig, ContentModel
 from recommender.data_loader import Catalog, load_catalog, load_interactions
 from recommender.history import HistoryConfig, UserHistory
 from recommender.hybrid import Scored, blend
-from recommender.neighbours import Neighbours, gather, top_n
+from recommender.neighbours import Neighbours, UserLists, gather, top_n, user_lists
 from recommender.popularity import Popularity
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recommendation:
     product_id: str
     title: str
@@ -42,6 +42,7 @@ class ModelSettings:
     w_content: float = 0.1
     w_cf: float = 0.9
     new_item_weight: float = 0.15
+    max_history: int = 0  # if > 0, only a user's strongest items score candidates (all are excluded)
 
     @property
     def history(self) -> HistoryConfig:
@@ -59,6 +60,8 @@ class Recommender:
         similar_items: Neighbours,
         collaborative: ItemItemModel,
         popularity: Popularity,
+        user_cf: UserLists,
+        user_text: UserLists,
         version: str = "unversioned",
     ) -> None:
         self.catalog = catalog
@@ -67,7 +70,12 @@ class Recommender:
         self.similar_items = similar_items
         self.collaborative = collaborative
         self.popularity = popularity
+        self.user_cf = user_cf  # each user's collaborative top list, precomputed
+        self.user_text = user_text  # each user's text-profile top list, precomputed
         self.version = version
+        # Python lists: indexing them with Python ints is the cheapest way to a response's strings.
+        self._ids: list[str] = catalog.product_ids.tolist()
+        self._titles: list[str] = catalog.titles.tolist()
 
     @classmethod
     def fit(
@@ -85,7 +93,13 @@ class Recommender:
             "collaborative model over %d users in %.1f s", history.n_users, time.perf_counter() - started
         )
         popularity = Popularity().fit(history)
-        return cls(catalog, history, settings, similar_items, collaborative, popularity, version)
+        started = time.perf_counter()
+        user_cf = user_lists(history.matrix, collaborative.neighbours, settings.neighbours)
+        user_text = user_lists(history.matrix, similar_items, settings.neighbours)
+        log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
+        return cls(
+            catalog, history, settings, similar_items, collaborative, popularity, user_cf, user_text, version
+        )
 
     @classmethod
     def from_csv(
@@ -118,10 +132,10 @@ class Recommender:
 
     def for_user(self, user_id: str, k: int) -> list[Recommendation]:
         """Items for user_id that they do not have yet; best sellers for an unknown user."""
-        items, weights = self.history.items_of(user_id)
+        items, _ = self.history.items_of(user_id)
         if len(items) == 0:
             return self._complete(self.popularity.recommend(k), k, items)
-        return self._complete(self.collaborative.recommend(items, weights, k), k, items)
+        return self._complete(self._collaborative(user_id, k), k, items)
 
     def hybrid(
         self,
@@ -147,14 +161,14 @@ class Recommender:
         if anchor is not None:
             text.append(self.similar_items.of(anchor))
         if len(items):
-            text.append(gather(self.similar_items, items, weights))
+            text.append(self._text_profile(user_id, self._pool(k)))
         new_weight = max(w_content / max(len(text), 1), self.settings.new_item_weight * w_cf)
         parts: list[tuple[float | NDArray[np.float32], Scored]] = [
             (np.where(self.popularity.scores[part[0]] == 0, new_weight, w_content / len(text)), part)
             for part in text
         ]
         if len(items):
-            parts.append((w_cf, self.collaborative.recommend(items, weights, self._pool(k))))
+            parts.append((w_cf, self._collaborative(user_id, self._pool(k))))
         elif anchor is not None:
             similar = text[0][0]
             parts.append((w_cf, (similar, self.popularity.scores[similar])))
@@ -180,13 +194,14 @@ class Recommender:
 
     def content_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         """Text only: items like product_id, else like the user's items (weighted), never theirs."""
-        items, weights = self.history.items_of(user_id)
+        items, _ = self.history.items_of(user_id)
         if product_id is not None:
             anchor = self.catalog.position(product_id)
             exclude = _with(items, anchor)
-            return self._complete(self.similar_items.of(anchor), k, exclude)
-        candidates = gather(self.similar_items, items, weights)
-        return self._complete(top_n(*candidates, k, exclude=items), k, items)
+            return self._complete(top_n(*self.similar_items.of(anchor), k, exclude=exclude), k, exclude)
+        if len(items) == 0:
+            return self._complete(self.popularity.recommend(k), k, items)
+        return self._complete(self._text_profile(user_id, k), k, items)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -196,22 +211,50 @@ class Recommender:
             return self.catalog.position(product_id)
         return self.history.last_item_of(user_id)
 
+    def _collaborative(self, user_id: str, n: int) -> Scored:
+        """The user's n best items by the collaborative model: precomputed, else computed now."""
+        row = self.history.user_index[user_id]
+        found = self.user_cf.of(row, n)
+        if found is not None:
+            return found
+        items, weights = self.history.items_of(user_id)
+        scored = self.collaborative.recommend(*self._strongest(items, weights), n + len(items))
+        return top_n(*scored, n, exclude=items)
+
+    def _text_profile(self, user_id: str, n: int) -> Scored:
+        """The user's n best items by the text of their items: precomputed, else computed now."""
+        row = self.history.user_index[user_id]
+        found = self.user_text.of(row, n)
+        if found is not None:
+            return found
+        items, weights = self.history.items_of(user_id)
+        return top_n(*gather(self.similar_items, *self._strongest(items, weights)), n, exclude=items)
+
+    def _strongest(
+        self, items: NDArray[np.int32], weights: NDArray[np.float32]
+    ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        """The user's max_history strongest items: they speak for the user; older, weaker ones add little."""
+        limit = self.settings.max_history
+        if limit <= 0 or len(items) <= limit:
+            return items, weights
+        top = np.argpartition(-weights, limit - 1)[:limit]
+        return items[top], weights[top]
+
     def _pool(self, k: int) -> int:
         """How many candidates a part brings to a blend: more than k, so the blend has a choice."""
         return max(4 * k, self.settings.neighbours)
 
     def _complete(self, scored: Scored, k: int, exclude: NDArray[np.integer]) -> list[Recommendation]:
-        """Drop excluded items, keep k, and fill a short list with best sellers scored 0."""
-        items, scores = scored
-        keep = ~np.isin(items, exclude)
-        items, scores = items[keep][:k], scores[keep][:k]
+        """The first k of a ranked list (that leaves out `exclude`), filled up with best sellers at 0."""
+        items, scores = scored[0][:k], scored[1][:k]
         if len(items) < k:
             extra, _ = self.popularity.recommend(k - len(items), _with(exclude, *items))
             items = np.concatenate([items, extra])
             scores = np.concatenate([scores, np.zeros(len(extra), np.float32)])
-        ids, titles = self.catalog.product_ids, self.catalog.titles
+        ids, titles = self._ids, self._titles
         return [
-            Recommendation(ids[i], titles[i], round(float(s), 6)) for i, s in zip(items, scores, strict=True)
+            Recommendation(ids[i], titles[i], s)
+            for i, s in zip(items.tolist(), np.round(scores.astype(np.float64), 6).tolist(), strict=True)
         ]
 
 

@@ -187,3 +187,9 @@ def test_an_unexpected_error_is_a_json_500_without_traceback(app, client, monkey
     assert response.get_json() == {"error": {"code": 500, "message": "internal error; it has been logged"}}
     assert "model exploded" not in response.get_data(as_text=True)
     assert "model exploded" in caplog.text
+
+
+def test_a_corrupt_cache_entry_is_a_miss(client, app, monkeypatch):
+    monkeypatch.setattr(app.extensions["recommender"].cache, "get", lambda key: b"\xff not json")
+    body = client.get("/recommend/user/U5?top_k=2").get_json()
+    assert body["source"] == "model" and len(body["results"]) == 2

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recommender import neighbours as nb
-from recommender.neighbours import gather, merge, top_k_neighbours, top_n
+from recommender.neighbours import Neighbours, gather, merge, top_k_neighbours, top_n, user_lists
 
 
 def brute_force(matrix, k):
@@ -54,3 +55,36 @@ def test_top_n_orders_excludes_and_breaks_ties_by_item():
     assert got.tolist() == [2, 9, 7]
     assert got_scores.tolist() == [np.float32(0.9), np.float32(0.9), np.float32(0.3)]
     assert top_n(items, scores, 10)[0].tolist() == [2, 9, 4, 7, 5]
+
+
+def test_user_lists_equal_gathering_at_request_time():
+    rng = np.random.default_rng(5)
+    items = sp.random(60, 30, density=0.3, random_state=rng, format="csr", dtype=np.float32)
+    table = top_k_neighbours(items.T.tocsr(), items.T.tocsr(), k=8)
+    history = sp.random(40, 30, density=0.15, random_state=rng, format="csr", dtype=np.float32)
+    lists = user_lists(history, table, k=5)
+    for user in range(40):
+        owned = history[user].indices
+        expected = top_n(*gather(table, owned, history[user].data), 5, exclude=owned)
+        got = lists.of(user, 5)
+        assert got is not None
+        assert got[0].tolist() == expected[0].tolist()
+        assert got[1] == pytest.approx(expected[1], rel=1e-5)
+    assert lists.of(0, 6) is None  # longer than what was kept: computed at request time
+
+
+def test_users_crowded_by_their_own_items_are_marked_incomplete():
+    # One user has items 0..3; the only neighbours of those are each other and item 4.
+    table = Neighbours(
+        np.array([[1, 2, 3, 4], [0, 2, 3, 4], [0, 1, 3, 4], [0, 1, 2, 4], [0, 1, 2, 3]], np.int32),
+        np.array([[0.9, 0.8, 0.7, 0.1]] * 5, np.float32),
+    )
+    history = sp.csr_matrix(np.array([[1, 1, 1, 1, 0]], np.float32))
+    assert user_lists(history, table, k=1, spare=1).of(0, 1) is None  # top 2 were all owned
+    complete = user_lists(history, table, k=1, spare=4).of(0, 1)
+    assert complete[0].tolist() == [4]
+
+
+def test_merge_can_leave_items_out():
+    items, scores = merge(np.array([3, 1, 3, 7]), np.array([0.5, 1.0, 0.25, 2.0]), exclude=np.array([7, 9]))
+    assert dict(zip(items.tolist(), scores.tolist(), strict=True)) == {1: 1.0, 3: 0.75}

@@ -1,0 +1,181 @@
+"""Load benchmark: the service under gunicorn against a bare Flask app, with wrk, in one run.
+
+    python bench/load.py                                        # the demo store
+    python bench/load.py --products P.csv --interactions I.csv --duration 10
+
+Starts each server as users start it (`gunicorn -w 2 -b HOST:PORT app:app` from the repository
+root), runs wrk on each route with a rotating set of real ids, and prints requests/s, p50 and p99
+latency, and each route's requests/s as a share of the bare Flask app's (the ceiling of Flask on
+this machine). Uncached routes run with CACHE_ENABLED=false; cached routes against the Redis at
+REDIS_URL (default redis://127.0.0.1:6379/15, keys under a prefix of their own, deleted after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args: list[str], cwd: Path, env: dict[str, str], port: int, timeout: float) -> subprocess.Popen:
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{' '.join(args)} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"{' '.join(args)} did not answer within {timeout} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wrk(port: int, paths: list[str], duration: int, connections: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(paths) + "\n")
+    env = {**os.environ, "WRK_PATHS": f.name}
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(BENCH / "paths.lua")]
+    out = subprocess.run([*command, f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
+    os.unlink(f.name)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {out.stdout}{out.stderr}")
+    requests, seconds, p50, p99, errors, non2xx = line.split()[1:]
+    return {
+        "rps": int(requests) / float(seconds),
+        "p50": float(p50),
+        "p99": float(p99),
+        "errors": int(errors) + int(non2xx),
+    }
+
+
+def route_paths(products: Path, interactions: Path, n: int, seed: int) -> dict[str, list[str]]:
+    rng = random.Random(seed)
+    product_ids = pd.read_csv(products, usecols=["product_id"], dtype=str)["product_id"].tolist()
+    user_ids = pd.read_csv(interactions, usecols=["user_id"], dtype=str)["user_id"].unique().tolist()
+    users = [rng.choice(user_ids) for _ in range(n)]
+    items = [rng.choice(product_ids) for _ in range(n)]
+    q = urllib.request.quote
+    return {
+        "/recommend/content": [f"/recommend/content/{q(p)}?top_k=10" for p in items],
+        "/recommend/user": [f"/recommend/user/{q(u)}?top_k=10" for u in users],
+        "/recommend/hybrid": [
+            f"/recommend/hybrid?user_id={q(u)}&product_id={q(p)}&top_k=10"
+            for u, p in zip(users, items, strict=True)
+        ],
+        "/recommend/ab": [f"/recommend/ab?user_id={q(u)}&top_k=10" for u in users],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--products", type=Path, default=ROOT / "data" / "products.csv")
+    parser.add_argument("--interactions", type=Path, default=ROOT / "data" / "interactions.csv")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per row")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--ids", type=int, default=2000, help="distinct requests per route")
+    parser.add_argument("--start-timeout", type=float, default=1200)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    env = {
+        **os.environ,
+        "PRODUCTS_CSV": str(args.products.resolve()),
+        "INTERACTIONS_CSV": str(args.interactions.resolve()),
+        "ARTIFACTS_DIR": str(work / "artifacts"),
+        "FEEDBACK_DB": f"sqlite:///{work / 'feedback.db'}",
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": prefix,
+    }
+    paths = route_paths(args.products, args.interactions, args.ids, seed=1)
+    gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2"]
+    rows: list[tuple[str, dict[str, float]]] = []
+
+    port = free_port()
+    bare = start([*gunicorn, "-b", f"127.0.0.1:{port}", "bare_app:app"], BENCH, env, port, 60)
+    rows.append(("bare Flask /health", wrk(port, ["/health"], args.duration, args.connections)))
+    stop(bare)
+
+    started = time.monotonic()
+    port = free_port()
+    service = start(
+        [*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"], ROOT, {**env, "CACHE_ENABLED": "false"}, port,
+        args.start_timeout,
+    )  # fmt: skip
+    print(f"service ready in {time.monotonic() - started:.1f} s (building its model)", file=sys.stderr)
+    rows.append(("service /health", wrk(port, ["/health"], args.duration, args.connections)))
+    for route, route_list in paths.items():
+        rows.append((f"{route} (uncached)", wrk(port, route_list, args.duration, args.connections)))
+    stop(service)
+
+    port = free_port()
+    service = start([*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"], ROOT, env, port, args.start_timeout)
+    for route, route_list in paths.items():
+        for path in route_list:  # fill the cache first
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}").read()
+        rows.append((f"{route} (cached)", wrk(port, route_list, args.duration, args.connections)))
+    stop(service)
+    _delete_keys(redis_url, prefix)
+    shutil.rmtree(work, ignore_errors=True)
+
+    ceiling = rows[0][1]["rps"]
+    store = args.products.parent.name
+    print(f"\n{store}: {args.duration} s per row, {args.connections} connections, gunicorn -w 2\n")
+    print("| route | requests/s | p50 ms | p99 ms | errors | share of bare Flask |")
+    print("|---|---|---|---|---|---|")
+    for name, r in rows:
+        share = r["rps"] / ceiling
+        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {share:.2f} |")
+
+
+def _delete_keys(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass
+
+
+if __name__ == "__main__":
+    main()
