@@ -12,9 +12,11 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
-RUN useradd --create-home --uid 10001 app \
+# The model of the shipped data is built into the image, so a container starts by loading it.
+RUN python -m recommender.build \
+    && useradd --create-home --uid 10001 app \
     && mkdir -p /app/instance \
-    && chown app:app /app/instance
+    && chown -R app:app /app/instance /app/artifacts
 USER app
 
 EXPOSE 5000

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format data eval clean
+.PHONY: run test lint format data eval bench clean
 
 run: $(VENV)/.run-deps
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) app:app
@@ -39,8 +39,13 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.run-deps
 
+# Load (needs wrk) and build benchmarks; each prints a table.
+bench: $(VENV)/.dev-deps
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/build.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache instance
+	rm -rf $(VENV) .pytest_cache .ruff_cache instance artifacts
 
 # Offline evaluation on both shipped stores: tables on stdout, reports in reports/.
 eval: $(VENV)/.dev-deps

@@ -1,0 +1,121 @@
+"""Build benchmark: time and peak memory of `python -m recommender.build` against catalog size,
+and the collaborative fit beside implicit's item-KNN fit on the same matrix, in one run.
+
+    python bench/build.py                          # 5K (the demo store) and 100K products
+    python bench/build.py --sizes 5000,100000,1000000
+
+Synthetic stores come from data/generate_demo.py (kept under --stores between runs):
+5K is the shipped demo store; 100K products have 200K users and 5M interactions; 1M products
+have 1M users and 20M interactions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STORES = {100_000: (200_000, 5_000_000), 1_000_000: (1_000_000, 20_000_000)}
+
+# Runs one build in a fresh process and prints its seconds and peak resident memory as JSON.
+BUILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from recommender.build import main
+started = time.perf_counter()
+main(["--products", {products!r}, "--interactions", {interactions!r}, "--out", {out!r}])
+print("STATS " + json.dumps({{"seconds": time.perf_counter() - started,
+    "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}}))
+"""
+
+# Fits the collaborative model and implicit's item-KNN on the same user-item matrix.
+VERSUS = """
+import json, sys, time, warnings
+sys.path.insert(0, {root!r})
+from recommender.build import model_settings
+from config import Config
+from recommender.collaborative import ItemItemModel, CollaborativeConfig
+from recommender.data_loader import load_catalog, load_interactions
+from recommender.history import UserHistory
+from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
+from implicit.utils import ParameterWarning
+warnings.simplefilter("ignore", ParameterWarning)
+settings = model_settings(Config())
+catalog = load_catalog({products!r})
+history = UserHistory.build(load_interactions({interactions!r}, catalog, settings.interaction_weights), len(catalog),
+                            settings.history)
+matrix = history.matrix.copy()
+matrix.data[:] = 1.0
+out = {{}}
+started = time.perf_counter()
+ItemItemModel(CollaborativeConfig(neighbours=settings.neighbours)).fit(history)
+out["ours"] = time.perf_counter() - started
+for name, model in (("cosine", CosineRecommender(K=100)), ("bm25", BM25Recommender(K=100))):
+    started = time.perf_counter()
+    model.fit(matrix, show_progress=False)
+    out[name] = time.perf_counter() - started
+print("STATS " + json.dumps(out))
+"""
+
+
+def store(size: int, folder: Path) -> tuple[Path, Path]:
+    if size == 5000:
+        return ROOT / "data" / "products.csv", ROOT / "data" / "interactions.csv"
+    users, interactions = STORES.get(size, (2 * size, 50 * size))
+    target = folder / f"store-{size}"
+    if not (target / "interactions.csv").exists():
+        print(f"generating {size} products, {users} users, {interactions} interactions ...", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, str(ROOT / "data" / "generate_demo.py"), "--products", str(size), "--users", str(users),
+             "--interactions", str(interactions), "--out", str(target)],
+            check=True,
+        )  # fmt: skip
+    return target / "products.csv", target / "interactions.csv"
+
+
+def run(code: str) -> dict[str, float]:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    line = next((x for x in result.stdout.splitlines() if x.startswith("STATS ")), None)
+    if line is None:
+        raise SystemExit(f"benchmark step failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return json.loads(line[6:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="5000,100000")
+    parser.add_argument("--stores", type=Path, default=Path(tempfile.gettempdir()) / "recsys-bench")
+    parser.add_argument("--no-versus", action="store_true", help="skip the implicit comparison")
+    args = parser.parse_args()
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        products, interactions = store(size, args.stores)
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            build = run(
+                BUILD.format(root=str(ROOT), products=str(products), interactions=str(interactions), out=out)
+            )
+            print(f"{size}: built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        versus = {} if args.no_versus else run(
+            VERSUS.format(root=str(ROOT), products=str(products), interactions=str(interactions))
+        )  # fmt: skip
+        rows.append((size, build, versus))
+
+    print(
+        "\n| products | build s | peak memory GB | collaborative fit s | implicit cosine KNN fit s | implicit BM25 KNN fit s |"
+    )
+    print("|---|---|---|---|---|---|")
+    for size, build, versus in rows:
+        fits = [f"{versus[k]:.1f}" if k in versus else "-" for k in ("ours", "cosine", "bm25")]
+        print(f"| {size:,} | {build['seconds']:.1f} | {build['peak_gb']:.2f} | " + " | ".join(fits) + " |")
+
+
+if __name__ == "__main__":
+    main()
