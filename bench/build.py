@@ -47,8 +47,8 @@ from implicit.utils import ParameterWarning
 warnings.simplefilter("ignore", ParameterWarning)
 settings = model_settings(Config())
 catalog = load_catalog({products!r})
-history = UserHistory.build(load_interactions({interactions!r}, catalog, settings.interaction_weights), len(catalog),
-                            settings.history)
+rows = load_interactions({interactions!r}, catalog, settings.interaction_weights)
+history = UserHistory.build(rows, len(catalog), settings.history)
 matrix = history.matrix.copy()
 matrix.data[:] = 1.0
 out = {{}}
@@ -69,12 +69,10 @@ def store(size: int, folder: Path) -> tuple[Path, Path]:
     users, interactions = STORES.get(size, (2 * size, 50 * size))
     target = folder / f"store-{size}"
     if not (target / "interactions.csv").exists():
-        print(f"generating {size} products, {users} users, {interactions} interactions ...", file=sys.stderr)
-        subprocess.run(
-            [sys.executable, str(ROOT / "data" / "generate_demo.py"), "--products", str(size), "--users", str(users),
-             "--interactions", str(interactions), "--out", str(target)],
-            check=True,
-        )  # fmt: skip
+        print(f"generating {size} products, {users} users, {interactions} rows ...", file=sys.stderr)
+        generator = [sys.executable, str(ROOT / "data" / "generate_demo.py")]
+        sizes = ["--products", str(size), "--users", str(users), "--interactions", str(interactions)]
+        subprocess.run([*generator, *sizes, "--out", str(target)], check=True)
     return target / "products.csv", target / "interactions.csv"
 
 
@@ -108,9 +106,15 @@ def main() -> None:
         )  # fmt: skip
         rows.append((size, build, versus))
 
-    print(
-        "\n| products | build s | peak memory GB | collaborative fit s | implicit cosine KNN fit s | implicit BM25 KNN fit s |"
-    )
+    head = [
+        "products",
+        "build s",
+        "peak GB",
+        "collaborative fit s",
+        "implicit cosine fit s",
+        "implicit BM25 fit s",
+    ]
+    print("\n| " + " | ".join(head) + " |")
     print("|---|---|---|---|---|---|")
     for size, build, versus in rows:
         fits = [f"{versus[k]:.1f}" if k in versus else "-" for k in ("ours", "cosine", "bm25")]
