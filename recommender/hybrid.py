@@ -12,13 +12,6 @@ from recommender.neighbours import top_of_sum
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
 
-def scaled(part: Scored) -> Scored:
-    """The same list with scores divided by the best one, so that the best is 1."""
-    items, scores = part
-    top = float(scores.max(initial=0.0))
-    return (items, scores / np.float32(top)) if top > 0 else (items[:0], scores[:0])
-
-
 def blend(
     parts: Sequence[tuple[float | NDArray[np.floating], Scored]],
     n: int,

@@ -110,29 +110,21 @@ def gather(
 
 
 def merge(
-    items: NDArray[np.integer], scores: NDArray[np.floating], exclude: NDArray[np.integer] | None = None
+    items: NDArray[np.integer], scores: NDArray[np.floating]
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-    """Add up the scores of repeated items: each item once, with its total; none of `exclude`."""
+    """Add up the scores of repeated items: each item once, with its total."""
     items = np.asarray(items, dtype=np.int32)
     if len(items) == 0:
         return items, np.asarray(scores, dtype=np.float32)
-    excluding = exclude is not None and len(exclude) > 0
-    top = max(int(items.max()), int(exclude.max()) if excluding else 0)  # type: ignore[union-attr]
-    sums, slot = _scratch(top + 1)
+    sums, slot = _scratch(int(items.max()) + 1)
     np.add.at(sums, items, scores)
-    if excluding:
-        sums[exclude] = -np.inf
     totals = sums[items]
     sums[items] = 0.0
-    if excluding:
-        sums[exclude] = 0.0
     # Keep one entry per item (its last), without sorting: each item's slot remembers a position.
     positions = np.arange(len(items))
     slot[items] = positions
     last = slot[items] == positions
     slot[items] = -1
-    if excluding:
-        last &= totals != -np.inf
     return items[last], totals[last]
 
 

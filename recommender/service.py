@@ -212,23 +212,20 @@ class Recommender:
         return self.history.last_item_of(user_id)
 
     def _collaborative(self, user_id: str, n: int) -> Scored:
-        """The user's n best items by the collaborative model: precomputed, else computed now."""
-        row = self.history.user_index[user_id]
-        found = self.user_cf.of(row, n)
-        if found is not None:
-            return found
-        items, weights = self.history.items_of(user_id)
-        scored = self.collaborative.recommend(*self._strongest(items, weights), n + len(items))
-        return top_n(*scored, n, exclude=items)
+        """The user's n best items by the collaborative model."""
+        return self._user_list(self.user_cf, self.collaborative.neighbours, user_id, n)
 
     def _text_profile(self, user_id: str, n: int) -> Scored:
-        """The user's n best items by the text of their items: precomputed, else computed now."""
-        row = self.history.user_index[user_id]
-        found = self.user_text.of(row, n)
+        """The user's n best items by the text of their items."""
+        return self._user_list(self.user_text, self.similar_items, user_id, n)
+
+    def _user_list(self, lists: UserLists, table: Neighbours, user_id: str, n: int) -> Scored:
+        """A known user's n best items by one model: precomputed at build, else summed now from `table`."""
+        found = lists.of(self.history.user_index[user_id], n)
         if found is not None:
             return found
         items, weights = self.history.items_of(user_id)
-        return top_n(*gather(self.similar_items, *self._strongest(items, weights)), n, exclude=items)
+        return top_n(*gather(table, *self._strongest(items, weights)), n, exclude=items)
 
     def _strongest(
         self, items: NDArray[np.int32], weights: NDArray[np.float32]

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender import neighbours as nb
-from recommender.neighbours import Neighbours, gather, merge, top_k_neighbours, top_n, user_lists
+from recommender.neighbours import Neighbours, gather, merge, top_k_neighbours, top_n, top_of_sum, user_lists
 
 
 def brute_force(matrix, k):
@@ -85,6 +85,9 @@ def test_users_crowded_by_their_own_items_are_marked_incomplete():
     assert complete[0].tolist() == [4]
 
 
-def test_merge_can_leave_items_out():
-    items, scores = merge(np.array([3, 1, 3, 7]), np.array([0.5, 1.0, 0.25, 2.0]), exclude=np.array([7, 9]))
-    assert dict(zip(items.tolist(), scores.tolist(), strict=True)) == {1: 1.0, 3: 0.75}
+def test_top_of_sum_adds_repeats_and_leaves_items_out():
+    items = np.array([3, 1, 3, 7, 5, 5], np.int32)
+    scores = np.array([0.5, 1.0, 0.25, 2.0, 0.1, -0.2], np.float32)
+    got, totals = top_of_sum(items, scores, n=5, repeats=2, exclude=np.array([7, 9]))
+    assert got.tolist() == [1, 3]  # 5 sums to a negative score: left out
+    assert totals.tolist() == pytest.approx([1.0, 0.75])

@@ -109,3 +109,12 @@ def test_a_store_without_history_still_answers(store):
     assert [r.product_id for r in model.for_user("U1", 2)] == ["P1", "P2"]
     assert model.similar("P1", 1)[0].product_id == "P2"
     assert len(model.hybrid("U1", None, 3)) == 3
+
+
+def test_answers_computed_at_request_time_equal_the_precomputed_ones(model):
+    users = ["U1", "U4", "U5", "U6"]
+    before = [(model.for_user(u, 4), model.hybrid(u, "P2", 4), model.content_for(u, None, 4)) for u in users]
+    model.user_cf.complete[:] = False  # as for users whose own items crowded their lists
+    model.user_text.complete[:] = False
+    after = [(model.for_user(u, 4), model.hybrid(u, "P2", 4), model.content_for(u, None, 4)) for u in users]
+    assert after == before
