@@ -51,7 +51,7 @@ def load_or_build(
             model = load(folder)
             log.info("model %s loaded from %s in %.1f s", version, folder, time.perf_counter() - started)
             return model
-    model = Recommender.from_csv(products_csv, interactions_csv, settings)
+    model = Recommender.from_csv(products_csv, interactions_csv, settings, version)
     if directory is not None:
         save(model, directory)
     return model

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from recommender.collaborative import CollaborativeConfig, ItemItemModel
 from recommender.content_based import ContentConfig, ContentModel
 from recommender.data_loader import Catalog, load_catalog, load_interactions
+from recommender.errors import DataError
 from recommender.history import HistoryConfig, UserHistory
 from recommender.hybrid import Scored, blend
 from recommender.neighbours import Neighbours, UserLists, gather, top_n, user_lists
@@ -103,15 +104,23 @@ class Recommender:
 
     @classmethod
     def from_csv(
-        cls, products_csv: str | Path, interactions_csv: str | Path, settings: ModelSettings | None = None
+        cls,
+        products_csv: str | Path,
+        interactions_csv: str | Path,
+        settings: ModelSettings | None = None,
+        version: str | None = None,
     ) -> Recommender:
-        """Load both files and fit every model; raises DataError on a bad file."""
+        """Load both files and fit every model; raises DataError on a bad file.
+
+        `version` is model_version() of the same inputs, when the caller computed it already.
+        """
         settings = settings or ModelSettings()
+        version = version or model_version(products_csv, interactions_csv, settings)
         started = time.perf_counter()
         catalog = load_catalog(products_csv)
         interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
         history = UserHistory.build(interactions, len(catalog), settings.history)
-        model = cls.fit(catalog, history, settings, model_version(products_csv, interactions_csv, settings))
+        model = cls.fit(catalog, history, settings, version)
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
             model.version,
@@ -264,7 +273,10 @@ def model_version(products_csv: str | Path, interactions_csv: str | Path, settin
     """A short digest of the input files and the settings: the same inputs give the same version."""
     digest = hashlib.sha256(repr(sorted(vars(settings).items())).encode())
     for path in (products_csv, interactions_csv):
-        with open(path, "rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
-                digest.update(block)
+        try:
+            with open(path, "rb") as f:
+                for block in iter(lambda f=f: f.read(1 << 20), b""):
+                    digest.update(block)
+        except FileNotFoundError:
+            raise DataError(f"{path}: file not found") from None
     return digest.hexdigest()[:12]

@@ -193,3 +193,12 @@ def test_a_corrupt_cache_entry_is_a_miss(client, app, monkeypatch):
     monkeypatch.setattr(app.extensions["recommender"].cache, "get", lambda key: b"\xff not json")
     body = client.get("/recommend/user/U5?top_k=2").get_json()
     assert body["source"] == "model" and len(body["results"]) == 2
+
+
+@pytest.mark.parametrize("which", ["products_csv", "interactions_csv"])
+def test_a_missing_input_file_stops_the_start_with_its_name(config, fake_redis, tmp_path, which):
+    from recommender.errors import DataError
+
+    missing = str(tmp_path / "nowhere.csv")
+    with pytest.raises(DataError, match="nowhere.csv: file not found"):
+        create_app(Config(**{**vars(config), which: missing}), redis_client=fake_redis)
