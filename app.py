@@ -23,12 +23,12 @@ from werkzeug.exceptions import (
     ServiceUnavailable,
 )
 
-from config import Config
+from config import Config, ConfigError
 from recommender.ab_testing import ABRouter
 from recommender.artifacts import load_or_build
 from recommender.build import model_settings
 from recommender.cache import Cache, connect, digest
-from recommender.errors import FeedbackUnavailableError, UnknownProductError
+from recommender.errors import DataError, FeedbackUnavailableError, UnknownProductError
 from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
 from recommender.service import Recommendation, Recommender
 
@@ -322,16 +322,23 @@ def _error(exc: HTTPException):  # type: ignore[no-untyped-def]
     return response
 
 
+def _start() -> Flask:
+    """The app from the environment; a bad setting or input file stops with its message, not a traceback."""
+    try:
+        return create_app(Config.from_env())
+    except (ConfigError, DataError) as exc:
+        raise SystemExit(f"cannot start: {exc}") from None
+
+
 def main() -> None:
-    config = Config.from_env()
-    create_app(config).run(host="0.0.0.0", port=config.port)
+    _start().run(host="0.0.0.0", port=Config.from_env().port)
 
 
 def __getattr__(name: str) -> Flask:
     """`app`, built on first use: what `gunicorn app:app` imports, without costing importers a build."""
     if name != "app":
         raise AttributeError(name)
-    globals()["app"] = built = create_app()
+    globals()["app"] = built = _start()
     return built
 
 

@@ -202,3 +202,19 @@ def test_a_missing_input_file_stops_the_start_with_its_name(config, fake_redis, 
     missing = str(tmp_path / "nowhere.csv")
     with pytest.raises(DataError, match="nowhere.csv: file not found"):
         create_app(Config(**{**vars(config), which: missing}), redis_client=fake_redis)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CACHE_TTL_SECONDS", "abc", "cannot start: CACHE_TTL_SECONDS must be an integer, got 'abc'"),
+        ("PRODUCTS_CSV", "/nowhere/products.csv", "cannot start: /nowhere/products.csv: file not found"),
+    ],
+)
+def test_the_server_stops_with_a_message_not_a_traceback(monkeypatch, variable, value, message):
+    import app as module
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as stopped:
+        module._start()
+    assert str(stopped.value) == message
