@@ -204,9 +204,10 @@ def feedback() -> tuple[dict, int]:
         raise BadRequest(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
     if product_id not in svc.model.catalog:
         raise UnknownProductError(product_id)
+    event_id = _id_field(body, "event_id", limit=128) if body.get("event_id") is not None else None
     now = datetime.now(UTC).replace(tzinfo=None)
     ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
-    svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now))
+    svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now, event_id=event_id))
     return {"status": "received"}, 202
 
 
@@ -247,14 +248,14 @@ def _id_arg(name: str) -> str | None:
     return raw or None
 
 
-def _id_field(body: dict, name: str) -> str:
+def _id_field(body: dict, name: str, limit: int = MAX_ID_LENGTH) -> str:
     value = body.get(name)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"{name} is required: a non-empty string")
-    if len(value) > MAX_ID_LENGTH:
-        raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters")
+    if len(value) > limit:
+        raise BadRequest(f"{name} is longer than {limit} characters")
     return value.strip()
 
 

@@ -28,6 +28,8 @@ feedback_table = sa.Table(
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("ts", sa.DateTime, nullable=False),
     sa.Column("received_at", sa.DateTime, nullable=False),
+    # A client's own id for the event: a retried post with the same id is stored once.
+    sa.Column("event_id", sa.String(128), nullable=True, unique=True),
 )
 
 
@@ -38,6 +40,7 @@ class FeedbackEvent:
     action: str
     ts: datetime  # UTC, naive
     received_at: datetime  # UTC, naive
+    event_id: str | None = None
 
 
 class FeedbackStore:
@@ -51,19 +54,41 @@ class FeedbackStore:
         # Connections must not cross a fork (gunicorn's preload): each child opens its own.
         this = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: (store := this()) and store.engine.dispose(close=False))
+        self._table_ready = False
         try:
-            metadata.create_all(self.engine)
+            self._create_table()
         except sa.exc.SQLAlchemyError as exc:
             log.error("feedback store %s unavailable at start: %s", self.url.render_as_string(), exc)
 
-    def add(self, event: FeedbackEvent) -> None:
-        """Insert and commit one event; raises FeedbackUnavailableError if it was not stored."""
+    def add(self, event: FeedbackEvent) -> bool:
+        """Insert and commit one event: True once stored, False if its event_id was stored before.
+
+        Raises FeedbackUnavailableError when the event could not be stored.
+        """
         try:
+            self._create_table()
             with self.engine.begin() as conn:
                 conn.execute(feedback_table.insert().values(**vars(event)))
+            return True
+        except sa.exc.IntegrityError as exc:
+            if event.event_id is not None and self._stored(event.event_id):
+                return False
+            log.error("feedback not stored: %s", exc)
+            raise FeedbackUnavailableError("the feedback store refused the event; retry later") from exc
         except sa.exc.SQLAlchemyError as exc:
             log.error("feedback not stored: %s", exc)
             raise FeedbackUnavailableError("the feedback store is unavailable; retry later") from exc
+
+    def _create_table(self) -> None:
+        """Create the table if needed (also when the database was away at start)."""
+        if not self._table_ready:
+            metadata.create_all(self.engine)
+            self._table_ready = True
+
+    def _stored(self, event_id: str) -> bool:
+        query = sa.select(feedback_table.c.id).where(feedback_table.c.event_id == event_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def count(self) -> int:
         with self.engine.connect() as conn:

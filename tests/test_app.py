@@ -218,3 +218,13 @@ def test_the_server_stops_with_a_message_not_a_traceback(monkeypatch, variable, 
     with pytest.raises(SystemExit) as stopped:
         module._start()
     assert str(stopped.value) == message
+
+
+def test_feedback_with_an_event_id_counts_once(client, config):
+    event = {"user_id": "U1", "product_id": "P2", "action": "purchase", "event_id": "order-9-line-1"}
+    assert client.post("/feedback", json=event).status_code == 202
+    assert client.post("/feedback", json=event).status_code == 202  # a retry: acknowledged again
+    with sa.create_engine(config.feedback_db).connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 1
+    bad = {**event, "event_id": "x" * 129}
+    assert client.post("/feedback", json=bad).status_code == 400

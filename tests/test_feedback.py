@@ -37,3 +37,35 @@ def test_unavailable_store_raises_instead_of_acknowledging(tmp_path):
         conn.exec_driver_sql("DROP TABLE feedback")
     with pytest.raises(FeedbackUnavailableError, match="retry later"):
         store.add(EVENT)
+
+
+def test_a_retried_event_id_is_stored_once(tmp_path):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    retried = FeedbackEvent("U1", "P1", "purchase", EVENT.ts, EVENT.received_at, event_id="order-17-line-2")
+    assert store.add(retried) is True
+    assert store.add(retried) is False
+    assert store.add(EVENT) is True  # events without an id are never merged
+    assert store.add(EVENT) is True
+    assert store.count() == 3
+
+
+def test_a_database_away_at_start_is_used_once_it_is_there(tmp_path, monkeypatch):
+    from recommender import feedback
+
+    real_create_all = feedback.metadata.create_all
+    away = sa.exc.OperationalError("CREATE TABLE", {}, Exception("connection refused"))
+    monkeypatch.setattr(feedback.metadata, "create_all", lambda engine: (_ for _ in ()).throw(away))
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")  # starts anyway
+    with pytest.raises(FeedbackUnavailableError):
+        store.add(EVENT)
+    monkeypatch.setattr(feedback.metadata, "create_all", real_create_all)  # the database is back
+    assert store.add(EVENT) is True and store.count() == 1
+
+
+def test_postgresql_store(postgres_url):
+    store = FeedbackStore(postgres_url)
+    retried = FeedbackEvent("U1", "P1", "purchase", EVENT.ts, EVENT.received_at, event_id="e-1")
+    assert store.add(EVENT) is True
+    assert store.add(retried) is True and store.add(retried) is False
+    assert store.count() == 2
+    store.engine.dispose()

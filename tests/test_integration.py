@@ -1,7 +1,8 @@
-"""Against real services on this machine: the Redis on 127.0.0.1:6379, and gunicorn with a Redis we kill."""
+"""Against real services on this machine: Redis, PostgreSQL, and gunicorn (with a Redis we kill)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 
 from app import create_app
 from config import Config
@@ -125,3 +129,84 @@ def test_killing_redis_under_gunicorn_fails_no_request(store, tmp_path):
         api.wait(timeout=30)
         if redis_server.poll() is None:
             redis_server.kill()
+
+
+def post(url: str, event: dict) -> int:
+    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def start_service(store, tmp_path, feedback_db: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn -w 2 on the tiny store, in a process group of its own (so it can be killed whole)."""
+    port = free_port()
+    products, interactions = store
+    env = {
+        **os.environ,
+        "PRODUCTS_CSV": str(products),
+        "INTERACTIONS_CSV": str(interactions),
+        "CACHE_ENABLED": "false",
+        "FEEDBACK_DB": feedback_db,
+        "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+    }
+    api = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:app"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(base + "/health", api)
+    return api, base
+
+
+def stored(feedback_db: str) -> int:
+    engine = sa.create_engine(feedback_db)
+    with engine.connect() as conn:
+        count = conn.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one()
+    engine.dispose()
+    return count
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def feedback_db(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'feedback.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_2000_concurrent_posts_are_all_stored(store, tmp_path, feedback_db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api, base = start_service(store, tmp_path, feedback_db)
+    events = [
+        {"user_id": f"U{i % 50}", "product_id": f"P{i % 7 + 1}", "action": "clicked", "event_id": f"e{i}"}
+        for i in range(2000)
+    ]
+    try:
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            statuses = list(pool.map(lambda e: post(base + "/feedback", e), events))
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=30)
+    assert statuses == [202] * 2000
+    assert stored(feedback_db) == 2000
+
+
+def test_acknowledged_events_survive_kill_9(store, tmp_path, feedback_db):
+    api, base = start_service(store, tmp_path, feedback_db)
+    acknowledged = 0
+    try:
+        for i in range(100):
+            event = {"user_id": "U1", "product_id": "P2", "action": "purchase", "event_id": f"k{i}"}
+            acknowledged += post(base + "/feedback", event) == 202
+    finally:
+        os.killpg(api.pid, signal.SIGKILL)  # master and workers, no chance to clean up
+        api.wait(timeout=30)
+    assert acknowledged == 100
+    assert stored(feedback_db) == 100
