@@ -50,6 +50,12 @@ class Services:
     feedback: FeedbackStore
     cache_namespace: str
 
+    def sync_feedback(self) -> None:
+        """Apply the feedback stored since this worker last looked (by any worker or replica)."""
+        events = self.feedback.events_after(self.model.feedback.last_id)
+        if events:
+            self.model.feedback.apply(events)
+
 
 class OrjsonProvider(JSONProvider):
     """Fast JSON for every response; rejects NaN and Infinity in request bodies."""
@@ -90,7 +96,7 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
     # Answers depend on the model and on the experiment's set-up: both are part of every cache key.
     experiment = repr((config.ab_variants, config.ab_salt)).encode()
     namespace = f"{model.version}:{hashlib.sha256(experiment).hexdigest()[:8]}"
-    return Services(
+    built = Services(
         config=config,
         model=model,
         cache=Cache(client, config.cache_ttl_seconds, prefix=config.cache_key_prefix),
@@ -98,6 +104,8 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
         feedback=FeedbackStore(config.feedback_db),
         cache_namespace=namespace,
     )
+    built.sync_feedback()
+    return built
 
 
 api = Blueprint("api", __name__)
@@ -119,10 +127,18 @@ def cached(*params: str) -> Callable:
         @functools.wraps(view)
         def wrapper(**view_args: str) -> Response:
             svc = services()
+            user_id = view_args.get("user_id") or request.args.get("user_id")
+            if user_id:  # a personal answer: it must reflect the user's feedback so far
+                svc.sync_feedback()
             if not svc.cache.enabled:
                 return _json(b'{"source":"model",', orjson.dumps(view(**view_args)))
             args = {p: request.args[p] for p in params if p in request.args}
-            key = digest(svc.cache_namespace, {"route": request.endpoint, "path": view_args, "args": args})
+            # The user's feedback count is part of the key: an answer from before an event is never reused.
+            seen = svc.model.feedback.events.get(user_id.strip(), 0) if user_id else 0
+            key = digest(
+                svc.cache_namespace,
+                {"route": request.endpoint, "path": view_args, "args": args, "feedback": seen},
+            )
             hit = svc.cache.get(key)
             if hit is not None and hit.startswith(b"{"):
                 return _json(b'{"source":"cache",', hit)
@@ -208,6 +224,7 @@ def feedback() -> tuple[dict, int]:
     now = datetime.now(UTC).replace(tzinfo=None)
     ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
     svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now, event_id=event_id))
+    svc.sync_feedback()
     return {"status": "received"}, 202
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,8 +54,15 @@ class FeedbackStore:
         self.engine = _engine(url)
         # Connections must not cross a fork (gunicorn's preload): each child opens its own.
         this = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (store := this()) and store.engine.dispose(close=False))
+        os.register_at_fork(after_in_child=lambda: (store := this()) and store._after_fork())
         self._table_ready = False
+        self._readers = threading.local()
+        c = feedback_table.c
+        self._after = (
+            sa.select(c.id, c.user_id, c.product_id, c.action, c.ts)
+            .where(c.id > sa.bindparam("last"))
+            .order_by(c.id)
+        )
         try:
             self._create_table()
         except sa.exc.SQLAlchemyError as exc:
@@ -78,6 +86,31 @@ class FeedbackStore:
         except sa.exc.SQLAlchemyError as exc:
             log.error("feedback not stored: %s", exc)
             raise FeedbackUnavailableError("the feedback store is unavailable; retry later") from exc
+
+    def events_after(self, last_id: int) -> list[tuple[int, str, str, str, datetime]]:
+        """Events stored after `last_id`, in id order: (id, user_id, product_id, action, ts).
+
+        Asked before every personal answer, so it reuses one connection per thread and ends its
+        read at once (an open read would keep seeing an old snapshot). Empty if the store fails.
+        """
+        try:
+            self._create_table()
+            reader = getattr(self._readers, "connection", None)
+            if reader is None or reader.closed:
+                reader = self._readers.connection = self.engine.connect()
+            try:
+                rows = reader.execute(self._after, {"last": last_id}).all()
+            finally:
+                reader.rollback()
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("feedback store unreadable, answering without new feedback: %s", exc)
+            self._readers.connection = None
+            return []
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    def _after_fork(self) -> None:
+        self.engine.dispose(close=False)
+        self._readers = threading.local()
 
     def _create_table(self) -> None:
         """Create the table if needed (also when the database was away at start)."""

@@ -19,6 +19,7 @@ from recommender.errors import DataError
 from recommender.history import HistoryConfig, UserHistory
 from recommender.hybrid import Scored, blend
 from recommender.neighbours import Neighbours, UserLists, gather, top_n, user_lists
+from recommender.overlay import FeedbackOverlay
 from recommender.popularity import Popularity
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class Recommender:
         self.user_cf = user_cf  # each user's collaborative top list, precomputed
         self.user_text = user_text  # each user's text-profile top list, precomputed
         self.version = version
+        # Feedback stored since the build; whoever holds the store keeps it current (apply()).
+        self.feedback = FeedbackOverlay(catalog.index, settings.interaction_weights)
         # Python lists: indexing them with Python ints is the cheapest way to a response's strings.
         self._ids: list[str] = catalog.product_ids.tolist()
         self._titles: list[str] = catalog.titles.tolist()
@@ -141,7 +144,7 @@ class Recommender:
 
     def for_user(self, user_id: str, k: int) -> list[Recommendation]:
         """Items for user_id that they do not have yet; best sellers for an unknown user."""
-        items, _ = self.history.items_of(user_id)
+        items, _ = self._items_of(user_id)
         if len(items) == 0:
             return self._complete(self.popularity.recommend(k), k, items)
         return self._complete(self._collaborative(user_id, k), k, items)
@@ -164,7 +167,7 @@ class Recommender:
         """
         w_content = self.settings.w_content if w_content is None else w_content
         w_cf = self.settings.w_cf if w_cf is None else w_cf
-        items, weights = self.history.items_of(user_id)
+        items, weights = self._items_of(user_id)
         anchor = self._anchor(user_id, product_id)
         text: list[Scored] = []
         if anchor is not None:
@@ -197,13 +200,13 @@ class Recommender:
         if strategy == "content":
             return self.content_for(user_id, product_id, k)
         if strategy == "popularity":
-            items, _ = self.history.items_of(user_id)
+            items, _ = self._items_of(user_id)
             return self._complete(self.popularity.recommend(k, items), k, items)
         raise ValueError(f"unknown strategy {strategy!r}")
 
     def content_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         """Text only: items like product_id, else like the user's items (weighted), never theirs."""
-        items, _ = self.history.items_of(user_id)
+        items, _ = self._items_of(user_id)
         if product_id is not None:
             anchor = self.catalog.position(product_id)
             exclude = _with(items, anchor)
@@ -218,7 +221,13 @@ class Recommender:
         """The product the content part starts from: the one asked about, else the user's latest."""
         if product_id is not None:
             return self.catalog.position(product_id)
-        return self.history.last_item_of(user_id)
+        latest = self.feedback.latest.get(user_id) if user_id is not None else None
+        return latest if latest is not None else self.history.last_item_of(user_id)
+
+    def _items_of(self, user_id: str | None) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        """The user's items and strengths: the history the model was built on, plus feedback since."""
+        items, weights = self.history.items_of(user_id)
+        return self.feedback.extend(user_id, items, weights)
 
     def _collaborative(self, user_id: str, n: int) -> Scored:
         """The user's n best items by the collaborative model."""
@@ -229,11 +238,15 @@ class Recommender:
         return self._user_list(self.user_text, self.similar_items, user_id, n)
 
     def _user_list(self, lists: UserLists, table: Neighbours, user_id: str, n: int) -> Scored:
-        """A known user's n best items by one model: precomputed at build, else summed now from `table`."""
-        found = lists.of(self.history.user_index[user_id], n)
-        if found is not None:
-            return found
-        items, weights = self.history.items_of(user_id)
+        """The user's n best items by one model: precomputed at build, else summed now from `table`
+
+        (for users whose lists were cut short, and users with feedback since the build)."""
+        row = self.history.user_index.get(user_id)
+        if row is not None and user_id not in self.feedback.items:
+            found = lists.of(row, n)
+            if found is not None:
+                return found
+        items, weights = self._items_of(user_id)
         return top_n(*gather(table, *self._strongest(items, weights)), n, exclude=items)
 
     def _strongest(

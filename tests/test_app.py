@@ -228,3 +228,30 @@ def test_feedback_with_an_event_id_counts_once(client, config):
         assert conn.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 1
     bad = {**event, "event_id": "x" * 129}
     assert client.post("/feedback", json=bad).status_code == 400
+
+
+def ids(response) -> list[str]:
+    return [r["product_id"] for r in response.get_json()["results"]]
+
+
+def test_a_purchase_leaves_the_buyers_next_answers_even_when_cached(client):
+    assert ids(client.get("/recommend/user/U5?top_k=3"))[0] == "P4"
+    assert client.get("/recommend/user/U5?top_k=3").get_json()["source"] == "cache"
+    hybrid = "/recommend/hybrid?user_id=U5&product_id=P2&top_k=5"
+    assert "P4" in ids(client.get(hybrid))
+    assert (
+        client.post("/feedback", json={"user_id": "U5", "product_id": "P4", "action": "purchase"}).status_code
+        == 202
+    )
+    after = client.get("/recommend/user/U5?top_k=3")
+    assert after.get_json()["source"] == "model"
+    assert "P4" not in ids(after)
+    assert "P4" not in ids(client.get(hybrid))
+    assert "P4" not in ids(client.get("/recommend/ab?user_id=U5&top_k=6"))
+
+
+def test_feedback_of_a_new_user_makes_their_answers_personal(client):
+    assert ids(client.get("/recommend/user/newbie?top_k=2")) == ["P1", "P4"]  # best sellers
+    client.post("/feedback", json={"user_id": "newbie", "product_id": "P1", "action": "view"})
+    after = ids(client.get("/recommend/user/newbie?top_k=2"))
+    assert after[0] == "P4" and "P1" not in after  # what sells with P1, never P1 itself

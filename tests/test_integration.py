@@ -210,3 +210,16 @@ def test_acknowledged_events_survive_kill_9(store, tmp_path, feedback_db):
         api.wait(timeout=30)
     assert acknowledged == 100
     assert stored(feedback_db) == 100
+
+
+def test_feedback_is_felt_by_both_workers_at_once(store, tmp_path):
+    api, base = start_service(store, tmp_path, f"sqlite:///{tmp_path / 'feedback.db'}")
+    try:
+        before = [get(f"{base}/recommend/user/U5?top_k=3")[1] for _ in range(6)]
+        assert all(b'"P4"' in body for body in before)
+        assert post(base + "/feedback", {"user_id": "U5", "product_id": "P4", "action": "purchase"}) == 202
+        after = [get(f"{base}/recommend/user/U5?top_k=3")[1] for _ in range(20)]  # both workers answer
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=30)
+    assert not any(b'"P4"' in body for body in after)
