@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import logging
 import math
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from flask.json.provider import JSONProvider
 from werkzeug.exceptions import (
     BadRequest,
@@ -21,6 +22,7 @@ from werkzeug.exceptions import (
     MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
+    Unauthorized,
 )
 
 from config import Config, ConfigError
@@ -30,6 +32,7 @@ from recommender.build import model_settings
 from recommender.cache import Cache, connect, digest
 from recommender.errors import DataError, FeedbackUnavailableError, UnknownProductError
 from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
+from recommender.reload import LiveModel, Reloader
 from recommender.service import Recommendation, Recommender
 
 log = logging.getLogger(__name__)
@@ -44,17 +47,18 @@ class Services:
     """What the routes use; built once by create_app and kept in app.extensions['recommender']."""
 
     config: Config
-    model: Recommender
+    live: LiveModel
+    reloader: Reloader
     cache: Cache
     router: ABRouter
     feedback: FeedbackStore
-    cache_namespace: str
+    experiment: str  # digest of the A/B set-up: with the model version, it scopes cache keys
 
-    def sync_feedback(self) -> None:
+    def sync_feedback(self, model: Recommender) -> None:
         """Apply the feedback stored since this worker last looked (by any worker or replica)."""
-        events = self.feedback.events_after(self.model.feedback.last_id)
+        events = self.feedback.events_after(model.feedback.last_id)
         if events:
-            self.model.feedback.apply(events)
+            model.feedback.apply(events)
 
 
 class OrjsonProvider(JSONProvider):
@@ -93,18 +97,18 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
     if config.cache_enabled:
         client = redis_client if redis_client is not None else connect(config.redis_url)
     router = ABRouter(config.ab_variants, config.ab_salt)
-    # Answers depend on the model and on the experiment's set-up: both are part of every cache key.
     experiment = repr((config.ab_variants, config.ab_salt)).encode()
-    namespace = f"{model.version}:{hashlib.sha256(experiment).hexdigest()[:8]}"
+    live = LiveModel(model, config.artifacts_dir)
     built = Services(
         config=config,
-        model=model,
+        live=live,
+        reloader=Reloader(live),
         cache=Cache(client, config.cache_ttl_seconds, prefix=config.cache_key_prefix),
         router=router,
         feedback=FeedbackStore(config.feedback_db),
-        cache_namespace=namespace,
+        experiment=hashlib.sha256(experiment).hexdigest()[:8],
     )
-    built.sync_feedback()
+    built.sync_feedback(model)
     return built
 
 
@@ -113,6 +117,13 @@ api = Blueprint("api", __name__)
 
 def services() -> Services:
     return current_app.extensions["recommender"]
+
+
+def current_model() -> Recommender:
+    """The model that answers this request: chosen once per request, so a reload never splits one."""
+    if "model" not in g:
+        g.model = services().live.current()
+    return g.model
 
 
 def cached(*params: str) -> Callable:
@@ -127,17 +138,18 @@ def cached(*params: str) -> Callable:
         @functools.wraps(view)
         def wrapper(**view_args: str) -> Response:
             svc = services()
+            model = current_model()
             user_id = view_args.get("user_id") or request.args.get("user_id")
             if user_id:  # a personal answer: it must reflect the user's feedback so far
-                svc.sync_feedback()
+                svc.sync_feedback(model)
             if not svc.cache.enabled:
                 return _json(b'{"source":"model",', orjson.dumps(view(**view_args)))
             args = {p: request.args[p] for p in params if p in request.args}
             # The user's feedback count is part of the key: an answer from before an event is never reused.
-            seen = svc.model.feedback.events.get(user_id.strip(), 0) if user_id else 0
+            seen = model.feedback.events.get(user_id.strip(), 0) if user_id else 0
+            namespace = f"{model.version}:{svc.experiment}"  # a new model or experiment: new keys
             key = digest(
-                svc.cache_namespace,
-                {"route": request.endpoint, "path": view_args, "args": args, "feedback": seen},
+                namespace, {"route": request.endpoint, "path": view_args, "args": args, "feedback": seen}
             )
             hit = svc.cache.get(key)
             if hit is not None and hit.startswith(b"{"):
@@ -161,23 +173,24 @@ def health() -> dict:
     svc = services()
     return {
         "status": "ok",
-        "model_version": svc.model.version,
+        "model_version": current_model().version,
         "cache": svc.cache.ping(),
-        "products": len(svc.model.catalog),
-        "users": svc.model.history.n_users,
+        "products": len(current_model().catalog),
+        "users": current_model().history.n_users,
+        "reload": svc.reloader.status(),
     }
 
 
 @api.get("/recommend/content/<path:product_id>")
 @cached("top_k")
 def recommend_content(product_id: str) -> dict:
-    return _results(services().model.similar(product_id, _top_k()))
+    return _results(current_model().similar(product_id, _top_k()))
 
 
 @api.get("/recommend/user/<path:user_id>")
 @cached("top_k")
 def recommend_user(user_id: str) -> dict:
-    return _results(services().model.for_user(user_id, _top_k()))
+    return _results(current_model().for_user(user_id, _top_k()))
 
 
 @api.get("/recommend/hybrid")
@@ -192,7 +205,7 @@ def recommend_hybrid() -> dict:
     w_cf = _weight_arg("w_cf", svc.config.hybrid_w_cf)
     if w_content == 0 and w_cf == 0:
         raise BadRequest("w_content and w_cf cannot both be 0")
-    return _results(svc.model.hybrid(user_id, product_id, k, w_content, w_cf))
+    return _results(current_model().hybrid(user_id, product_id, k, w_content, w_cf))
 
 
 @api.get("/recommend/ab")
@@ -204,7 +217,7 @@ def recommend_ab() -> dict:
         raise BadRequest("user_id is required")
     product_id, k = _id_arg("product_id"), _top_k()
     variant = svc.router.assign(user_id)
-    return {"variant": variant, **_results(svc.model.by_strategy(variant, user_id, product_id, k))}
+    return {"variant": variant, **_results(current_model().by_strategy(variant, user_id, product_id, k))}
 
 
 @api.post("/feedback")
@@ -218,14 +231,52 @@ def feedback() -> tuple[dict, int]:
     action = body.get("action")
     if action not in ACTIONS:
         raise BadRequest(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
-    if product_id not in svc.model.catalog:
+    if product_id not in current_model().catalog:
         raise UnknownProductError(product_id)
     event_id = _id_field(body, "event_id", limit=128) if body.get("event_id") is not None else None
     now = datetime.now(UTC).replace(tzinfo=None)
     ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
     svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now, event_id=event_id))
-    svc.sync_feedback()
+    svc.sync_feedback(current_model())
     return {"status": "received"}, 202
+
+
+@api.post("/admin/reload")
+def admin_reload() -> tuple[dict, int]:
+    """Rebuild from the CSVs and all stored feedback in the background; every worker then switches."""
+    svc = services()
+    _require_admin(svc.config)
+    started = svc.reloader.start(lambda: rebuild(svc.config, svc.feedback))
+    state = "started" if started else "already running"
+    return {"status": state, "model_version": current_model().version, "reload": svc.reloader.status()}, 202
+
+
+@api.get("/admin/reload")
+def admin_reload_status() -> dict:
+    svc = services()
+    _require_admin(svc.config)
+    return {"model_version": current_model().version, "reload": svc.reloader.status()}
+
+
+def rebuild(config: Config, feedback: FeedbackStore) -> Recommender:
+    """A model of the CSVs as they are now, plus every stored feedback event."""
+    events, last_id = feedback.snapshot()
+    return Recommender.from_csv(
+        config.products_csv,
+        config.interactions_csv,
+        model_settings(config),
+        feedback=events,
+        feedback_last_id=last_id,
+    )
+
+
+def _require_admin(config: Config) -> None:
+    """404 when no ADMIN_TOKEN is set (the admin routes do not exist then); 401 for a wrong token."""
+    if not config.admin_token:
+        raise NotFound()
+    sent = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(sent.encode(), f"Bearer {config.admin_token}".encode()):
+        raise Unauthorized("send the admin token: Authorization: Bearer <ADMIN_TOKEN>")
 
 
 # --- parameters ----------------------------------------------------------------------------------
@@ -337,6 +388,8 @@ def _error(exc: HTTPException):  # type: ignore[no-untyped-def]
     response.status_code = code
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
+    if isinstance(exc, Unauthorized):
+        response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
 

@@ -33,7 +33,7 @@ from recommender.service import ModelSettings, Recommender, model_version
 log = logging.getLogger(__name__)
 
 # Bump when the files' layout changes: older folders are then ignored, not misread.
-FORMAT = 2
+FORMAT = 3
 
 
 def load_or_build(
@@ -93,6 +93,7 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "settings": asdict(model.settings),
             "products": len(model.catalog),
             "users": model.history.n_users,
+            "feedback_last_id": model.feedback_last_id,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (work / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -135,7 +136,7 @@ def load(folder: str | Path) -> Recommender:
     )
     history = UserHistory({u: i for i, u in enumerate(users)}, matrix, array("history_last_item"))
     settings = ModelSettings(**meta["settings"])
-    return Recommender(
+    model = Recommender(
         catalog,
         history,
         settings,
@@ -152,6 +153,8 @@ def load(folder: str | Path) -> Recommender:
         ),
         version=meta["version"],
     )
+    model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]
+    return model
 
 
 def _save_strings(folder: Path, name: str, values) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
@@ -107,6 +108,18 @@ class FeedbackStore:
             self._readers.connection = None
             return []
         return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    def snapshot(self) -> tuple[pd.DataFrame, int]:
+        """Every stored event as interactions (user_id, product_id, interaction_type, ts), and the last id."""
+        c = feedback_table.c
+        query = sa.select(c.id, c.user_id, c.product_id, c.action, c.ts).order_by(c.id)
+        self._create_table()
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["id", "user_id", "product_id", "interaction_type", "ts"])
+        frame["ts"] = pd.to_datetime(frame["ts"]).astype("datetime64[ns]")
+        last_id = int(frame["id"].max()) if len(frame) else 0
+        return frame.drop(columns="id"), last_id
 
     def _after_fork(self) -> None:
         self.engine.dispose(close=False)

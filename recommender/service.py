@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from recommender.collaborative import CollaborativeConfig, ItemItemModel
@@ -77,6 +78,7 @@ class Recommender:
         self.version = version
         # Feedback stored since the build; whoever holds the store keeps it current (apply()).
         self.feedback = FeedbackOverlay(catalog.index, settings.interaction_weights)
+        self.feedback_last_id = 0  # stored feedback up to this event is in the history already
         # Python lists: indexing them with Python ints is the cheapest way to a response's strings.
         self._ids: list[str] = catalog.product_ids.tolist()
         self._titles: list[str] = catalog.titles.tolist()
@@ -112,18 +114,28 @@ class Recommender:
         interactions_csv: str | Path,
         settings: ModelSettings | None = None,
         version: str | None = None,
+        feedback: pd.DataFrame | None = None,
+        feedback_last_id: int = 0,
     ) -> Recommender:
         """Load both files and fit every model; raises DataError on a bad file.
 
         `version` is model_version() of the same inputs, when the caller computed it already.
+        `feedback` (user_id, product_id, interaction_type, ts) joins the interactions: the stored
+        feedback up to event `feedback_last_id`; later events apply on top as they arrive.
         """
         settings = settings or ModelSettings()
-        version = version or model_version(products_csv, interactions_csv, settings)
+        version = version or model_version(products_csv, interactions_csv, settings, feedback_last_id)
         started = time.perf_counter()
         catalog = load_catalog(products_csv)
         interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
+        if feedback is not None and len(feedback):
+            known = feedback[feedback["product_id"].isin(catalog.index.keys())]
+            extra = known.assign(item=known["product_id"].map(catalog.index).astype(np.int32))
+            columns = ["user_id", "item", "interaction_type", "ts"]
+            interactions = pd.concat([interactions, extra[columns]], ignore_index=True)
         history = UserHistory.build(interactions, len(catalog), settings.history)
         model = cls.fit(catalog, history, settings, version)
+        model.feedback.last_id = model.feedback_last_id = feedback_last_id
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
             model.version,
@@ -282,9 +294,11 @@ def _with(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:
     return np.concatenate([np.asarray(items, np.int32), np.asarray(extra, np.int32)])
 
 
-def model_version(products_csv: str | Path, interactions_csv: str | Path, settings: ModelSettings) -> str:
-    """A short digest of the input files and the settings: the same inputs give the same version."""
-    digest = hashlib.sha256(repr(sorted(vars(settings).items())).encode())
+def model_version(
+    products_csv: str | Path, interactions_csv: str | Path, settings: ModelSettings, feedback_last_id: int = 0
+) -> str:
+    """A short digest of the input files, settings and feedback included: same inputs, same version."""
+    digest = hashlib.sha256(repr((sorted(vars(settings).items()), feedback_last_id)).encode())
     for path in (products_csv, interactions_csv):
         try:
             with open(path, "rb") as f:

@@ -1,0 +1,125 @@
+"""The model in use, and rebuilding it while it keeps serving.
+
+Every process of a deployment that shares one artifacts folder follows its CURRENT file: the name
+of the model folder to serve. A rebuild writes the new folder, then CURRENT; each process sees the
+change on its next request (one stat call) and switches to the new model with one assignment, so a
+request is answered entirely by one model or the other. RELOAD.json tells every process how the
+last rebuild went.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from recommender.artifacts import load, save
+from recommender.service import Recommender
+
+log = logging.getLogger(__name__)
+
+
+class LiveModel:
+    """The current Recommender of this process, switched when CURRENT names another one."""
+
+    def __init__(self, model: Recommender, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.pointer = self.directory / "CURRENT"
+        self._model = model
+        self._seen: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self.publish(model)
+
+    def current(self) -> Recommender:
+        """The model to answer with: this process's, or the one a rebuild published since."""
+        try:
+            stat = self.pointer.stat()
+        except OSError:
+            return self._model
+        seen = (stat.st_ino, stat.st_mtime_ns)  # a publish replaces the file: a new inode
+        if seen != self._seen:
+            with self._lock:
+                if seen != self._seen:
+                    self._follow(seen)
+        return self._model
+
+    def publish(self, model: Recommender) -> None:
+        """Make `model` (saved in the folder) the one every process serves."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.pointer, model.version)
+        self._model = model
+        self._seen = None
+
+    def _follow(self, seen: tuple[int, int]) -> None:
+        version = self.pointer.read_text().strip()
+        self._seen = seen
+        if version and version != self._model.version:
+            try:
+                self._model = load(self.directory / version)
+                log.info("switched to model %s", version)
+            except (OSError, ValueError, KeyError) as exc:
+                log.error("cannot load published model %s, keeping %s: %s", version, self._model.version, exc)
+
+
+class Reloader:
+    """Rebuilds in a background thread, one rebuild at a time per process; the old model serves meanwhile."""
+
+    def __init__(self, live: LiveModel) -> None:
+        self.live = live
+        self.status_file = live.directory / "RELOAD.json"
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self, build: Callable[[], Recommender]) -> bool:
+        """Start a rebuild; False if one is already running in this process."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            self._report("running", previous=self.live.current().version)
+            self._thread = threading.Thread(target=self._run, args=(build,), name="model-reload", daemon=True)
+            self._thread.start()
+            return True
+
+    def status(self) -> dict:
+        try:
+            return json.loads(self.status_file.read_text())
+        except (OSError, ValueError):
+            return {"state": "idle"}
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, build: Callable[[], Recommender]) -> None:
+        previous = self.live.current().version
+        started = time.perf_counter()
+        try:
+            model = build()
+            save(model, self.live.directory)
+            self.live.publish(model)
+        except Exception as exc:  # any failure leaves the old model serving, and says why
+            log.error("reload failed, model %s keeps serving:\n%s", previous, traceback.format_exc())
+            self._report("failed", previous=previous, error=str(exc) or type(exc).__name__)
+            return
+        self._report(
+            "done", previous=previous, version=model.version, seconds=round(time.perf_counter() - started, 1)
+        )
+
+    def _report(self, state: str, **fields: object) -> None:
+        status = {
+            "state": state,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "pid": os.getpid(),
+        }
+        _write_atomically(self.status_file, json.dumps({**status, **fields}))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    temporary.write_text(text)
+    os.replace(temporary, path)
