@@ -141,7 +141,7 @@ def post(url: str, event: dict) -> int:
         return exc.code
 
 
-def start_service(store, tmp_path, feedback_db: str) -> tuple[subprocess.Popen, str]:
+def start_service(store, tmp_path, feedback_db: str, **extra_env: str) -> tuple[subprocess.Popen, str]:
     """gunicorn -w 2 on the tiny store, in a process group of its own (so it can be killed whole)."""
     port = free_port()
     products, interactions = store
@@ -152,6 +152,7 @@ def start_service(store, tmp_path, feedback_db: str) -> tuple[subprocess.Popen, 
         "CACHE_ENABLED": "false",
         "FEEDBACK_DB": feedback_db,
         "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        **extra_env,
     }
     api = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:app"],
@@ -223,3 +224,51 @@ def test_feedback_is_felt_by_both_workers_at_once(store, tmp_path):
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)
     assert not any(b'"P4"' in body for body in after)
+
+
+def test_a_reload_under_load_fails_no_request_and_switches_both_workers(store, tmp_path):
+    import threading
+
+    api, base = start_service(store, tmp_path, f"sqlite:///{tmp_path / 'feedback.db'}", ADMIN_TOKEN="t0k")
+    statuses: list[int] = []
+    stop = threading.Event()
+    urls = [
+        f"{base}/recommend/user/U5?top_k=3",
+        f"{base}/recommend/hybrid?user_id=U1&product_id=P2",
+        f"{base}/health",
+    ]
+
+    def load() -> None:
+        i = 0
+        while not stop.is_set():
+            statuses.append(get(urls[i % len(urls)])[0])
+            i += 1
+
+    try:
+        old = json.loads(get(base + "/health")[1])["model_version"]
+        products, _ = store
+        products.write_text(products.read_text() + "P8,Green Ceramic Mug,Kitchen,A green ceramic mug,9,\n")
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        request = urllib.request.Request(base + "/admin/reload", method="POST")
+        request.add_header("Authorization", "Bearer t0k")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+        versions: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # every worker answers with the new model within seconds
+            versions.append(json.loads(get(base + "/health")[1])["model_version"])
+            if len(versions) >= 10 and all(v != old for v in versions[-10:]):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    finally:
+        stop.set()
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=30)
+    assert len(statuses) > 50 and set(statuses) == {200}
+    assert len(set(versions[-10:])) == 1 and versions[-1] != old
