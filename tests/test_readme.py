@@ -15,6 +15,7 @@ from config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+ADMIN_TOKEN = "readme-token"
 
 
 def curl_commands() -> list[str]:
@@ -24,13 +25,14 @@ def curl_commands() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_client(tmp_path_factory):
+def demo_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("readme")
     config = Config(
-        feedback_db=f"sqlite:///{folder / 'feedback.db'}", artifacts_dir=str(folder / "artifacts")
+        feedback_db=f"sqlite:///{folder / 'feedback.db'}",
+        artifacts_dir=str(folder / "artifacts"),
+        admin_token=ADMIN_TOKEN,
     )
-    app = create_app(config, redis_client=fakeredis.FakeRedis())
-    return app.test_client()
+    return create_app(config, redis_client=fakeredis.FakeRedis())
 
 
 def test_readme_has_curl_examples_for_every_route():
@@ -47,21 +49,25 @@ def test_readme_has_curl_examples_for_every_route():
 
 
 @pytest.mark.parametrize("command", curl_commands())
-def test_curl_example_works_on_the_demo_store(demo_client, command):
-    args = shlex.split(command)[1:]
-    method, body, url = "GET", None, None
+def test_curl_example_works_on_the_demo_store(demo_app, command):
+    args = shlex.split(command.replace("$ADMIN_TOKEN", ADMIN_TOKEN))[1:]
+    method, body, url, headers = "GET", None, None, {}
     while args:
         arg = args.pop(0)
         if arg == "-X":
             method = args.pop(0)
         elif arg == "-H":
-            args.pop(0)
+            name, _, value = args.pop(0).partition(": ")
+            headers[name] = value
         elif arg == "-d":
             body = args.pop(0)
         elif arg.startswith("http://localhost:5000"):
             url = arg.removeprefix("http://localhost:5000")
-    response = demo_client.open(url, method=method, data=body, content_type="application/json")
+    response = demo_app.test_client().open(
+        url, method=method, data=body, content_type="application/json", headers=headers
+    )
     assert response.status_code in (200, 202), response.get_data(as_text=True)
+    demo_app.extensions["recommender"].reloader.wait(120)
 
 
 def test_configuration_table_lists_every_variable():
