@@ -213,8 +213,8 @@ def test_acknowledged_events_survive_kill_9(store, tmp_path, feedback_db):
     assert stored(feedback_db) == 100
 
 
-def test_feedback_is_felt_by_both_workers_at_once(store, tmp_path):
-    api, base = start_service(store, tmp_path, f"sqlite:///{tmp_path / 'feedback.db'}")
+def test_feedback_is_felt_by_both_workers_at_once(store, tmp_path, feedback_db):
+    api, base = start_service(store, tmp_path, feedback_db)
     try:
         before = [get(f"{base}/recommend/user/U5?top_k=3")[1] for _ in range(6)]
         assert all(b'"P4"' in body for body in before)
@@ -226,10 +226,11 @@ def test_feedback_is_felt_by_both_workers_at_once(store, tmp_path):
     assert not any(b'"P4"' in body for body in after)
 
 
-def test_a_reload_under_load_fails_no_request_and_switches_both_workers(store, tmp_path):
+def test_a_reload_under_load_fails_no_request_and_switches_both_workers(store, tmp_path, feedback_db):
     import threading
 
-    api, base = start_service(store, tmp_path, f"sqlite:///{tmp_path / 'feedback.db'}", ADMIN_TOKEN="t0k")
+    api, base = start_service(store, tmp_path, feedback_db, ADMIN_TOKEN="t0k")
+    assert post(base + "/feedback", {"user_id": "U9", "product_id": "P3", "action": "purchase"}) == 202
     statuses: list[int] = []
     stop = threading.Event()
     urls = [
