@@ -92,26 +92,16 @@ def test_redis_absent_at_start(config):
 
 
 def test_killing_redis_under_gunicorn_fails_no_request(store, tmp_path):
-    redis_port, api_port = free_port(), free_port()
+    redis_port = free_port()
     redis_server = start_redis(redis_port)
-    products, interactions = store
-    env = {
-        **os.environ,
-        "PRODUCTS_CSV": str(products),
-        "INTERACTIONS_CSV": str(interactions),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "FEEDBACK_DB": f"sqlite:///{tmp_path / 'feedback.db'}",
-        "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
-    }
-    api = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{api_port}", "app:app"],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.DEVNULL,
+    api, base = start_service(
+        store,
+        tmp_path,
+        f"sqlite:///{tmp_path / 'feedback.db'}",
+        CACHE_ENABLED="true",
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
     )
-    base = f"http://127.0.0.1:{api_port}"
     try:
-        wait_until_up(base + "/health", api)
         urls = [f"{base}/recommend/user/U{i % 6 + 1}?top_k=3" for i in range(12)]
         sources = [get(url) for url in urls]
         assert all(status == 200 for status, _ in sources)
@@ -125,7 +115,7 @@ def test_killing_redis_under_gunicorn_fails_no_request(store, tmp_path):
         status, body = get(base + "/health")
         assert status == 200 and b'"cache":"unavailable"' in body
     finally:
-        api.terminate()
+        os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)
         if redis_server.poll() is None:
             redis_server.kill()
