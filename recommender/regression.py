@@ -12,12 +12,17 @@ G = X^T X the item co-occurrence counts. The work is in gathering the G_NN block
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import reverse_cuthill_mckee
+from threadpoolctl import threadpool_limits
 
 from recommender.neighbours import Neighbours
 
@@ -26,47 +31,80 @@ HEAD_ITEMS = 8192
 # Predictors gathered in one batch: the dense co-occurrence block is at most this square.
 BLOCK_ITEMS = 2048
 WIDTHS = (4, 8, 16, 32, 64, 128, 256, 512)
+# From this many items the regressions are split between processes, one per core.
+PARALLEL_ITEMS = 20_000
+WORKERS = os.cpu_count() or 1
 
 
 def neighbourhood_regression(
     item_users: sp.csr_matrix,
     candidates: Neighbours,
     regularization: float,
-    progress: Callable[[int, int], None] | None = None,
+    workers: int = WORKERS,
 ) -> sp.csr_matrix:
     """Weights W (items x items): W[j, i] is how much having j predicts i; positive ones only.
 
     `item_users` is the binary item x user matrix; `candidates` the cosine top-L table computed
-    from it (its scores give G_Ni without counting again).
+    from it (its scores give G_Ni without counting again). Large catalogs are solved by `workers`
+    forked processes, each taking every workers-th batch.
     """
     n_items = item_users.shape[0]
     counts = np.diff(item_users.indptr).astype(np.float64)
-    gram = _Cooccurrence(item_users, counts)
-    width = (candidates.indices >= 0).sum(axis=1)
-    rows, cols, vals = [], [], []
-    done = 0
-    for targets, w in _batches(candidates, width):
-        predictors = candidates.indices[targets, :w]  # best first; -1 pads a short list
-        valid = predictors >= 0
-        system = gram.pairs(predictors, valid)  # padding slots stay 0: their weight comes out 0
-        system[:, np.arange(w), np.arange(w)] += regularization
-        # G_Ni = cos(i, j) * sqrt(count_i * count_j), from the candidate table.
-        rhs = candidates.scores[targets, :w] * np.sqrt(
-            counts[targets][:, None] * counts[np.maximum(predictors, 0)]
-        )
-        solved = np.linalg.solve(system, (rhs * valid)[:, :, None])[:, :, 0]
-        keep = valid & (solved > 0)
-        rows.append(predictors[keep])
-        cols.append(np.broadcast_to(targets[:, None], predictors.shape)[keep])
-        vals.append(solved[keep].astype(np.float32))
-        done += len(targets)
-        if progress is not None:
-            progress(done, n_items)
-    if not rows:
-        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items)
-    )
+    batches = list(_batches(candidates, (candidates.indices >= 0).sum(axis=1)))
+    job = _Job(_Cooccurrence(item_users, counts), candidates, counts, regularization, batches)
+    if workers > 1 and n_items >= PARALLEL_ITEMS and "fork" in multiprocessing.get_all_start_methods():
+        global _job
+        _job = job  # the forked workers find it here, without copying it through a pipe
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                parts = list(pool.map(_solve_share, [(w, workers) for w in range(workers)]))
+        finally:
+            _job = None
+    else:
+        with threadpool_limits(1):  # the systems are small: BLAS threads only add overhead
+            parts = [job.solve(range(len(batches)))]
+    rows, cols, vals = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n_items, n_items))
+
+
+@dataclass
+class _Job:
+    gram: _Cooccurrence
+    candidates: Neighbours
+    counts: NDArray[np.float64]
+    regularization: float
+    batches: list[tuple[NDArray[np.int64], int]]
+
+    def solve(self, which: Iterable[int]) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
+        """(predictor, target, weight) of the positive weights of the batches numbered `which`."""
+        rows, cols, vals = [np.empty(0, np.int32)], [np.empty(0, np.int32)], [np.empty(0, np.float32)]
+        for index in which:
+            targets, w = self.batches[index]
+            predictors = self.candidates.indices[targets, :w]  # best first; -1 pads a short list
+            valid = predictors >= 0
+            system = self.gram.pairs(predictors, valid)  # padding slots stay 0: their weight comes out 0
+            system[:, np.arange(w), np.arange(w)] += self.regularization
+            # G_Ni = cos(i, j) * sqrt(count_i * count_j), from the candidate table.
+            counts = self.counts
+            rhs = self.candidates.scores[targets, :w] * np.sqrt(
+                counts[targets][:, None] * counts[np.maximum(predictors, 0)]
+            )
+            solved = np.linalg.solve(system, (rhs * valid)[:, :, None])[:, :, 0]
+            keep = valid & (solved > 0)
+            rows.append(predictors[keep].astype(np.int32))
+            cols.append(np.broadcast_to(targets[:, None], predictors.shape)[keep].astype(np.int32))
+            vals.append(solved[keep].astype(np.float32))
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+
+_job: _Job | None = None
+
+
+def _solve_share(share: tuple[int, int]) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
+    worker, workers = share
+    assert _job is not None
+    with threadpool_limits(1):  # one process per core: BLAS threads on top would fight over them
+        return _job.solve(range(worker, len(_job.batches), workers))
 
 
 def _batches(candidates: Neighbours, width: NDArray[np.integer]):  # type: ignore[no-untyped-def]

@@ -109,3 +109,20 @@ def test_popularity_counts_distinct_users_and_keeps_catalog_order_on_ties(store)
     assert scores[0] == 1.0 and scores[-1] == 0.0
     items, _ = popularity.recommend(2, exclude=np.array([0]))
     assert list(catalog.product_ids[items]) == ["P4", "P3"]
+
+
+def test_forked_workers_solve_the_same_regressions(monkeypatch):
+    from sklearn.preprocessing import normalize
+
+    from recommender import regression
+    from recommender.neighbours import top_k_neighbours
+
+    rng = np.random.default_rng(11)
+    item_users = sp.random(60, 200, density=0.08, random_state=rng, format="csr", dtype=np.float32)
+    item_users.data[:] = 1.0
+    unit = normalize(item_users)
+    candidates = top_k_neighbours(unit, unit, 20)
+    serial = regression.neighbourhood_regression(item_users, candidates, 5.0, workers=1)
+    monkeypatch.setattr(regression, "PARALLEL_ITEMS", 0)
+    forked = regression.neighbourhood_regression(item_users, candidates, 5.0, workers=2)
+    assert (serial != forked).nnz == 0 and serial.nnz > 0
