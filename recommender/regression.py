@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -46,13 +47,21 @@ def neighbourhood_regression(
 
     `item_users` is the binary item x user matrix; `candidates` the cosine top-L table computed
     from it (its scores give G_Ni without counting again). Large catalogs are solved by `workers`
-    forked processes, each taking every workers-th batch.
+    forked processes, each taking every workers-th batch, when the calling process has one thread.
     """
     n_items = item_users.shape[0]
     counts = np.diff(item_users.indptr).astype(np.float64)
     batches = list(_batches(candidates, (candidates.indices >= 0).sum(axis=1)))
     job = _Job(_Cooccurrence(item_users, counts), candidates, counts, regularization, batches)
-    if workers > 1 and n_items >= PARALLEL_ITEMS and "fork" in multiprocessing.get_all_start_methods():
+    # Forking is safe only from a single-threaded moment: a build at start or from the command
+    # line, not a reload running beside a server's other threads (that one solves serially).
+    forkable = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
+    if (
+        workers > 1
+        and n_items >= PARALLEL_ITEMS
+        and forkable
+        and "fork" in multiprocessing.get_all_start_methods()
+    ):
         global _job
         _job = job  # the forked workers find it here, without copying it through a pipe
         try:

@@ -124,5 +124,8 @@ def test_forked_workers_solve_the_same_regressions(monkeypatch):
     candidates = top_k_neighbours(unit, unit, 20)
     serial = regression.neighbourhood_regression(item_users, candidates, 5.0, workers=1)
     monkeypatch.setattr(regression, "PARALLEL_ITEMS", 0)
+    import threading
+
+    assert threading.active_count() == 1, "forking needs a single-threaded process"
     forked = regression.neighbourhood_regression(item_users, candidates, 5.0, workers=2)
     assert (serial != forked).nnz == 0 and serial.nnz > 0
