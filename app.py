@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,6 +35,7 @@ from recommender.errors import DataError, FeedbackUnavailableError, UnknownProdu
 from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
 from recommender.reload import LiveModel, Reloader
 from recommender.service import Recommendation, Recommender
+from recommender.signal import ChangeSignal
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,18 @@ class Services:
     router: ABRouter
     feedback: FeedbackStore
     experiment: str  # digest of the A/B set-up: with the model version, it scopes cache keys
+    news: ChangeSignal  # bumped after each stored event: other workers then read the store
 
     def sync_feedback(self, model: Recommender) -> None:
-        """Apply the feedback stored since this worker last looked (by any worker or replica)."""
+        """Apply the feedback stored since this worker last looked (by any worker or replica).
+
+        The store is read when a worker of this machine signalled a new event, and at least once
+        a second (events posted to other replicas).
+        """
+        if model.feedback.synced and not self.news.should_look():
+            return
         events = self.feedback.events_after(model.feedback.last_id)
+        model.feedback.synced = True  # a model's first answer always reads the store
         if events:
             model.feedback.apply(events)
 
@@ -107,6 +117,7 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
         router=router,
         feedback=FeedbackStore(config.feedback_db),
         experiment=hashlib.sha256(experiment).hexdigest()[:8],
+        news=ChangeSignal(Path(config.artifacts_dir) / "FEEDBACK_SIGNAL"),
     )
     built.sync_feedback(model)
     return built
@@ -237,6 +248,7 @@ def feedback() -> tuple[dict, int]:
     now = datetime.now(UTC).replace(tzinfo=None)
     ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
     svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now, event_id=event_id))
+    svc.news.bump()
     svc.sync_feedback(current_model())
     return {"status": "received"}, 202
 

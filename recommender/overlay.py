@@ -23,6 +23,7 @@ class FeedbackOverlay:
         self.index = index
         self.strength = {action: w / max(weights.values()) for action, w in weights.items()}
         self.last_id = 0
+        self.synced = False  # whether the store was read for this model at least once
         self.items: dict[str, dict[int, float]] = {}
         self.latest: dict[str, int] = {}
         self.events: dict[str, int] = {}
