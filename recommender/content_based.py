@@ -32,7 +32,6 @@ class ContentModel:
 
     def __init__(self, config: ContentConfig | None = None) -> None:
         self.config = config or ContentConfig()
-        self.vectors: sp.csr_matrix | None = None
         self.neighbours: Neighbours | None = None
 
     def fit(self, catalog: Catalog) -> ContentModel:
@@ -55,14 +54,14 @@ class ContentModel:
         try:
             vectorizer.fit(documents)
         except ValueError:  # no word anywhere in the catalog: nothing is similar to anything
-            self.vectors = sp.csr_matrix((len(catalog), 1), dtype=np.float32)
+            vectors = sp.csr_matrix((len(catalog), 1), dtype=np.float32)
         else:
             # Each field is normalised on its own, so a long description cannot drown the title.
             weighted = [w * normalize(vectorizer.transform(list(text))) for text, w in fields if w > 0]
-            self.vectors = normalize(sp.csr_matrix(sum(weighted[1:], weighted[0])))
+            vectors = normalize(sp.csr_matrix(sum(weighted[1:], weighted[0])))
         # Each word links a product to at most `postings` others (those where the word weighs most):
         # exact for words shared by fewer products, and a bounded cost for very common ones.
-        postings = max(cfg.min_postings, cfg.work // max(self.vectors.nnz, 1))
-        linked = top_per_row(self.vectors.T.tocsr(), postings).T.tocsr()
-        self.neighbours = top_k_neighbours(self.vectors, linked, cfg.neighbours)
+        postings = max(cfg.min_postings, cfg.work // max(vectors.nnz, 1))
+        linked = top_per_row(vectors.T.tocsr(), postings).T.tocsr()
+        self.neighbours = top_k_neighbours(vectors, linked, cfg.neighbours)
         return self

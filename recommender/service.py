@@ -45,7 +45,6 @@ class ModelSettings:
     w_content: float = 0.1
     w_cf: float = 0.9
     new_item_weight: float = 0.15
-    max_history: int = 0  # if > 0, only a user's strongest items score candidates (all are excluded)
 
     @property
     def history(self) -> HistoryConfig:
@@ -179,7 +178,7 @@ class Recommender:
         """
         w_content = self.settings.w_content if w_content is None else w_content
         w_cf = self.settings.w_cf if w_cf is None else w_cf
-        items, weights = self._items_of(user_id)
+        items, _ = self._items_of(user_id)
         anchor = self._anchor(user_id, product_id)
         text: list[Scored] = []
         if anchor is not None:
@@ -259,17 +258,7 @@ class Recommender:
             if found is not None:
                 return found
         items, weights = self._items_of(user_id)
-        return top_n(*gather(table, *self._strongest(items, weights)), n, exclude=items)
-
-    def _strongest(
-        self, items: NDArray[np.int32], weights: NDArray[np.float32]
-    ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-        """The user's max_history strongest items: they speak for the user; older, weaker ones add little."""
-        limit = self.settings.max_history
-        if limit <= 0 or len(items) <= limit:
-            return items, weights
-        top = np.argpartition(-weights, limit - 1)[:limit]
-        return items[top], weights[top]
+        return top_n(*gather(table, items, weights), n, exclude=items)
 
     def _pool(self, k: int) -> int:
         """How many candidates a part brings to a blend: more than k, so the blend has a choice."""
