@@ -19,18 +19,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from memory import PeakSampler
+
 ROOT = Path(__file__).resolve().parent.parent
 STORES = {100_000: (200_000, 5_000_000), 1_000_000: (1_000_000, 20_000_000)}
 
 # Runs one build in a fresh process and prints its seconds and peak resident memory as JSON.
 BUILD = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {root!r})
 from recommender.build import main
 started = time.perf_counter()
 main(["--products", {products!r}, "--interactions", {interactions!r}, "--out", {out!r}])
-print("STATS " + json.dumps({{"seconds": time.perf_counter() - started,
-    "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}}))
+print("STATS " + json.dumps({{"seconds": time.perf_counter() - started}}))
 """
 
 # Fits the collaborative model and implicit's item-KNN on the same user-item matrix.
@@ -77,11 +78,18 @@ def store(size: int, folder: Path) -> tuple[Path, Path]:
 
 
 def run(code: str) -> dict[str, float]:
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    line = next((x for x in result.stdout.splitlines() if x.startswith("STATS ")), None)
+    """Run code in a fresh process (its log goes to stderr as it comes); its STATS line, and the
+    peak memory of it and its children together."""
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen([sys.executable, "-c", code], stdout=out, cwd=ROOT, text=True)
+        with PeakSampler(process.pid) as memory:
+            process.wait()
+        out.seek(0)
+        stdout = out.read()
+    line = next((x for x in stdout.splitlines() if x.startswith("STATS ")), None)
     if line is None:
-        raise SystemExit(f"benchmark step failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
-    return json.loads(line[6:])
+        raise SystemExit(f"benchmark step failed (exit {process.returncode}):\n{stdout[-2000:]}")
+    return {**json.loads(line[6:]), "peak_gb": memory.peak}
 
 
 def main() -> None:
@@ -109,7 +117,7 @@ def main() -> None:
     head = [
         "products",
         "build s",
-        "peak GB",
+        "peak GB (all processes)",
         "collaborative fit s",
         "implicit cosine fit s",
         "implicit BM25 fit s",

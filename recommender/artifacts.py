@@ -33,7 +33,7 @@ from recommender.service import ModelSettings, Recommender, model_version
 log = logging.getLogger(__name__)
 
 # Bump when the files' layout changes: older folders are then ignored, not misread.
-FORMAT = 3
+FORMAT = 4
 
 
 def load_or_build(
@@ -77,10 +77,8 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "history_last_item": model.history.last_item,
             "user_cf_indices": model.user_cf.table.indices,
             "user_cf_scores": model.user_cf.table.scores,
-            "user_cf_complete": model.user_cf.complete,
             "user_text_indices": model.user_text.table.indices,
             "user_text_scores": model.user_text.table.scores,
-            "user_text_complete": model.user_text.complete,
         }
         for name, array in arrays.items():
             np.save(work / f"{name}.npy", np.ascontiguousarray(array))
@@ -145,12 +143,8 @@ def load(folder: str | Path) -> Recommender:
             neighbours=Neighbours(array("collaborative_indices"), array("collaborative_scores"))
         ),
         popularity=Popularity(array("popularity_order"), array("popularity_scores")),
-        user_cf=UserLists(
-            Neighbours(array("user_cf_indices"), array("user_cf_scores")), array("user_cf_complete")
-        ),
-        user_text=UserLists(
-            Neighbours(array("user_text_indices"), array("user_text_scores")), array("user_text_complete")
-        ),
+        user_cf=UserLists(Neighbours(array("user_cf_indices"), array("user_cf_scores"))),
+        user_text=UserLists(Neighbours(array("user_text_indices"), array("user_text_scores"))),
         version=meta["version"],
     )
     model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]

@@ -156,12 +156,12 @@ def top_of_sum(
     if len(items) > shortlist:
         best = np.argpartition(totals, len(items) - shortlist)[len(items) - shortlist :]
         items, totals = items[best], totals[best]
-    items, first = np.unique(items, return_index=True)
-    totals = totals[first]
-    order = np.lexsort((items, -totals))[:n]
+    # Repeats of an item share its total, so in this order they sit side by side: keep the first.
+    order = np.lexsort((items, -totals))
     items, totals = items[order], totals[order]
     keep = totals > 0
-    return items[keep], totals[keep]
+    keep[1:] &= items[1:] != items[:-1]
+    return items[keep][:n], totals[keep][:n]
 
 
 def without(items: NDArray[np.int32], exclude: NDArray[np.integer]) -> NDArray[np.bool_]:
@@ -212,18 +212,13 @@ def top_n(
 
 @dataclass(frozen=True)
 class UserLists:
-    """Each user's best items by one model, computed at build time (never items the user has).
-
-    A row is `complete` when it holds the user's true top `k`: always, except for the few users
-    whose own items crowded the computed candidates; those are scored at request time.
-    """
+    """Each user's best items by one model, computed at build time (never items the user has)."""
 
     table: Neighbours
-    complete: NDArray[np.bool_]
 
     def of(self, row: int, n: int) -> tuple[NDArray[np.int32], NDArray[np.float32]] | None:
-        """The user's best n items and scores, or None when they must be computed instead."""
-        if n > self.table.k or not self.complete[row]:
+        """The user's best n items and scores, or None when n is more than was kept."""
+        if n > self.table.k:
             return None
         items, scores = self.table.of(row)
         return items[:n], scores[:n]
@@ -241,17 +236,17 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
     """For every user (row of `history`), the k best items by summing the neighbour lists of their items.
 
     The same sum as gather() at request time, for all users at once: a sparse product that keeps
-    the best k + spare per user, less the items the user has.
+    the best k + spare per user, less the items the user has. The few users whose own items
+    crowded those k + spare out of their k best are summed one by one, as at request time.
     """
     n_users = history.shape[0]
     k = min(k, table.indices.shape[0])
     indices = np.full((n_users, k), -1, dtype=np.int32)
     scores = np.zeros((n_users, k), dtype=np.float32)
-    complete = np.ones(n_users, dtype=bool)
     matrix = as_matrix(table)
     history = history.tocsr().astype(np.float32)
     if k == 0 or matrix.nnz == 0 or history.nnz == 0:
-        return UserLists(Neighbours(indices, scores), complete)
+        return UserLists(Neighbours(indices, scores))
     n_items = history.shape[1]
     for start in range(0, n_users, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n_users)
@@ -265,7 +260,12 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
         top = rank < k
         indices[rows[top] + start, rank[top]] = cols[top]
         scores[rows[top] + start, rank[top]] = data[top]
-        # A user's list is short of its true top k only if the product was cut and their items filled it.
+        # A list is short of its true top k only if the product was cut and the user's items filled it.
         kept = np.bincount(rows, minlength=stop - start)
-        complete[start:stop] = (found < k + spare) | (kept >= k)
-    return UserLists(Neighbours(indices, scores), complete)
+        for user in np.nonzero((found >= k + spare) & (kept < k))[0] + start:
+            span = slice(history.indptr[user], history.indptr[user + 1])
+            owned = history.indices[span]
+            best, best_scores = top_n(*gather(table, owned, history.data[span]), k, exclude=owned)
+            indices[user], scores[user] = -1, 0.0
+            indices[user, : len(best)], scores[user, : len(best)] = best, best_scores
+    return UserLists(Neighbours(indices, scores))

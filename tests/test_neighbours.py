@@ -73,16 +73,17 @@ def test_user_lists_equal_gathering_at_request_time():
     assert lists.of(0, 6) is None  # longer than what was kept: computed at request time
 
 
-def test_users_crowded_by_their_own_items_are_marked_incomplete():
+def test_users_crowded_by_their_own_items_get_their_true_list():
     # One user has items 0..3; the only neighbours of those are each other and item 4.
     table = Neighbours(
         np.array([[1, 2, 3, 4], [0, 2, 3, 4], [0, 1, 3, 4], [0, 1, 2, 4], [0, 1, 2, 3]], np.int32),
         np.array([[0.9, 0.8, 0.7, 0.1]] * 5, np.float32),
     )
     history = sp.csr_matrix(np.array([[1, 1, 1, 1, 0]], np.float32))
-    assert user_lists(history, table, k=1, spare=1).of(0, 1) is None  # top 2 were all owned
-    complete = user_lists(history, table, k=1, spare=4).of(0, 1)
-    assert complete[0].tolist() == [4]
+    for spare in (1, 4):  # with spare=1 the product's top 2 are both owned: summed one by one
+        items, scores = user_lists(history, table, k=2, spare=spare).of(0, 2)
+        assert items.tolist() == [4]
+        assert scores.tolist() == pytest.approx([0.4])
 
 
 def test_top_of_sum_adds_repeats_and_leaves_items_out():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from recommender.errors import UnknownProductError
+from recommender.neighbours import Neighbours, UserLists
 from recommender.service import ModelSettings, Recommender, model_version
 
 OWNED = {"U1": {"P1", "P4"}, "U4": {"P3", "P5"}, "U5": {"P1"}, "U6": {"P2", "P3"}, "stranger": set()}
@@ -114,7 +116,8 @@ def test_a_store_without_history_still_answers(store):
 def test_answers_computed_at_request_time_equal_the_precomputed_ones(model):
     users = ["U1", "U4", "U5", "U6"]
     before = [(model.for_user(u, 4), model.hybrid(u, "P2", 4), model.content_for(u, None, 4)) for u in users]
-    model.user_cf.complete[:] = False  # as for users whose own items crowded their lists
-    model.user_text.complete[:] = False
+    empty = (model.history.n_users, 0)
+    nothing_kept = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
+    model.user_cf = model.user_text = nothing_kept  # every list is now summed at request time
     after = [(model.for_user(u, 4), model.hybrid(u, "P2", 4), model.content_for(u, None, 4)) for u in users]
     assert after == before
