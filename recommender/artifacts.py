@@ -33,7 +33,7 @@ from recommender.service import ModelSettings, Recommender, model_version
 log = logging.getLogger(__name__)
 
 # Bump when the files' layout changes: older folders are then ignored, not misread.
-FORMAT = 4
+FORMAT = 5
 
 
 def load_or_build(
@@ -79,6 +79,8 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "user_cf_scores": model.user_cf.table.scores,
             "user_text_indices": model.user_text.table.indices,
             "user_text_scores": model.user_text.table.scores,
+            "user_hybrid_indices": model.user_hybrid.table.indices,
+            "user_hybrid_scores": model.user_hybrid.table.scores,
         }
         for name, array in arrays.items():
             np.save(work / f"{name}.npy", np.ascontiguousarray(array))
@@ -145,6 +147,7 @@ def load(folder: str | Path) -> Recommender:
         popularity=Popularity(array("popularity_order"), array("popularity_scores")),
         user_cf=UserLists(Neighbours(array("user_cf_indices"), array("user_cf_scores"))),
         user_text=UserLists(Neighbours(array("user_text_indices"), array("user_text_scores"))),
+        user_hybrid=UserLists(Neighbours(array("user_hybrid_indices"), array("user_hybrid_scores"))),
         version=meta["version"],
     )
     model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.neighbours import top_of_sum
+from recommender.neighbours import Neighbours, entries, ranked, top_of_sum
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
@@ -32,3 +33,38 @@ def blend(
     if not items:
         return np.empty(0, np.int32), np.empty(0, np.float32)
     return top_of_sum(np.concatenate(items), np.concatenate(scores), n, len(items), exclude)
+
+
+def blend_rows(
+    parts: Sequence[tuple[NDArray[np.floating], NDArray[np.int32], NDArray[np.floating]]],
+    n: int,
+    exclude: sp.csr_matrix,
+    n_items: int,
+) -> Neighbours:
+    """blend() for many rows at once: row r of the result is blend() of row r of every part.
+
+    Each part is (weights, indices, scores), arrays of one shape (rows x width) with index -1 in
+    unused slots; `exclude` holds each row's items to leave out (a rows x items matrix).
+    """
+    n_rows = exclude.shape[0]
+    rows, cols, vals = [], [], []
+    for weights, indices, scores in parts:
+        top = scores.max(axis=1, initial=0.0).astype(np.float32)
+        valid = (indices >= 0) & (top > 0)[:, None]
+        factor = np.asarray(weights, np.float32) / np.where(top > 0, top, 1)[:, None]  # as blend() scales
+        rows.append(np.nonzero(valid)[0])
+        cols.append(indices[valid])
+        vals.append((scores.astype(np.float32) * factor)[valid])
+    summed = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_items)
+    )  # repeats of an item in a row are added up here
+    rows, cols, data = entries(summed)
+    own_rows, own_cols, _ = entries(exclude.tocsr())
+    keep = (data > 0) & ~np.isin(rows * n_items + cols, own_rows * n_items + own_cols)
+    rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], n_rows)
+    indices = np.full((n_rows, n), -1, np.int32)
+    scores = np.zeros((n_rows, n), np.float32)
+    top_n = rank < n
+    indices[rows[top_n], rank[top_n]] = cols[top_n]
+    scores[rows[top_n], rank[top_n]] = data[top_n]
+    return Neighbours(indices, scores)

@@ -62,11 +62,11 @@ def top_k_neighbours(
         block = sp_matmul_topn(
             left[start:stop], right_t, top_n=k + exclude_self, threshold=0.0, n_threads=THREADS
         )
-        rows, cols, data = _entries(block)
+        rows, cols, data = entries(block)
         keep = data > 0
         if exclude_self:
             keep &= cols != rows + start
-        rows, cols, data, rank = _ranked(rows[keep], cols[keep], data[keep], stop - start)
+        rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], stop - start)
         top = rank < k
         indices[rows[top] + start, rank[top]] = cols[top]
         scores[rows[top] + start, rank[top]] = data[top]
@@ -80,17 +80,17 @@ def top_per_row(matrix: sp.csr_matrix, limit: int) -> sp.csr_matrix:
     matrix = matrix.tocsr()
     if np.diff(matrix.indptr).max(initial=0) <= limit:
         return matrix
-    rows, cols, data, rank = _ranked(*_entries(matrix), matrix.shape[0])
+    rows, cols, data, rank = ranked(*entries(matrix), matrix.shape[0])
     top = rank < limit
     return sp.csr_matrix((data[top], (rows[top], cols[top])), shape=matrix.shape)
 
 
-def _entries(matrix: sp.csr_matrix) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+def entries(matrix: sp.csr_matrix) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     return rows, matrix.indices, matrix.data
 
 
-def _ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
+def ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
     """Entries sorted by row, then score descending (ties: lower column first), and each one's rank."""
     order = np.lexsort((cols, -data, rows))
     rows, cols, data = rows[order], cols[order], data[order]
@@ -252,11 +252,11 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
         stop = min(start + CHUNK_ROWS, n_users)
         own = history[start:stop]
         block = sp_matmul_topn(own, matrix, top_n=k + spare, threshold=0.0, n_threads=THREADS)
-        rows, cols, data = _entries(block)
+        rows, cols, data = entries(block)
         found = np.bincount(rows, minlength=stop - start)
-        own_rows, own_cols, _ = _entries(own)
+        own_rows, own_cols, _ = entries(own)
         keep = ~np.isin(rows * n_items + cols, own_rows * n_items + own_cols)
-        rows, cols, data, rank = _ranked(rows[keep], cols[keep], data[keep], stop - start)
+        rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], stop - start)
         top = rank < k
         indices[rows[top] + start, rank[top]] = cols[top]
         scores[rows[top] + start, rank[top]] = data[top]

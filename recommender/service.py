@@ -18,8 +18,8 @@ from recommender.content_based import ContentConfig, ContentModel
 from recommender.data_loader import Catalog, load_catalog, load_interactions
 from recommender.errors import DataError
 from recommender.history import HistoryConfig, UserHistory
-from recommender.hybrid import Scored, blend
-from recommender.neighbours import Neighbours, UserLists, gather, top_n, user_lists
+from recommender.hybrid import Scored, blend, blend_rows
+from recommender.neighbours import CHUNK_ROWS, Neighbours, UserLists, gather, top_n, user_lists
 from recommender.overlay import FeedbackOverlay
 from recommender.popularity import Popularity
 
@@ -64,6 +64,7 @@ class Recommender:
         popularity: Popularity,
         user_cf: UserLists,
         user_text: UserLists,
+        user_hybrid: UserLists | None = None,
         version: str = "unversioned",
     ) -> None:
         self.catalog = catalog
@@ -74,6 +75,8 @@ class Recommender:
         self.popularity = popularity
         self.user_cf = user_cf  # each user's collaborative top list, precomputed
         self.user_text = user_text  # each user's text-profile top list, precomputed
+        # Each user's hybrid answer without a product, at the default weights (see hybrid()).
+        self.user_hybrid = user_hybrid or self._hybrid_lists()
         self.version = version
         # Feedback stored since the build; whoever holds the store keeps it current (apply()).
         self.feedback = FeedbackOverlay(catalog.index, settings.interaction_weights)
@@ -101,10 +104,20 @@ class Recommender:
         started = time.perf_counter()
         user_cf = user_lists(history.matrix, collaborative.neighbours, settings.neighbours)
         user_text = user_lists(history.matrix, similar_items, settings.neighbours)
-        log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
-        return cls(
-            catalog, history, settings, similar_items, collaborative, popularity, user_cf, user_text, version
+        model = cls(
+            catalog,
+            history,
+            settings,
+            similar_items,
+            collaborative,
+            popularity,
+            user_cf,
+            user_text,
+            None,
+            version,
         )
+        log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
+        return model
 
     @classmethod
     def from_csv(
@@ -179,6 +192,11 @@ class Recommender:
         w_content = self.settings.w_content if w_content is None else w_content
         w_cf = self.settings.w_cf if w_cf is None else w_cf
         items, _ = self._items_of(user_id)
+        defaults = (w_content, w_cf) == (self.settings.w_content, self.settings.w_cf)
+        if user_id is not None and product_id is None and len(items) and defaults:
+            found = self._precomputed(self.user_hybrid, user_id, k)
+            if found is not None:
+                return self._complete(found, k, items)
         anchor = self._anchor(user_id, product_id)
         text: list[Scored] = []
         if anchor is not None:
@@ -249,16 +267,53 @@ class Recommender:
         return self._user_list(self.user_text, self.similar_items, user_id, n)
 
     def _user_list(self, lists: UserLists, table: Neighbours, user_id: str, n: int) -> Scored:
-        """The user's n best items by one model: precomputed at build, else summed now from `table`
-
-        (for users whose lists were cut short, and users with feedback since the build)."""
-        row = self.history.user_index.get(user_id)
-        if row is not None and user_id not in self.feedback.items:
-            found = lists.of(row, n)
-            if found is not None:
-                return found
+        """The user's n best items by one model: precomputed at build, else summed now from `table`."""
+        found = self._precomputed(lists, user_id, n)
+        if found is not None:
+            return found
         items, weights = self._items_of(user_id)
         return top_n(*gather(table, items, weights), n, exclude=items)
+
+    def _precomputed(self, lists: UserLists, user_id: str, n: int) -> Scored | None:
+        """The user's list from the build, if it holds n items and no feedback came since."""
+        row = self.history.user_index.get(user_id)
+        if row is None or user_id in self.feedback.items:
+            return None
+        return lists.of(row, n)
+
+    def _hybrid_lists(self) -> UserLists:
+        """hybrid(user, None, k) at the default weights for every user, computed in bulk.
+
+        The same blend as at request time, of the same parts: items like the user's latest item,
+        the user's text-profile list and collaborative list. It holds the answers for k up to
+        neighbours / 4, the largest k whose parts are the precomputed lists (see _pool()).
+        """
+        s, history, n_items = self.settings, self.history, len(self.catalog)
+        n = max(1, s.neighbours // 4)
+        text_weight = s.w_content / 2  # two text parts: the latest item and the whole history
+        new_weight = max(text_weight, s.new_item_weight * s.w_cf)
+        tables = []
+        for start in range(0, history.n_users, CHUNK_ROWS):
+            rows = slice(start, min(start + CHUNK_ROWS, history.n_users))
+            latest = np.maximum(history.last_item[rows], 0)  # users without items are not served from here
+            text = [
+                (self.similar_items.indices[latest], self.similar_items.scores[latest]),
+                (self.user_text.table.indices[rows], self.user_text.table.scores[rows]),
+            ]
+            parts = [
+                (np.where(self.popularity.scores[np.maximum(i, 0)] == 0, new_weight, text_weight), i, sc)
+                for i, sc in text
+            ]
+            cf = self.user_cf.table.indices[rows], self.user_cf.table.scores[rows]
+            parts.append((np.full(cf[0].shape, s.w_cf), *cf))
+            tables.append(blend_rows(parts, n, history.matrix[rows], n_items))
+        if not tables:
+            return UserLists(Neighbours(np.empty((0, n), np.int32), np.empty((0, n), np.float32)))
+        return UserLists(
+            Neighbours(
+                np.concatenate([t.indices for t in tables]), np.concatenate([t.scores for t in tables])
+            )
+        )
 
     def _pool(self, k: int) -> int:
         """How many candidates a part brings to a blend: more than k, so the blend has a choice."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from recommender.errors import UnknownProductError
 from recommender.neighbours import Neighbours, UserLists
 from recommender.service import ModelSettings, Recommender, model_version
 
+DEMO = Path(__file__).resolve().parent.parent / "data"
 OWNED = {"U1": {"P1", "P4"}, "U4": {"P3", "P5"}, "U5": {"P1"}, "U6": {"P2", "P3"}, "stranger": set()}
 
 ANSWERS = {
@@ -115,9 +117,32 @@ def test_a_store_without_history_still_answers(store):
 
 def test_answers_computed_at_request_time_equal_the_precomputed_ones(model):
     users = ["U1", "U4", "U5", "U6"]
-    before = [(model.for_user(u, 4), model.hybrid(u, "P2", 4), model.content_for(u, None, 4)) for u in users]
+
+    def answers():  # type: ignore[no-untyped-def]
+        return [
+            (
+                model.for_user(u, 4),
+                model.hybrid(u, "P2", 4),
+                model.hybrid(u, None, 4),
+                model.content_for(u, None, 4),
+            )
+            for u in users
+        ]
+
+    before = answers()
     empty = (model.history.n_users, 0)
     nothing_kept = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
-    model.user_cf = model.user_text = nothing_kept  # every list is now summed at request time
-    after = [(model.for_user(u, 4), model.hybrid(u, "P2", 4), model.content_for(u, None, 4)) for u in users]
-    assert after == before
+    model.user_cf = model.user_text = model.user_hybrid = nothing_kept  # all summed at request time now
+    assert answers() == before
+
+
+def test_precomputed_hybrid_lists_equal_the_request_time_blend_on_the_demo_store():
+    model = Recommender.from_csv(DEMO / "products.csv", DEMO / "interactions.csv")
+    users = list(model.history.user_index)[::10]
+    before = [model.hybrid(u, None, 10) for u in users]
+    empty = (model.history.n_users, 0)
+    model.user_hybrid = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
+    after = [model.hybrid(u, None, 10) for u in users]
+    assert [[r.product_id for r in a] for a in after] == [[r.product_id for r in b] for b in before]
+    scores_after = [r.score for answer in after for r in answer]
+    assert scores_after == pytest.approx([r.score for answer in before for r in answer], abs=2e-6)
