@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
 from flask.json.provider import JSONProvider
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -137,6 +138,47 @@ def current_model() -> Recommender:
     return g.model
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One recommendation request as its view sees it: looked up once (each lookup through
+    Flask's context proxies costs about a microsecond, and a request would make twenty)."""
+
+    svc: Services
+    model: Recommender
+    args: MultiDict[str, str]
+
+    def top_k(self) -> int:
+        limit = self.svc.config.max_top_k
+        raw = self.args.get("top_k")
+        if raw is None:
+            return min(10, limit)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadRequest(f"top_k must be an integer from 1 to {limit}; got {raw!r}") from None
+        if not 1 <= value <= limit:
+            raise BadRequest(f"top_k must be from 1 to {limit}; got {value}")
+        return value
+
+    def weight(self, name: str, default: float) -> float:
+        raw = self.args.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise BadRequest(f"{name} must be a number >= 0; got {raw!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise BadRequest(f"{name} must be a finite number >= 0; got {raw!r}")
+        return value
+
+    def id(self, name: str) -> str | None:
+        raw = self.args.get(name, "").strip()
+        if len(raw) > MAX_ID_LENGTH:
+            raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters")
+        return raw or None
+
+
 def cached(*params: str) -> Callable:
     """Serve the view's JSON from Redis when the same path and `params` were answered before.
 
@@ -149,13 +191,14 @@ def cached(*params: str) -> Callable:
         @functools.wraps(view)
         def wrapper(**view_args: str) -> Response:
             svc = services()
-            model = current_model()
-            user_id = view_args.get("user_id") or request.args.get("user_id")
+            model = g.model = svc.live.current()  # pinned: a reload never splits one request
+            ask = Ask(svc, model, request.args)
+            user_id = view_args.get("user_id") or ask.args.get("user_id")
             if user_id:  # a personal answer: it must reflect the user's feedback so far
                 svc.sync_feedback(model)
             if not svc.cache.enabled:
-                return _json(b'{"source":"model",', orjson.dumps(view(**view_args)))
-            args = {p: request.args[p] for p in params if p in request.args}
+                return _json(b'{"source":"model",', orjson.dumps(view(ask, **view_args)))
+            args = {p: ask.args[p] for p in params if p in ask.args}
             # The user's feedback count is part of the key: an answer from before an event is never reused.
             seen = model.feedback.events.get(user_id.strip(), 0) if user_id else 0
             namespace = f"{model.version}:{svc.experiment}"  # a new model or experiment: new keys
@@ -165,7 +208,7 @@ def cached(*params: str) -> Callable:
             hit = svc.cache.get(key)
             if hit is not None and hit.startswith(b"{"):
                 return _json(b'{"source":"cache",', hit)
-            body = orjson.dumps(view(**view_args))
+            body = orjson.dumps(view(ask, **view_args))
             svc.cache.set(key, body)
             return _json(b'{"source":"model",', body)
 
@@ -194,41 +237,39 @@ def health() -> dict:
 
 @api.get("/recommend/content/<path:product_id>")
 @cached("top_k")
-def recommend_content(product_id: str) -> dict:
-    return _results(current_model().similar(product_id, _top_k()))
+def recommend_content(ask: Ask, product_id: str) -> dict:
+    return _results(ask.model.similar(product_id, ask.top_k()))
 
 
 @api.get("/recommend/user/<path:user_id>")
 @cached("top_k")
-def recommend_user(user_id: str) -> dict:
-    return _results(current_model().for_user(user_id, _top_k()))
+def recommend_user(ask: Ask, user_id: str) -> dict:
+    return _results(ask.model.for_user(user_id, ask.top_k()))
 
 
 @api.get("/recommend/hybrid")
 @cached("user_id", "product_id", "top_k", "w_content", "w_cf")
-def recommend_hybrid() -> dict:
-    svc = services()
-    user_id, product_id = _id_arg("user_id"), _id_arg("product_id")
+def recommend_hybrid(ask: Ask) -> dict:
+    user_id, product_id = ask.id("user_id"), ask.id("product_id")
     if user_id is None and product_id is None:
         raise BadRequest("give user_id, product_id or both")
-    k = _top_k()
-    w_content = _weight_arg("w_content", svc.config.hybrid_w_content)
-    w_cf = _weight_arg("w_cf", svc.config.hybrid_w_cf)
+    k = ask.top_k()
+    w_content = ask.weight("w_content", ask.svc.config.hybrid_w_content)
+    w_cf = ask.weight("w_cf", ask.svc.config.hybrid_w_cf)
     if w_content == 0 and w_cf == 0:
         raise BadRequest("w_content and w_cf cannot both be 0")
-    return _results(current_model().hybrid(user_id, product_id, k, w_content, w_cf))
+    return _results(ask.model.hybrid(user_id, product_id, k, w_content, w_cf))
 
 
 @api.get("/recommend/ab")
 @cached("user_id", "product_id", "top_k")
-def recommend_ab() -> dict:
-    svc = services()
-    user_id = _id_arg("user_id")
+def recommend_ab(ask: Ask) -> dict:
+    user_id = ask.id("user_id")
     if user_id is None:
         raise BadRequest("user_id is required")
-    product_id, k = _id_arg("product_id"), _top_k()
-    variant = svc.router.assign(user_id)
-    return {"variant": variant, **_results(current_model().by_strategy(variant, user_id, product_id, k))}
+    product_id, k = ask.id("product_id"), ask.top_k()
+    variant = ask.svc.router.assign(user_id)
+    return {"variant": variant, **_results(ask.model.by_strategy(variant, user_id, product_id, k))}
 
 
 @api.post("/feedback")
@@ -292,40 +333,6 @@ def _require_admin(config: Config) -> None:
 
 
 # --- parameters ----------------------------------------------------------------------------------
-
-
-def _top_k() -> int:
-    limit = services().config.max_top_k
-    raw = request.args.get("top_k")
-    if raw is None:
-        return min(10, limit)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"top_k must be an integer from 1 to {limit}; got {raw!r}") from None
-    if not 1 <= value <= limit:
-        raise BadRequest(f"top_k must be from 1 to {limit}; got {value}")
-    return value
-
-
-def _weight_arg(name: str, default: float) -> float:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number >= 0; got {raw!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise BadRequest(f"{name} must be a finite number >= 0; got {raw!r}")
-    return value
-
-
-def _id_arg(name: str) -> str | None:
-    raw = request.args.get(name, "").strip()
-    if len(raw) > MAX_ID_LENGTH:
-        raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters")
-    return raw or None
 
 
 def _id_field(body: dict, name: str, limit: int = MAX_ID_LENGTH) -> str:

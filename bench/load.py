@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
+from memory import PeakSampler
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -38,27 +39,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(args: list[str], cwd: Path, env: dict[str, str], port: int, timeout: float) -> subprocess.Popen:
-    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{' '.join(args)} exited with {process.returncode}")
+class Server:
+    """A gunicorn server, started as users start it and stopped on exit; while it runs, the peak
+    memory of all its processes together is sampled (`peak_gb`), start-up (its model build) included."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], port: int, timeout: float) -> None:
+        self.args, self.cwd, self.env, self.port, self.timeout = args, cwd, env, port, timeout
+
+    def __enter__(self) -> Server:
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            self.args, cwd=self.cwd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.memory = PeakSampler(self.process.pid).__enter__()
+        deadline = started + self.timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{' '.join(self.args)} exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
+                    self.ready_seconds = time.monotonic() - started
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.__exit__()
+        raise SystemExit(f"{' '.join(self.args)} did not answer within {self.timeout} s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.memory.__exit__()
+        self.process.send_signal(signal.SIGTERM)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"{' '.join(args)} did not answer within {timeout} s")
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    @property
+    def peak_gb(self) -> float:
+        return self.memory.peak
 
 
 def wrk(port: int, paths: list[str], duration: int, connections: int) -> dict[str, float]:
@@ -129,35 +146,36 @@ def main() -> None:
     rows: list[tuple[str, dict[str, float]]] = []
 
     port = free_port()
-    bare = start([*gunicorn, "-b", f"127.0.0.1:{port}", "bare_app:app"], BENCH, env, port, 60)
-    rows.append(("bare Flask /health", wrk(port, ["/health"], args.duration, args.connections)))
-    stop(bare)
-
-    started = time.monotonic()
-    port = free_port()
-    service = start(
-        [*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"], ROOT, {**env, "CACHE_ENABLED": "false"}, port,
-        args.start_timeout,
-    )  # fmt: skip
-    print(f"service ready in {time.monotonic() - started:.1f} s (building its model)", file=sys.stderr)
-    rows.append(("service /health", wrk(port, ["/health"], args.duration, args.connections)))
-    for route, route_list in paths.items():
-        rows.append((f"{route} (uncached)", wrk(port, route_list, args.duration, args.connections)))
-    stop(service)
+    with Server([*gunicorn, "-b", f"127.0.0.1:{port}", "bare_app:app"], BENCH, env, port, 60):
+        rows.append(("bare Flask /health", wrk(port, ["/health"], args.duration, args.connections)))
 
     port = free_port()
-    service = start([*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"], ROOT, env, port, args.start_timeout)
-    for route, route_list in paths.items():
-        for path in route_list:  # fill the cache first
-            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}").read()
-        rows.append((f"{route} (cached)", wrk(port, route_list, args.duration, args.connections)))
-    stop(service)
+    uncached = {**env, "CACHE_ENABLED": "false"}
+    server = [*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"]
+    with Server(server, ROOT, uncached, port, args.start_timeout) as service:
+        print(f"service ready in {service.ready_seconds:.1f} s (building its model)", file=sys.stderr)
+        rows.append(("service /health", wrk(port, ["/health"], args.duration, args.connections)))
+        for route, route_list in paths.items():
+            rows.append((f"{route} (uncached)", wrk(port, route_list, args.duration, args.connections)))
+    facts = {"ready_seconds": service.ready_seconds, "peak_gb": service.peak_gb}
+
+    port = free_port()
+    server = [*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"]
+    with Server(server, ROOT, env, port, args.start_timeout):
+        for route, route_list in paths.items():
+            for path in route_list:  # fill the cache first
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}").read()
+            rows.append((f"{route} (cached)", wrk(port, route_list, args.duration, args.connections)))
     _delete_keys(redis_url, prefix)
     shutil.rmtree(work, ignore_errors=True)
 
     ceiling = rows[0][1]["rps"]
     store = args.products.parent.name
-    print(f"\n{store}: {args.duration} s per row, {args.connections} connections, gunicorn -w 2\n")
+    print(f"\n{store}: {args.duration} s per row, {args.connections} connections, gunicorn -w 2")
+    print(
+        f"ready {facts['ready_seconds']:.1f} s after start from the CSVs (model built at start); "
+        f"peak memory of master and workers together {facts['peak_gb']:.2f} GB (PSS)\n"
+    )
     print("| route | requests/s | p50 ms | p99 ms | errors | share of bare Flask |")
     print("|---|---|---|---|---|---|")
     for name, r in rows:

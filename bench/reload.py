@@ -19,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from load import ROOT, free_port, route_paths, start, stop, wrk
+from load import ROOT, Server, free_port, route_paths, wrk
 
 
 def main() -> None:
@@ -48,31 +48,25 @@ def main() -> None:
     }
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    service = start(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:app"],
-        ROOT,
-        env,
-        port,
-        300,
-    )
-    before = json.load(urllib.request.urlopen(base + "/health"))["model_version"]
-    paths = [p for route in route_paths(products, interactions, 500, seed=2).values() for p in route]
-    with products.open("a") as f:  # a new product, so the rebuilt model has a new version
-        f.write("P9999,Reload Test Lantern,Outdoor,A lantern added while serving,12,\n")
+    server = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:app"]
+    with Server(server, ROOT, env, port, 300):
+        before = json.load(urllib.request.urlopen(base + "/health"))["model_version"]
+        paths = [p for route in route_paths(products, interactions, 500, seed=2).values() for p in route]
+        with products.open("a") as f:  # a new product, so the rebuilt model has a new version
+            f.write("P9999,Reload Test Lantern,Outdoor,A lantern added while serving,12,\n")
 
-    def reload_later() -> None:
-        time.sleep(args.after)
-        request = urllib.request.Request(base + "/admin/reload", method="POST")
-        request.add_header("Authorization", f"Bearer {token}")
-        print(f"reload: {json.load(urllib.request.urlopen(request))['status']}", file=sys.stderr)
+        def reload_later() -> None:
+            time.sleep(args.after)
+            request = urllib.request.Request(base + "/admin/reload", method="POST")
+            request.add_header("Authorization", f"Bearer {token}")
+            print(f"reload: {json.load(urllib.request.urlopen(request))['status']}", file=sys.stderr)
 
-    trigger = threading.Thread(target=reload_later)
-    trigger.start()
-    result = wrk(port, paths, args.duration, 4)
-    trigger.join()
-    versions = [json.load(urllib.request.urlopen(base + "/health"))["model_version"] for _ in range(20)]
-    status = json.load(urllib.request.urlopen(base + "/health"))["reload"]
-    stop(service)
+        trigger = threading.Thread(target=reload_later)
+        trigger.start()
+        result = wrk(port, paths, args.duration, 4)
+        trigger.join()
+        versions = [json.load(urllib.request.urlopen(base + "/health"))["model_version"] for _ in range(20)]
+        status = json.load(urllib.request.urlopen(base + "/health"))["reload"]
     shutil.rmtree(work, ignore_errors=True)
     print(
         f"wrk: {result['rps']:.0f} requests/s for {args.duration} s, p99 {result['p99']:.2f} ms, "

@@ -29,22 +29,23 @@ def blend(
         top = float(part_scores.max(initial=0.0))
         if top > 0:
             items.append(part_items)
-            scores.append(part_scores * (np.asarray(weight, dtype=np.float32) / np.float32(top)))
+            scores.append(part_scores * (np.float32(weight) / np.float32(top)))
     if not items:
         return np.empty(0, np.int32), np.empty(0, np.float32)
     return top_of_sum(np.concatenate(items), np.concatenate(scores), n, len(items), exclude)
 
 
 def blend_rows(
-    parts: Sequence[tuple[NDArray[np.floating], NDArray[np.int32], NDArray[np.floating]]],
+    parts: Sequence[tuple[float | NDArray[np.floating], NDArray[np.int32], NDArray[np.floating]]],
     n: int,
     exclude: sp.csr_matrix,
     n_items: int,
 ) -> Neighbours:
     """blend() for many rows at once: row r of the result is blend() of row r of every part.
 
-    Each part is (weights, indices, scores), arrays of one shape (rows x width) with index -1 in
-    unused slots; `exclude` holds each row's items to leave out (a rows x items matrix).
+    Each part is (weights, indices, scores): indices and scores of one shape (rows x width), -1 in
+    unused slots, and weights one number or an array of that shape; `exclude` holds each row's
+    items to leave out (a rows x items matrix).
     """
     n_rows = exclude.shape[0]
     rows, cols, vals = [], [], []

@@ -203,11 +203,7 @@ class Recommender:
             text.append(self.similar_items.of(anchor))
         if len(items):
             text.append(self._text_profile(user_id, self._pool(k)))
-        new_weight = max(w_content / max(len(text), 1), self.settings.new_item_weight * w_cf)
-        parts: list[tuple[float | NDArray[np.float32], Scored]] = [
-            (np.where(self.popularity.scores[part[0]] == 0, new_weight, w_content / len(text)), part)
-            for part in text
-        ]
+        parts = [(self._text_weight(part[0], w_content / len(text), w_cf), part) for part in text]
         if len(items):
             parts.append((w_cf, self._collaborative(user_id, self._pool(k))))
         elif anchor is not None:
@@ -274,6 +270,15 @@ class Recommender:
         items, weights = self._items_of(user_id)
         return top_n(*gather(table, items, weights), n, exclude=items)
 
+    def _text_weight(
+        self, items: NDArray[np.int32], weight: float, w_cf: float
+    ) -> float | NDArray[np.float64]:
+        """A text part's weight: products nobody has taken yet count at least new_item_weight x w_cf."""
+        new = self.popularity.scores[items] == 0
+        if not new.any():
+            return weight
+        return np.where(new, max(weight, self.settings.new_item_weight * w_cf), weight)
+
     def _precomputed(self, lists: UserLists, user_id: str, n: int) -> Scored | None:
         """The user's list from the build, if it holds n items and no feedback came since."""
         row = self.history.user_index.get(user_id)
@@ -291,7 +296,6 @@ class Recommender:
         s, history, n_items = self.settings, self.history, len(self.catalog)
         n = max(1, s.neighbours // 4)
         text_weight = s.w_content / 2  # two text parts: the latest item and the whole history
-        new_weight = max(text_weight, s.new_item_weight * s.w_cf)
         tables = []
         for start in range(0, history.n_users, CHUNK_ROWS):
             rows = slice(start, min(start + CHUNK_ROWS, history.n_users))
@@ -300,12 +304,9 @@ class Recommender:
                 (self.similar_items.indices[latest], self.similar_items.scores[latest]),
                 (self.user_text.table.indices[rows], self.user_text.table.scores[rows]),
             ]
-            parts = [
-                (np.where(self.popularity.scores[np.maximum(i, 0)] == 0, new_weight, text_weight), i, sc)
-                for i, sc in text
-            ]
+            parts = [(self._text_weight(i, text_weight, s.w_cf), i, sc) for i, sc in text]
             cf = self.user_cf.table.indices[rows], self.user_cf.table.scores[rows]
-            parts.append((np.full(cf[0].shape, s.w_cf), *cf))
+            parts.append((s.w_cf, *cf))
             tables.append(blend_rows(parts, n, history.matrix[rows], n_items))
         if not tables:
             return UserLists(Neighbours(np.empty((0, n), np.int32), np.empty((0, n), np.float32)))
