@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,11 +81,11 @@ def load_interactions(path: str | Path, catalog: Catalog, types: Collection[str]
     """
     frame = _read_csv(path, INTERACTION_COLUMNS)
     name = Path(path).name
-    users = frame["user_id"].str.strip()
+    users = _per_value(frame["user_id"], lambda u: u.str.strip())
     _reject_empty(users, name, "user_id")
     ts = _parse_timestamps(frame["ts"], name)
-    kinds = frame["interaction_type"].str.strip().str.lower()
-    items = frame["product_id"].str.strip().map(catalog.index)
+    kinds = _per_value(frame["interaction_type"], lambda k: k.str.strip().str.lower())
+    items = _per_value(frame["product_id"], lambda p: p.str.strip().map(catalog.index))
 
     known_item = items.notna().to_numpy()
     known_kind = kinds.isin(list(types)).to_numpy()
@@ -139,8 +139,16 @@ def _read_csv(path: str | Path, required: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
+def _per_value(column: pd.Series, change: Callable[[pd.Index], pd.Index]) -> pd.Series:
+    """change() applied to each distinct value once: ids and types repeat over millions of rows."""
+    codes, distinct = pd.factorize(column, sort=False)
+    return pd.Series(np.asarray(change(pd.Index(distinct)))[codes], index=column.index)
+
+
 def _parse_timestamps(raw: pd.Series, name: str) -> pd.Series:
-    ts = pd.to_datetime(raw.str.strip(), format="ISO8601", utc=True, errors="coerce")
+    ts = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
+    if ts.isna().any():  # perhaps only spaces around some values: strip (slow on millions) and retry
+        ts = pd.to_datetime(raw.str.strip(), format="ISO8601", utc=True, errors="coerce")
     bad = ts.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

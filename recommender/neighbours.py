@@ -86,13 +86,22 @@ def top_per_row(matrix: sp.csr_matrix, limit: int) -> sp.csr_matrix:
 
 
 def entries(matrix: sp.csr_matrix) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+    """(row, column, value) of every stored entry, in row order and, within a row, column order."""
+    matrix.sort_indices()
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     return rows, matrix.indices, matrix.data
 
 
 def ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
-    """Entries sorted by row, then score descending (ties: lower column first), and each one's rank."""
-    order = np.lexsort((cols, -data, rows))
+    """Entries sorted by row, then score descending (ties: lower column first), and each one's rank.
+
+    The entries come in row then column order (as entries() gives them), so one stable sort on a
+    64-bit key (the row, then the score's bits turned to sort descending) keeps ties by column.
+    """
+    bits = np.asarray(data, np.float32).view(np.uint32)
+    ascending = np.where(bits >> 31, ~bits, bits | np.uint32(0x80000000))  # orders like the value
+    key = (rows.astype(np.int64) << 32) | (np.uint32(0xFFFFFFFF) - ascending).astype(np.int64)
+    order = np.argsort(key, kind="stable")
     rows, cols, data = rows[order], cols[order], data[order]
     counts = np.bincount(rows, minlength=n_rows)
     rank = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)

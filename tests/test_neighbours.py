@@ -5,7 +5,17 @@ import pytest
 import scipy.sparse as sp
 
 from recommender import neighbours as nb
-from recommender.neighbours import Neighbours, gather, merge, top_k_neighbours, top_n, top_of_sum, user_lists
+from recommender.neighbours import (
+    Neighbours,
+    entries,
+    gather,
+    merge,
+    ranked,
+    top_k_neighbours,
+    top_n,
+    top_of_sum,
+    user_lists,
+)
 
 
 def brute_force(matrix, k):
@@ -92,3 +102,14 @@ def test_top_of_sum_adds_repeats_and_leaves_items_out():
     got, totals = top_of_sum(items, scores, n=5, repeats=2, exclude=np.array([7, 9]))
     assert got.tolist() == [1, 3]  # 5 sums to a negative score: left out
     assert totals.tolist() == pytest.approx([1.0, 0.75])
+
+
+def test_ranked_orders_by_row_then_score_then_column_for_any_sign():
+    rng = np.random.default_rng(3)
+    matrix = sp.random(30, 40, density=0.4, random_state=rng, format="csr", dtype=np.float32)
+    matrix.data = rng.choice(np.array([-2.5, -0.0, 0.5, 1.0, 3.0], np.float32), matrix.nnz)  # many ties
+    rows, cols, data, rank = ranked(*entries(matrix.copy()), 30)
+    order = np.lexsort((matrix.indices, -matrix.data, np.repeat(np.arange(30), np.diff(matrix.indptr))))
+    assert cols.tolist() == matrix.indices[order].tolist()
+    assert data.tolist() == matrix.data[order].tolist()
+    assert rank.tolist() == [r for n in np.diff(matrix.indptr) for r in range(n)]
