@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.neighbours import Neighbours, entries, ranked, top_of_sum
+from recommender.neighbours import Neighbours, entries, in_sorted, ranked, top_of_sum
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
@@ -61,7 +61,7 @@ def blend_rows(
     )  # repeats of an item in a row are added up here
     rows, cols, data = entries(summed)
     own_rows, own_cols, _ = entries(exclude.tocsr())
-    keep = (data > 0) & ~np.isin(rows * n_items + cols, own_rows * n_items + own_cols)
+    keep = (data > 0) & ~in_sorted(rows * n_items + cols, own_rows * n_items + own_cols)
     rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], n_rows)
     indices = np.full((n_rows, n), -1, np.int32)
     scores = np.zeros((n_rows, n), np.float32)

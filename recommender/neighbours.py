@@ -108,6 +108,14 @@ def ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
     return rows, cols, data, rank
 
 
+def in_sorted(keys: NDArray[np.int64], sorted_keys: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """np.isin(keys, sorted_keys) for sorted_keys in ascending order: a binary search per key, no hashing."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    found = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[found] == keys
+
+
 def gather(
     neighbours: Neighbours, items: NDArray[np.integer], weights: NDArray[np.floating]
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
@@ -264,7 +272,7 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
         rows, cols, data = entries(block)
         found = np.bincount(rows, minlength=stop - start)
         own_rows, own_cols, _ = entries(own)
-        keep = ~np.isin(rows * n_items + cols, own_rows * n_items + own_cols)
+        keep = ~in_sorted(rows * n_items + cols, own_rows * n_items + own_cols)
         rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], stop - start)
         top = rank < k
         indices[rows[top] + start, rank[top]] = cols[top]
