@@ -17,12 +17,14 @@ def blend(
     parts: Sequence[tuple[float | NDArray[np.floating], Scored]],
     n: int,
     exclude: NDArray[np.integer] | None = None,
+    size: int | None = None,
 ) -> Scored:
     """Weighted sum of the lists after scaling each to [0, 1] by its best score; the n best.
 
     Scaling first makes the weights mean what they say: cosine similarities (at most 1) and
     summed collaborative scores (often far above 1) would otherwise not be comparable. A weight
-    may be one number for the whole list or one per item.
+    may be one number for the whole list or one per item. `size`, when known, is one more than
+    the largest item any list or `exclude` may hold (the catalog's size).
     """
     items, scores = [], []
     for weight, (part_items, part_scores) in parts:
@@ -32,7 +34,7 @@ def blend(
             scores.append(part_scores * (np.float32(weight) / np.float32(top)))
     if not items:
         return np.empty(0, np.int32), np.empty(0, np.float32)
-    return top_of_sum(np.concatenate(items), np.concatenate(scores), n, len(items), exclude)
+    return top_of_sum(np.concatenate(items), np.concatenate(scores), n, len(items), exclude, size)
 
 
 def blend_rows(

@@ -151,17 +151,20 @@ def top_of_sum(
     n: int,
     repeats: int,
     exclude: NDArray[np.integer] | None = None,
+    size: int | None = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
     """The n best items by their summed positive scores, best first, none of `exclude`.
 
     For a few short lists merged at request time: an item appears at most `repeats` times, so
     the n x repeats best entries hold the n best items, and only those are deduplicated.
+    `size` (more than any item in `items` and `exclude`) saves looking for the largest.
     """
     if len(items) == 0:
         return items, scores
     excluding = exclude is not None and len(exclude) > 0
-    top = max(int(items.max()), int(exclude.max()) if excluding else 0)  # type: ignore[union-attr]
-    sums, _ = _scratch(top + 1)
+    if size is None:
+        size = max(int(items.max()), int(exclude.max()) if excluding else 0) + 1  # type: ignore[union-attr]
+    sums, _ = _scratch(size)
     np.add.at(sums, items, scores)
     if excluding:
         sums[exclude] = -np.inf

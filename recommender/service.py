@@ -75,6 +75,7 @@ class Recommender:
         self.popularity = popularity
         self.user_cf = user_cf  # each user's collaborative top list, precomputed
         self.user_text = user_text  # each user's text-profile top list, precomputed
+        self._unseen = popularity.scores == 0  # products nobody has interacted with yet
         # Each user's hybrid answer without a product, at the default weights (see hybrid()).
         self.user_hybrid = user_hybrid or self._hybrid_lists()
         self.version = version
@@ -212,7 +213,7 @@ class Recommender:
         else:
             parts.append((w_cf, self.popularity.recommend(self._pool(k))))
         exclude = _with(items, anchor if product_id is not None else None)
-        return self._complete(blend(parts, k, exclude), k, exclude)
+        return self._complete(blend(parts, k, exclude, size=len(self._ids)), k, exclude)
 
     def by_strategy(
         self, strategy: str, user_id: str, product_id: str | None, k: int
@@ -274,7 +275,7 @@ class Recommender:
         self, items: NDArray[np.int32], weight: float, w_cf: float
     ) -> float | NDArray[np.float64]:
         """A text part's weight: products nobody has taken yet count at least new_item_weight x w_cf."""
-        new = self.popularity.scores[items] == 0
+        new = self._unseen[items]
         if not new.any():
             return weight
         return np.where(new, max(weight, self.settings.new_item_weight * w_cf), weight)
