@@ -239,6 +239,8 @@ def test_a_purchase_leaves_the_buyers_next_answers_even_when_cached(client):
     assert client.get("/recommend/user/U5?top_k=3").get_json()["source"] == "cache"
     hybrid = "/recommend/hybrid?user_id=U5&product_id=P2&top_k=5"
     assert "P4" in ids(client.get(hybrid))
+    precomputed = "/recommend/hybrid?user_id=U5&top_k=5"  # without a product: a list from the build
+    assert "P4" in ids(client.get(precomputed))
     assert (
         client.post("/feedback", json={"user_id": "U5", "product_id": "P4", "action": "purchase"}).status_code
         == 202
@@ -247,6 +249,7 @@ def test_a_purchase_leaves_the_buyers_next_answers_even_when_cached(client):
     assert after.get_json()["source"] == "model"
     assert "P4" not in ids(after)
     assert "P4" not in ids(client.get(hybrid))
+    assert "P4" not in ids(client.get(precomputed))
     assert "P4" not in ids(client.get("/recommend/ab?user_id=U5&top_k=6"))
 
 

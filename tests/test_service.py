@@ -146,3 +146,13 @@ def test_precomputed_hybrid_lists_equal_the_request_time_blend_on_the_demo_store
     assert [[r.product_id for r in a] for a in after] == [[r.product_id for r in b] for b in before]
     scores_after = [r.score for answer in after for r in answer]
     assert scores_after == pytest.approx([r.score for answer in before for r in answer], abs=2e-6)
+
+
+def test_hybrid_without_a_product_beyond_the_precomputed_length_is_blended_at_request_time(store):
+    model = Recommender.from_csv(*store, ModelSettings(neighbours=8))  # keeps 8 // 4 = 2 per user
+    assert model.user_hybrid.table.k == 2
+    short, long = model.hybrid("U1", None, 2), model.hybrid("U1", None, 4)
+    empty = (model.history.n_users, 0)
+    model.user_hybrid = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
+    assert model.hybrid("U1", None, 4) == long
+    assert model.hybrid("U1", None, 2) == short == long[:2]
