@@ -1,23 +1,27 @@
 """Load benchmark: the service under gunicorn against a bare Flask app, with wrk, in one run.
 
     python bench/load.py                                        # the demo store
-    python bench/load.py --products P.csv --interactions I.csv --duration 10
+    python bench/load.py --products P.csv --interactions I.csv --rounds 5
 
 Starts each server as users start it (`gunicorn -w 2 -b HOST:PORT app:app` from the repository
-root), runs wrk on each route with a rotating set of real ids, and prints requests/s, p50 and p99
-latency, and each route's requests/s as a share of the bare Flask app's (the ceiling of Flask on
-this machine). Uncached routes run with CACHE_ENABLED=false; cached routes against the Redis at
-REDIS_URL (default redis://127.0.0.1:6379/15, keys under a prefix of their own, deleted after).
+root): the bare app, the service without cache, and the service with it, all at once (an idle
+server costs nothing). Then, in rounds, runs wrk on each row with a rotating set of real ids, and
+prints for each row the median over the rounds of requests/s, p50 and p99 latency, and its
+requests/s as a share of the bare Flask app's (the ceiling of Flask on this machine).
+Uncached routes run with CACHE_ENABLED=false; cached routes against the Redis at REDIS_URL
+(default redis://127.0.0.1:6379/15, keys under a prefix of their own, deleted after).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,7 +125,8 @@ def main() -> None:
     )
     parser.add_argument("--products", type=Path, default=ROOT / "data" / "products.csv")
     parser.add_argument("--interactions", type=Path, default=ROOT / "data" / "interactions.csv")
-    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per row")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per row and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every row; medians are shown")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--ids", type=int, default=2000, help="distinct requests per route")
     parser.add_argument("--start-timeout", type=float, default=1200)
@@ -143,44 +148,55 @@ def main() -> None:
     }
     paths = route_paths(args.products, args.interactions, args.ids, seed=1)
     gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2"]
-    rows: list[tuple[str, dict[str, float]]] = []
 
-    port = free_port()
-    with Server([*gunicorn, "-b", f"127.0.0.1:{port}", "bare_app:app"], BENCH, env, port, 60):
-        rows.append(("bare Flask /health", wrk(port, ["/health"], args.duration, args.connections)))
-
-    port = free_port()
-    uncached = {**env, "CACHE_ENABLED": "false"}
-    server = [*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"]
-    with Server(server, ROOT, uncached, port, args.start_timeout) as service:
+    with contextlib.ExitStack() as servers:
+        bare_port, port, cached_port = free_port(), free_port(), free_port()
+        servers.enter_context(
+            Server([*gunicorn, "-b", f"127.0.0.1:{bare_port}", "bare_app:app"], BENCH, env, bare_port, 60)
+        )
+        uncached = {**env, "CACHE_ENABLED": "false"}
+        server = [*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"]
+        service = servers.enter_context(Server(server, ROOT, uncached, port, args.start_timeout))
         print(f"service ready in {service.ready_seconds:.1f} s (building its model)", file=sys.stderr)
-        rows.append(("service /health", wrk(port, ["/health"], args.duration, args.connections)))
-        for route, route_list in paths.items():
-            rows.append((f"{route} (uncached)", wrk(port, route_list, args.duration, args.connections)))
-    facts = {"ready_seconds": service.ready_seconds, "peak_gb": service.peak_gb}
-
-    port = free_port()
-    server = [*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"]
-    with Server(server, ROOT, env, port, args.start_timeout):
-        for route, route_list in paths.items():
+        server = [*gunicorn, "-b", f"127.0.0.1:{cached_port}", "app:app"]  # loads what the first built
+        servers.enter_context(Server(server, ROOT, env, cached_port, args.start_timeout))
+        for route_list in paths.values():
             for path in route_list:  # fill the cache first
-                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}").read()
-            rows.append((f"{route} (cached)", wrk(port, route_list, args.duration, args.connections)))
+                urllib.request.urlopen(f"http://127.0.0.1:{cached_port}{path}").read()
+        plan = [("bare Flask /health", bare_port, ["/health"]), ("service /health", port, ["/health"])]
+        plan += [(f"{route} (uncached)", port, route_list) for route, route_list in paths.items()]
+        plan += [(f"{route} (cached)", cached_port, route_list) for route, route_list in paths.items()]
+        # Every row once per round, the rounds one after the other: a slow spell of a shared
+        # machine then touches every row alike, and the median of each row ignores one bad round.
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in plan}
+        for round_number in range(1, args.rounds + 1):
+            print(f"round {round_number} of {args.rounds}", file=sys.stderr)
+            for name, row_port, row_paths in plan:
+                runs[name].append(wrk(row_port, row_paths, args.duration, args.connections))
+        facts = {"ready_seconds": service.ready_seconds, "peak_gb": service.peak_gb}
     _delete_keys(redis_url, prefix)
     shutil.rmtree(work, ignore_errors=True)
 
-    ceiling = rows[0][1]["rps"]
+    rows = {
+        name: {m: statistics.median(r[m] for r in results) for m in results[0]}
+        for name, results in runs.items()
+    }
+    ceiling = rows["bare Flask /health"]["rps"]
     store = args.products.parent.name
-    print(f"\n{store}: {args.duration} s per row, {args.connections} connections, gunicorn -w 2")
+    print(
+        f"\n{store}: median of {args.rounds} rounds of {args.duration} s per row, "
+        f"{args.connections} connections, gunicorn -w 2"
+    )
     print(
         f"ready {facts['ready_seconds']:.1f} s after start from the CSVs (model built at start); "
         f"peak memory of master and workers together {facts['peak_gb']:.2f} GB (PSS)\n"
     )
     print("| route | requests/s | p50 ms | p99 ms | errors | share of bare Flask |")
     print("|---|---|---|---|---|---|")
-    for name, r in rows:
+    for name, r in rows.items():
+        errors = sum(x["errors"] for x in runs[name])
         share = r["rps"] / ceiling
-        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {share:.2f} |")
+        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {errors:.0f} | {share:.2f} |")
 
 
 def _delete_keys(url: str, prefix: str) -> None:
