@@ -105,18 +105,8 @@ class Recommender:
         started = time.perf_counter()
         user_cf = user_lists(history.matrix, collaborative.neighbours, settings.neighbours)
         user_text = user_lists(history.matrix, similar_items, settings.neighbours)
-        model = cls(
-            catalog,
-            history,
-            settings,
-            similar_items,
-            collaborative,
-            popularity,
-            user_cf,
-            user_text,
-            None,
-            version,
-        )
+        parts = (similar_items, collaborative, popularity, user_cf, user_text)
+        model = cls(catalog, history, settings, *parts, version=version)  # __init__ blends user_hybrid
         log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
         return model
 
