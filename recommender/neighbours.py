@@ -86,7 +86,7 @@ def top_per_row(matrix: sp.csr_matrix, limit: int) -> sp.csr_matrix:
 
 
 def entries(matrix: sp.csr_matrix) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
-    """(row, column, value) of every stored entry, in row order and, within a row, column order."""
+    """(row, column, value) of every stored entry, in row then column order (sorts the indices in place)."""
     matrix.sort_indices()
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     return rows, matrix.indices, matrix.data
