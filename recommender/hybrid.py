@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.neighbours import Neighbours, entries, in_sorted, ranked, top_of_sum
+from recommender.neighbours import Neighbours, entries, not_owned, place, ranked, top_of_sum
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
@@ -41,7 +41,6 @@ def blend_rows(
     parts: Sequence[tuple[float | NDArray[np.floating], NDArray[np.int32], NDArray[np.floating]]],
     n: int,
     exclude: sp.csr_matrix,
-    n_items: int,
 ) -> Neighbours:
     """blend() for many rows at once: row r of the result is blend() of row r of every part.
 
@@ -49,7 +48,7 @@ def blend_rows(
     unused slots, and weights one number or an array of that shape; `exclude` holds each row's
     items to leave out (a rows x items matrix).
     """
-    n_rows = exclude.shape[0]
+    n_rows, n_items = exclude.shape
     rows, cols, vals = [], [], []
     for weights, indices, scores in parts:
         top = scores.max(axis=1, initial=0.0).astype(np.float32)
@@ -62,12 +61,7 @@ def blend_rows(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_items)
     )  # repeats of an item in a row are added up here
     rows, cols, data = entries(summed)
-    own_rows, own_cols, _ = entries(exclude.tocsr())
-    keep = (data > 0) & ~in_sorted(rows * n_items + cols, own_rows * n_items + own_cols)
-    rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], n_rows)
-    indices = np.full((n_rows, n), -1, np.int32)
-    scores = np.zeros((n_rows, n), np.float32)
-    top_n = rank < n
-    indices[rows[top_n], rank[top_n]] = cols[top_n]
-    scores[rows[top_n], rank[top_n]] = data[top_n]
-    return Neighbours(indices, scores)
+    keep = (data > 0) & not_owned(rows, cols, exclude.tocsr())
+    table = Neighbours(np.full((n_rows, n), -1, np.int32), np.zeros((n_rows, n), np.float32))
+    place(table, *ranked(rows[keep], cols[keep], data[keep], n_rows))
+    return table

@@ -51,10 +51,9 @@ def top_k_neighbours(
     """
     n, m = left.shape[0], right.shape[0]
     k = max(0, min(k, m - (1 if exclude_self else 0)))
-    indices = np.full((n, k), -1, dtype=np.int32)
-    scores = np.zeros((n, k), dtype=np.float32)
+    table = Neighbours(np.full((n, k), -1, dtype=np.int32), np.zeros((n, k), dtype=np.float32))
     if k == 0 or left.nnz == 0 or right.nnz == 0:
-        return Neighbours(indices, scores)
+        return table
     right_t = right.T.tocsr().astype(np.float32)
     left = left.tocsr().astype(np.float32)
     for start in range(0, n, CHUNK_ROWS):
@@ -66,13 +65,10 @@ def top_k_neighbours(
         keep = data > 0
         if exclude_self:
             keep &= cols != rows + start
-        rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], stop - start)
-        top = rank < k
-        indices[rows[top] + start, rank[top]] = cols[top]
-        scores[rows[top] + start, rank[top]] = data[top]
+        place(table, *ranked(rows[keep], cols[keep], data[keep], stop - start), start)
         if progress is not None:
             progress(stop, n)
-    return Neighbours(indices, scores)
+    return table
 
 
 def top_per_row(matrix: sp.csr_matrix, limit: int) -> sp.csr_matrix:
@@ -108,12 +104,26 @@ def ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
     return rows, cols, data, rank
 
 
-def in_sorted(keys: NDArray[np.int64], sorted_keys: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """np.isin(keys, sorted_keys) for sorted_keys in ascending order: a binary search per key, no hashing."""
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    found = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[found] == keys
+def place(table: Neighbours, rows, cols, data, rank, offset: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """Write ranked entries (as ranked() gives them) into the table's rows from `offset` on;
+    entries ranked beyond the table's width are left out."""
+    top = rank < table.k
+    table.indices[rows[top] + offset, rank[top]] = cols[top]
+    table.scores[rows[top] + offset, rank[top]] = data[top]
+
+
+def not_owned(rows: NDArray[np.int64], cols: NDArray[np.int32], owned: sp.csr_matrix) -> NDArray[np.bool_]:
+    """A mask of the entries (row, col) that are not stored in `owned` (rows x items).
+
+    Both come in row then column order, so their keys are sorted: a binary search each, no hashing.
+    """
+    n_items = owned.shape[1]
+    own_rows, own_cols, _ = entries(owned)
+    own_keys, keys = own_rows * n_items + own_cols, rows * n_items + cols
+    if len(own_keys) == 0:
+        return np.ones(len(keys), dtype=bool)
+    found = np.minimum(np.searchsorted(own_keys, keys), len(own_keys) - 1)
+    return own_keys[found] != keys
 
 
 def gather(
@@ -261,31 +271,26 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
     """
     n_users = history.shape[0]
     k = min(k, table.indices.shape[0])
-    indices = np.full((n_users, k), -1, dtype=np.int32)
-    scores = np.zeros((n_users, k), dtype=np.float32)
+    lists = Neighbours(np.full((n_users, k), -1, dtype=np.int32), np.zeros((n_users, k), dtype=np.float32))
     matrix = as_matrix(table)
     history = history.tocsr().astype(np.float32)
     if k == 0 or matrix.nnz == 0 or history.nnz == 0:
-        return UserLists(Neighbours(indices, scores))
-    n_items = history.shape[1]
+        return UserLists(lists)
     for start in range(0, n_users, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n_users)
         own = history[start:stop]
         block = sp_matmul_topn(own, matrix, top_n=k + spare, threshold=0.0, n_threads=THREADS)
         rows, cols, data = entries(block)
         found = np.bincount(rows, minlength=stop - start)
-        own_rows, own_cols, _ = entries(own)
-        keep = ~in_sorted(rows * n_items + cols, own_rows * n_items + own_cols)
+        keep = not_owned(rows, cols, own)
         rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], stop - start)
-        top = rank < k
-        indices[rows[top] + start, rank[top]] = cols[top]
-        scores[rows[top] + start, rank[top]] = data[top]
+        place(lists, rows, cols, data, rank, start)
         # A list is short of its true top k only if the product was cut and the user's items filled it.
         kept = np.bincount(rows, minlength=stop - start)
         for user in np.nonzero((found >= k + spare) & (kept < k))[0] + start:
             span = slice(history.indptr[user], history.indptr[user + 1])
             owned = history.indices[span]
             best, best_scores = top_n(*gather(table, owned, history.data[span]), k, exclude=owned)
-            indices[user], scores[user] = -1, 0.0
-            indices[user, : len(best)], scores[user, : len(best)] = best, best_scores
-    return UserLists(Neighbours(indices, scores))
+            lists.indices[user], lists.scores[user] = -1, 0.0
+            lists.indices[user, : len(best)], lists.scores[user, : len(best)] = best, best_scores
+    return UserLists(lists)

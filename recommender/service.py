@@ -77,7 +77,7 @@ class Recommender:
         self.user_text = user_text  # each user's text-profile top list, precomputed
         self._unseen = popularity.scores == 0  # products nobody has interacted with yet
         # Each user's hybrid answer without a product, at the default weights (see hybrid()).
-        self.user_hybrid = user_hybrid or self._hybrid_lists()
+        self.user_hybrid = self._hybrid_lists() if user_hybrid is None else user_hybrid
         self.version = version
         # Feedback stored since the build; whoever holds the store keeps it current (apply()).
         self.feedback = FeedbackOverlay(catalog.index, settings.interaction_weights)
@@ -284,7 +284,7 @@ class Recommender:
         the user's text-profile list and collaborative list. It holds the answers for k up to
         neighbours / 4, the largest k whose parts are the precomputed lists (see _pool()).
         """
-        s, history, n_items = self.settings, self.history, len(self.catalog)
+        s, history = self.settings, self.history
         n = max(1, s.neighbours // 4)
         text_weight = s.w_content / 2  # two text parts: the latest item and the whole history
         tables = []
@@ -298,7 +298,7 @@ class Recommender:
             parts = [(self._text_weight(i, text_weight, s.w_cf), i, sc) for i, sc in text]
             cf = self.user_cf.table.indices[rows], self.user_cf.table.scores[rows]
             parts.append((s.w_cf, *cf))
-            tables.append(blend_rows(parts, n, history.matrix[rows], n_items))
+            tables.append(blend_rows(parts, n, history.matrix[rows]))
         if not tables:
             return UserLists(Neighbours(np.empty((0, n), np.int32), np.empty((0, n), np.float32)))
         return UserLists(
