@@ -28,12 +28,9 @@ from recommender.data_loader import Catalog
 from recommender.history import UserHistory
 from recommender.neighbours import Neighbours, UserLists
 from recommender.popularity import Popularity
-from recommender.service import ModelSettings, Recommender, model_version
+from recommender.service import MODEL_FORMAT, ModelSettings, Recommender, model_version
 
 log = logging.getLogger(__name__)
-
-# Bump when the files' layout changes: older folders are then ignored, not misread.
-FORMAT = 5
 
 
 def load_or_build(
@@ -88,7 +85,7 @@ def save(model: Recommender, directory: str | Path) -> Path:
         _save_strings(work, "titles", model.catalog.titles)
         _save_strings(work, "user_ids", list(model.history.user_index))
         meta = {
-            "format": FORMAT,
+            "format": MODEL_FORMAT,
             "version": model.version,
             "settings": asdict(model.settings),
             "products": len(model.catalog),
@@ -113,8 +110,8 @@ def load(folder: str | Path) -> Recommender:
     """A Recommender from a folder written by save(); the big arrays stay memory-mapped."""
     folder = Path(folder)
     meta = json.loads((folder / "meta.json").read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{folder}: artifact format {meta.get('format')}, this code reads {FORMAT}")
+    if meta.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{folder}: artifact format {meta.get('format')}, this code reads {MODEL_FORMAT}")
 
     def array(name: str) -> NDArray:
         # A plain ndarray view of the mapping: shares its pages, without np.memmap's per-slice cost.

@@ -25,6 +25,10 @@ from recommender.popularity import Popularity
 
 log = logging.getLogger(__name__)
 
+# How a built model is laid out (its arrays and what they hold). It is part of every model version,
+# so a release that changes it builds afresh instead of loading a folder an older release saved.
+MODEL_FORMAT = 5
+
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass takes three times as long to create
 class Recommendation:
@@ -333,8 +337,8 @@ def _with(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:
 def model_version(
     products_csv: str | Path, interactions_csv: str | Path, settings: ModelSettings, feedback_last_id: int = 0
 ) -> str:
-    """A short digest of the input files, settings and feedback included: same inputs, same version."""
-    digest = hashlib.sha256(repr((sorted(vars(settings).items()), feedback_last_id)).encode())
+    """A short digest of the input files, settings, feedback and model format: same inputs, same version."""
+    digest = hashlib.sha256(repr((sorted(vars(settings).items()), feedback_last_id, MODEL_FORMAT)).encode())
     for path in (products_csv, interactions_csv):
         try:
             with open(path, "rb") as f:

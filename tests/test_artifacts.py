@@ -65,9 +65,23 @@ def test_saving_a_version_twice_keeps_one_folder(model, tmp_path):
 
 def test_an_unknown_format_is_refused(model, tmp_path, monkeypatch):
     folder = save(model, tmp_path)
-    monkeypatch.setattr(artifacts, "FORMAT", artifacts.FORMAT + 1)
+    monkeypatch.setattr(artifacts, "MODEL_FORMAT", artifacts.MODEL_FORMAT + 1)
     with pytest.raises(ValueError, match="artifact format"):
         load(folder)
+
+
+def test_a_folder_an_older_release_saved_is_left_alone_and_a_new_version_built(store, tmp_path, monkeypatch):
+    from recommender import service
+
+    settings, out = ModelSettings(), tmp_path / "artifacts"
+    monkeypatch.setattr(service, "MODEL_FORMAT", service.MODEL_FORMAT - 1)
+    monkeypatch.setattr(artifacts, "MODEL_FORMAT", service.MODEL_FORMAT)
+    old = load_or_build(*store, settings, out)
+    monkeypatch.undo()
+    new = load_or_build(*store, settings, out)  # the upgraded release, same inputs
+    assert new.version != old.version
+    assert sorted(p.name for p in out.iterdir()) == sorted([old.version, new.version])
+    assert load_or_build(*store, settings, out).version == new.version
 
 
 def test_build_command_writes_what_the_server_loads(store, tmp_path, monkeypatch, capsys):
