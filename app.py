@@ -147,9 +147,13 @@ class Ask:
     model: Recommender
     args: MultiDict[str, str]
 
+    def arg(self, name: str) -> str | None:
+        """The query parameter, or None (MultiDict.get raises and catches an exception when it is absent)."""
+        return self.args[name] if name in self.args else None
+
     def top_k(self) -> int:
         limit = self.svc.config.max_top_k
-        raw = self.args.get("top_k")
+        raw = self.arg("top_k")
         if raw is None:
             return min(10, limit)
         try:
@@ -161,7 +165,7 @@ class Ask:
         return value
 
     def weight(self, name: str, default: float) -> float:
-        raw = self.args.get(name)
+        raw = self.arg(name)
         if raw is None:
             return default
         try:
@@ -173,7 +177,7 @@ class Ask:
         return value
 
     def id(self, name: str) -> str | None:
-        raw = self.args.get(name, "").strip()
+        raw = (self.arg(name) or "").strip()
         if len(raw) > MAX_ID_LENGTH:
             raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters")
         return raw or None
@@ -193,7 +197,7 @@ def cached(*params: str) -> Callable:
             svc = services()
             model = g.model = svc.live.current()  # pinned: a reload never splits one request
             ask = Ask(svc, model, request.args)
-            user_id = view_args.get("user_id") or ask.args.get("user_id")
+            user_id = view_args.get("user_id") or ask.arg("user_id")
             if user_id:  # a personal answer: it must reflect the user's feedback so far
                 svc.sync_feedback(model)
             if not svc.cache.enabled:

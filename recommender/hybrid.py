@@ -31,7 +31,9 @@ def blend(
         top = float(part_scores.max(initial=0.0))
         if top > 0:
             items.append(part_items)
-            scores.append(part_scores * (np.float32(weight) / np.float32(top)))
+            # Python floats: a float32 array times one stays float32, without numpy scalar work.
+            factor = (weight / top).astype(np.float32) if isinstance(weight, np.ndarray) else weight / top
+            scores.append(part_scores * factor)
     if not items:
         return np.empty(0, np.int32), np.empty(0, np.float32)
     return top_of_sum(np.concatenate(items), np.concatenate(scores), n, len(items), exclude, size)

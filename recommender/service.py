@@ -80,6 +80,7 @@ class Recommender:
         self.user_cf = user_cf  # each user's collaborative top list, precomputed
         self.user_text = user_text  # each user's text-profile top list, precomputed
         self._unseen = popularity.scores == 0  # products nobody has interacted with yet
+        self._any_unseen = bool(self._unseen.any())
         # Each user's hybrid answer without a product, at the default weights (see hybrid()).
         self.user_hybrid = self._hybrid_lists() if user_hybrid is None else user_hybrid
         self.version = version
@@ -269,10 +270,10 @@ class Recommender:
         self, items: NDArray[np.int32], weight: float, w_cf: float
     ) -> float | NDArray[np.float64]:
         """A text part's weight: products nobody has taken yet count at least new_item_weight x w_cf."""
-        new = self._unseen[items]
-        if not new.any():
+        boost = self.settings.new_item_weight * w_cf
+        if boost <= weight or not self._any_unseen:
             return weight
-        return np.where(new, max(weight, self.settings.new_item_weight * w_cf), weight)
+        return np.where(self._unseen[items], boost, weight)
 
     def _precomputed(self, lists: UserLists, user_id: str, n: int) -> Scored | None:
         """The user's list from the build, if it holds n items and no feedback came since."""
