@@ -27,6 +27,7 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
+import api_docs
 from config import Config, ConfigError
 from recommender.ab_testing import ABRouter
 from recommender.artifacts import load_or_build
@@ -298,6 +299,16 @@ def feedback() -> tuple[dict, int]:
     return {"status": "received"}, 202
 
 
+@api.get("/openapi.json")
+def openapi_document() -> dict:
+    return api_docs.spec(services().config)
+
+
+@api.get("/docs")
+def docs() -> Response:
+    return current_app.response_class(api_docs.page(api_docs.spec(services().config)), mimetype="text/html")
+
+
 @api.post("/admin/reload")
 def admin_reload() -> tuple[dict, int]:
     """Rebuild from the CSVs and all stored feedback in the background; every worker then switches."""
@@ -396,7 +407,7 @@ def register_error_handlers(app: Flask) -> None:
 
 # Messages for errors Flask raises itself (unknown route, wrong method, body too large).
 DEFAULT_MESSAGES = {
-    404: "no such route; see the API reference in README.md",
+    404: "no such route; the routes are listed at /docs",
     405: "method not allowed on this route",
     413: f"the request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
 }

@@ -44,6 +44,7 @@ def test_readme_has_curl_examples_for_every_route():
         "/recommend/hybrid",
         "/recommend/ab",
         "/feedback",
+        "/openapi.json",
     ):
         assert any(p.startswith(route) for p in paths), route
 

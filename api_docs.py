@@ -1,0 +1,281 @@
+"""The API description served at /openapi.json (OpenAPI 3.1) and rendered at /docs.
+
+Written by hand, from the same settings the routes check (top_k's limit, the default hybrid
+weights, the A/B variants), so it states what this deployment accepts. A test compares its paths
+and methods with the app's routes.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from config import Config
+from recommender.feedback import ACTIONS
+
+
+def spec(config: Config) -> dict[str, Any]:
+    top_k = _query(
+        "top_k",
+        f"how many results, 1 to {config.max_top_k}",
+        {"type": "integer", "minimum": 1, "maximum": config.max_top_k, "default": min(10, config.max_top_k)},
+    )
+    user = _query("user_id", "the user (at most 256 characters)", {"type": "string", "maxLength": 256})
+    product = _query(
+        "product_id", "the product (at most 256 characters)", {"type": "string", "maxLength": 256}
+    )
+    recommendations = _answer("Recommendations, best first", "Recommendations")
+    with_variant = _answer("Recommendations, best first, and the user's variant", "VariantRecommendations")
+    variants = ", ".join(f"{name} ({weight:g})" for name, weight in config.ab_variants)
+    paths = {
+        "/health": {
+            "get": _operation(
+                "The service is up: the model version, the cache's state, catalog and user counts",
+                responses={"200": _answer("Up", "Health")},
+            )
+        },
+        "/recommend/content/{product_id}": {
+            "get": _operation(
+                "Products most like this one by their text, never the product itself",
+                [_path("product_id", "the product"), top_k],
+                {"200": recommendations, "404": _error("Unknown product")},
+            )
+        },
+        "/recommend/user/{user_id}": {
+            "get": _operation(
+                "Items for this user that they do not have yet; best sellers for a user never seen",
+                [_path("user_id", "the user"), top_k],
+                {"200": recommendations},
+            )
+        },
+        "/recommend/hybrid": {
+            "get": _operation(
+                "A blend of items like the product (content) and items for the user (collaborative); "
+                "give user_id, product_id or both. Each list is scaled to [0, 1] before weighting.",
+                [
+                    user,
+                    product,
+                    top_k,
+                    _weight("w_content", "weight of the content part", config.hybrid_w_content),
+                    _weight("w_cf", "weight of the collaborative part", config.hybrid_w_cf),
+                ],
+                {"200": recommendations, "404": _error("Unknown product")},
+            )
+        },
+        "/recommend/ab": {
+            "get": _operation(
+                f"The answer of the user's A/B variant (MD5 of salt and user; variants {variants}; "
+                "the first is the control)",
+                [{**user, "required": True}, product, top_k],
+                {"200": with_variant, "404": _error("Unknown product")},
+            )
+        },
+        "/feedback": {
+            "post": {
+                **_operation(
+                    "Store an interaction durably; it shapes the user's next answers",
+                    responses={
+                        "202": _answer("Stored (committed)", "Received"),
+                        "404": _error("Unknown product"),
+                        "413": _error("Body over 1 MiB"),
+                        "503": _error("The feedback store is unavailable: nothing was stored, retry"),
+                    },
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Feedback"}}},
+                },
+            }
+        },
+        "/admin/reload": {
+            "post": _admin(
+                "Rebuild the models from the CSVs and the stored feedback, in the background",
+                "202",
+                "Started, or already running",
+            ),
+            "get": _admin("The state of the last rebuild", "200", "The state"),
+        },
+        "/openapi.json": {
+            "get": _operation("This description", responses={"200": {"description": "OpenAPI 3.1"}})
+        },
+        "/docs": {
+            "get": _operation(
+                "This description as a page",
+                responses={"200": {"description": "HTML", "content": {"text/html": {}}}},
+            )
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Recommendation service",
+            "version": "1.0.0",
+            "description": "Content-based, collaborative and hybrid product recommendations, "
+            "with a Redis cache, an A/B router and durable feedback. Every error is "
+            '{"error": {"code", "message"}}.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def page(document: dict[str, Any]) -> str:
+    """A self-contained HTML page listing every route of `document` (no scripts, works offline)."""
+    esc = html.escape
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(document['info']['title'])}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+        "code{background:#f3f3f3;padding:0 .2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head><body>",
+        f"<h1>{esc(document['info']['title'])}</h1><p>{esc(document['info']['description'])}</p>",
+        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a> (OpenAPI 3.1).</p>",
+    ]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            parts.append(
+                f"<h2><code>{method.upper()} {esc(path)}</code></h2><p>{esc(operation['summary'])}</p>"
+            )
+            parameters = operation.get("parameters", [])
+            if parameters:
+                parts.append("<table><tr><th>parameter</th><th>in</th><th>required</th><th>meaning</th></tr>")
+                for p in parameters:
+                    default = p["schema"].get("default")
+                    meaning = p["description"] + (f" (default {default})" if default is not None else "")
+                    required = "yes" if p.get("required") else "no"
+                    parts.append(
+                        f"<tr><td><code>{esc(p['name'])}</code></td><td>{p['in']}</td>"
+                        f"<td>{required}</td><td>{esc(meaning)}</td></tr>"
+                    )
+                parts.append("</table>")
+            answers = ", ".join(
+                f"{code} {esc(r['description'])}" for code, r in operation["responses"].items()
+            )
+            parts.append(f"<p>Answers: {answers}.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _operation(
+    summary: str, parameters: list[dict[str, Any]] | None = None, responses: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    answers = dict(responses or {})
+    if parameters:
+        answers.setdefault("400", _error("A malformed or out-of-range parameter"))
+    return {"summary": summary, "parameters": parameters or [], "responses": answers}
+
+
+def _admin(summary: str, code: str, description: str) -> dict[str, Any]:
+    return {
+        **_operation(
+            summary,
+            responses={
+                code: _answer(description, "Reload"),
+                "401": _error("Missing or wrong admin token"),
+                "404": _error("ADMIN_TOKEN is not set: the admin routes do not exist"),
+            },
+        ),
+        "security": [{"admin": []}],
+    }
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _weight(name: str, description: str, default: float) -> dict[str, Any]:
+    return _query(
+        name, f"{description}, a finite number >= 0", {"type": "number", "minimum": 0, "default": default}
+    )
+
+
+def _answer(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _answer(description, "Error")
+
+
+def _schemas() -> dict[str, Any]:
+    def strings(*names: str) -> dict[str, Any]:
+        return {name: {"type": "string"} for name in names}
+
+    results = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["product_id", "title", "score"],
+            "properties": {**strings("product_id", "title"), "score": {"type": "number"}},
+        },
+    }
+    source = {"type": "string", "enum": ["model", "cache"]}
+    return {
+        "Recommendations": {
+            "type": "object",
+            "required": ["source", "results"],
+            "properties": {"source": source, "results": results},
+        },
+        "VariantRecommendations": {
+            "type": "object",
+            "required": ["source", "variant", "results"],
+            "properties": {"source": source, "variant": {"type": "string"}, "results": results},
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "model_version"],
+            "properties": {
+                **strings("status", "model_version"),
+                "cache": {"type": "string", "enum": ["ok", "unavailable", "disabled"]},
+                "products": {"type": "integer"},
+                "users": {"type": "integer"},
+                "reload": {"type": "object"},
+            },
+        },
+        "Feedback": {
+            "type": "object",
+            "required": ["user_id", "product_id", "action"],
+            "properties": {
+                **strings("user_id", "product_id"),
+                "action": {"type": "string", "enum": list(ACTIONS)},
+                "ts": {"type": "string", "description": "ISO 8601; default: now"},
+                "event_id": {
+                    "type": "string",
+                    "maxLength": 128,
+                    "description": "a retry with it is stored once",
+                },
+            },
+        },
+        "Received": {"type": "object", "properties": strings("status")},
+        "Reload": {
+            "type": "object",
+            "properties": {**strings("status", "model_version"), "reload": {"type": "object"}},
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+                }
+            },
+        },
+    }
