@@ -98,6 +98,13 @@ def spec(config: Config) -> dict[str, Any]:
         "/openapi.json": {
             "get": _operation("This description", responses={"200": {"description": "OpenAPI 3.1"}})
         },
+        "/metrics": {
+            "get": _operation(
+                "Request counts and latencies by route, cache hits and misses, feedback events stored "
+                "(Prometheus text format; under gunicorn, all workers added up)",
+                responses={"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+            )
+        },
         "/docs": {
             "get": _operation(
                 "This description as a page",

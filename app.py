@@ -28,6 +28,7 @@ from werkzeug.exceptions import (
 )
 
 import api_docs
+import monitoring
 from config import Config, ConfigError
 from recommender.ab_testing import ABRouter
 from recommender.artifacts import load_or_build
@@ -98,6 +99,7 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     app.extensions["recommender"] = build_services(config, redis_client)
     app.register_blueprint(api)
     register_error_handlers(app)
+    monitoring.instrument(app)
     return app
 
 
@@ -212,7 +214,9 @@ def cached(*params: str) -> Callable:
             )
             hit = svc.cache.get(key)
             if hit is not None and hit.startswith(b"{"):
+                monitoring.CACHE_HITS.inc()
                 return _json(b'{"source":"cache",', hit)
+            monitoring.CACHE_MISSES.inc()
             body = orjson.dumps(view(ask, **view_args))
             svc.cache.set(key, body)
             return _json(b'{"source":"model",', body)
@@ -294,6 +298,7 @@ def feedback() -> tuple[dict, int]:
     now = datetime.now(UTC).replace(tzinfo=None)
     ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
     svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now, event_id=event_id))
+    monitoring.FEEDBACK.inc()
     svc.news.bump()
     svc.sync_feedback(current_model())
     return {"status": "received"}, 202
@@ -302,6 +307,12 @@ def feedback() -> tuple[dict, int]:
 @api.get("/openapi.json")
 def openapi_document() -> dict:
     return api_docs.spec(services().config)
+
+
+@api.get("/metrics")
+def metrics() -> Response:
+    body, content_type = monitoring.exposition()
+    return current_app.response_class(body, content_type=content_type)
 
 
 @api.get("/docs")

@@ -263,3 +263,39 @@ def test_a_reload_under_load_fails_no_request_and_switches_both_workers(store, t
         api.wait(timeout=30)
     assert len(statuses) > 50 and set(statuses) == {200}
     assert len(set(versions[-10:])) == 1 and versions[-1] != old
+
+
+@pytest.mark.parametrize(
+    "own_folder", [False, True], ids=["folder made by gunicorn.conf", "operator's folder"]
+)
+def test_metrics_add_up_both_gunicorn_workers(store, tmp_path, own_folder):
+    """Every scrape, whichever worker answers it, counts the requests of both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    extra = {}
+    if own_folder:
+        folder = tmp_path / "metrics"
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"left by an earlier run")  # must be wiped, not read
+        extra["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    api, base = start_service(store, tmp_path, f"sqlite:///{tmp_path / 'feedback.db'}", **extra)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda _: get(base + "/recommend/content/P1")[0], range(60)))
+        assert codes == [200] * 60
+        for _ in range(6):
+            status, body = get(base + "/metrics")
+            assert status == 200
+            counts = {
+                sample.labels["route"]: sample.value
+                for family in text_string_to_metric_families(body.decode())
+                if family.name == "recsys_requests"
+                for sample in family.samples
+                if sample.name == "recsys_requests_total" and sample.labels["status"] == "200"
+            }
+            assert counts["/recommend/content/<path:product_id>"] == 60
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(30)

@@ -45,6 +45,7 @@ def test_readme_has_curl_examples_for_every_route():
         "/recommend/ab",
         "/feedback",
         "/openapi.json",
+        "/metrics",
     ):
         assert any(p.startswith(route) for p in paths), route
 
