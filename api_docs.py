@@ -14,16 +14,16 @@ from config import Config
 from recommender.feedback import ACTIONS
 
 
-def spec(config: Config) -> dict[str, Any]:
+def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: int) -> dict[str, Any]:
+    """The description; the limits are the HTTP layer's own (app.py passes them)."""
     top_k = _query(
         "top_k",
         f"how many results, 1 to {config.max_top_k}",
         {"type": "integer", "minimum": 1, "maximum": config.max_top_k, "default": min(10, config.max_top_k)},
     )
-    user = _query("user_id", "the user (at most 256 characters)", {"type": "string", "maxLength": 256})
-    product = _query(
-        "product_id", "the product (at most 256 characters)", {"type": "string", "maxLength": 256}
-    )
+    text = {"type": "string", "maxLength": id_length}
+    user = _query("user_id", f"the user (at most {id_length} characters)", text)
+    product = _query("product_id", f"the product (at most {id_length} characters)", text)
     recommendations = _answer("Recommendations, best first", "Recommendations")
     with_variant = _answer("Recommendations, best first, and the user's variant", "VariantRecommendations")
     variants = ", ".join(f"{name} ({weight:g})" for name, weight in config.ab_variants)
@@ -77,7 +77,7 @@ def spec(config: Config) -> dict[str, Any]:
                     responses={
                         "202": _answer("Stored (committed)", "Received"),
                         "404": _error("Unknown product"),
-                        "413": _error("Body over 1 MiB"),
+                        "413": _error(f"Body over {body_bytes} bytes"),
                         "503": _error("The feedback store is unavailable: nothing was stored, retry"),
                     },
                 ),
@@ -123,7 +123,7 @@ def spec(config: Config) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _schemas(),
+            "schemas": _schemas(event_id_length),
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
         },
     }
@@ -220,7 +220,7 @@ def _error(description: str) -> dict[str, Any]:
     return _answer(description, "Error")
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(event_id_length: int) -> dict[str, Any]:
     def strings(*names: str) -> dict[str, Any]:
         return {name: {"type": "string"} for name in names}
 
@@ -264,7 +264,7 @@ def _schemas() -> dict[str, Any]:
                 "ts": {"type": "string", "description": "ISO 8601; default: now"},
                 "event_id": {
                     "type": "string",
-                    "maxLength": 128,
+                    "maxLength": event_id_length,
                     "description": "a retry with it is stored once",
                 },
             },

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ID_LENGTH = 256
+MAX_EVENT_ID_LENGTH = 128
 FEEDBACK_RETRY_AFTER_SECONDS = 5
 
 
@@ -294,7 +295,9 @@ def feedback() -> tuple[dict, int]:
         raise BadRequest(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
     if product_id not in current_model().catalog:
         raise UnknownProductError(product_id)
-    event_id = _id_field(body, "event_id", limit=128) if body.get("event_id") is not None else None
+    event_id = (
+        _id_field(body, "event_id", limit=MAX_EVENT_ID_LENGTH) if body.get("event_id") is not None else None
+    )
     now = datetime.now(UTC).replace(tzinfo=None)
     ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
     svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now, event_id=event_id))
@@ -304,9 +307,16 @@ def feedback() -> tuple[dict, int]:
     return {"status": "received"}, 202
 
 
+def describe(config: Config) -> dict:
+    """The OpenAPI description of this app with this config and these limits."""
+    return api_docs.spec(
+        config, id_length=MAX_ID_LENGTH, event_id_length=MAX_EVENT_ID_LENGTH, body_bytes=MAX_BODY_BYTES
+    )
+
+
 @api.get("/openapi.json")
 def openapi_document() -> dict:
-    return api_docs.spec(services().config)
+    return describe(services().config)
 
 
 @api.get("/metrics")
@@ -317,7 +327,7 @@ def metrics() -> Response:
 
 @api.get("/docs")
 def docs() -> Response:
-    return current_app.response_class(api_docs.page(api_docs.spec(services().config)), mimetype="text/html")
+    return current_app.response_class(api_docs.page(describe(services().config)), mimetype="text/html")
 
 
 @api.post("/admin/reload")

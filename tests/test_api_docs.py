@@ -10,8 +10,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-import api_docs
-from app import create_app
+from app import create_app, describe
 
 ADMIN = {"Authorization": "Bearer s3cret"}
 
@@ -27,7 +26,7 @@ def test_every_route_of_the_app_is_described_and_nothing_else(app) -> None:
         if rule.endpoint != "static"
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
-    assert described(api_docs.spec(app.extensions["recommender"].config)) == routes
+    assert described(describe(app.extensions["recommender"].config)) == routes
 
 
 def test_the_description_is_valid_openapi_and_served_as_json(client) -> None:
@@ -75,7 +74,7 @@ def test_real_answers_match_the_described_shapes(config, fake_redis, method, url
     headers = ADMIN if code == "200" and route == "/admin/reload" else {}
     response = app.test_client().open(url, method=method, json=body, headers=headers)
     assert str(response.status_code) == code
-    document = api_docs.spec(app.extensions["recommender"].config)
+    document = describe(app.extensions["recommender"].config)
     schema = document["paths"][route][method.lower()]["responses"][code]["content"]["application/json"][
         "schema"
     ]
@@ -83,7 +82,7 @@ def test_real_answers_match_the_described_shapes(config, fake_redis, method, url
 
 
 def test_a_shape_that_differs_from_the_description_is_caught(config) -> None:
-    document = api_docs.spec(config)
+    document = describe(config)
     schema = {"$ref": "#/components/schemas/Recommendations", "components": document["components"]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"source": "model", "results": [{"product_id": "P1", "score": 1.0}]}, schema)
@@ -97,3 +96,10 @@ def test_the_docs_page_lists_every_route_and_escapes_text(client) -> None:
         assert f"<code>{method} {path}</code>" in page
     assert "<script" not in page
     assert "{&quot;error&quot;: {&quot;code&quot;" in page  # the description's JSON, escaped
+
+
+def test_the_documented_id_length_is_the_one_enforced(client) -> None:
+    parameters = client.get("/openapi.json").get_json()["paths"]["/recommend/hybrid"]["get"]["parameters"]
+    limit = next(p["schema"]["maxLength"] for p in parameters if p["name"] == "user_id")
+    assert client.get(f"/recommend/hybrid?user_id={'u' * limit}").status_code == 200
+    assert client.get(f"/recommend/hybrid?user_id={'u' * (limit + 1)}").status_code == 400
