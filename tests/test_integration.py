@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -142,6 +144,8 @@ def start_service(store, tmp_path, feedback_db: str, **extra_env: str) -> tuple[
         "CACHE_ENABLED": "false",
         "FEEDBACK_DB": feedback_db,
         "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        # Kept in the test's folder: a test that kills the server leaves no metrics folder in /tmp.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         **extra_env,
     }
     api = subprocess.Popen(
@@ -274,12 +278,11 @@ def test_metrics_add_up_both_gunicorn_workers(store, tmp_path, own_folder):
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    extra = {}
-    if own_folder:
-        folder = tmp_path / "metrics"
-        folder.mkdir()
-        (folder / "counter_1.db").write_bytes(b"left by an earlier run")  # must be wiped, not read
-        extra["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_1.db").write_bytes(b"left by an earlier run")  # must be wiped, not read
+    extra = {"PROMETHEUS_MULTIPROC_DIR": str(folder) if own_folder else ""}  # "": gunicorn.conf makes one
+    made_before = set(glob.glob(os.path.join(tempfile.gettempdir(), "recsys-metrics-*")))
     api, base = start_service(store, tmp_path, f"sqlite:///{tmp_path / 'feedback.db'}", **extra)
     try:
         with ThreadPoolExecutor(8) as pool:
@@ -299,3 +302,6 @@ def test_metrics_add_up_both_gunicorn_workers(store, tmp_path, own_folder):
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(30)
+    # The folder gunicorn.conf made is gone with the server; an operator's folder stays.
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "recsys-metrics-*"))) == made_before
+    assert folder.is_dir()
