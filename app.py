@@ -234,13 +234,13 @@ def _json(head: bytes, body: bytes) -> Response:
 
 @api.get("/health")
 def health() -> dict:
-    svc = services()
+    svc, model = services(), current_model()
     return {
         "status": "ok",
-        "model_version": current_model().version,
+        "model_version": model.version,
         "cache": svc.cache.ping(),
-        "products": len(current_model().catalog),
-        "users": current_model().history.n_users,
+        "products": len(model.catalog),
+        "users": model.history.n_users,
         "reload": svc.reloader.status(),
     }
 
