@@ -241,6 +241,7 @@ def health() -> dict:
         "cache": svc.cache.ping(),
         "products": len(model.catalog),
         "users": model.history.n_users,
+        "ranker": {"trained": model.ranked.trained, "reason": model.ranked.reason},
         "reload": svc.reloader.status(),
     }
 
@@ -254,7 +255,8 @@ def recommend_content(ask: Ask, product_id: str) -> dict:
 @api.get("/recommend/user/<path:user_id>")
 @cached("top_k")
 def recommend_user(ask: Ask, user_id: str) -> dict:
-    return _results(ask.model.for_user(user_id, ask.top_k()))
+    model = ask.model
+    return _results(model.by_strategy(model.user_strategy, user_id, None, ask.top_k()))
 
 
 @api.get("/recommend/hybrid")
@@ -268,6 +270,9 @@ def recommend_hybrid(ask: Ask) -> dict:
     w_cf = ask.weight("w_cf", ask.svc.config.hybrid_w_cf)
     if w_content == 0 and w_cf == 0:
         raise BadRequest("w_content and w_cf cannot both be 0")
+    weighted = ask.arg("w_content") is not None or ask.arg("w_cf") is not None
+    if ask.model.ranked.trained and not weighted:  # the learned ranker, unless a blend was asked for
+        return _results(ask.model.ranked_for(user_id, product_id, k))
     return _results(ask.model.hybrid(user_id, product_id, k, w_content, w_cf))
 
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent
 
 DEFAULT_INTERACTION_WEIGHTS = (("view", 1.0), ("clicked", 1.0), ("add_to_cart", 1.2), ("purchase", 1.5))
 # What an A/B variant may be called: each name is one way of answering /recommend/ab.
-AB_STRATEGIES = ("content", "collaborative", "hybrid", "popularity")
+AB_STRATEGIES = ("content", "collaborative", "hybrid", "popularity", "ranked")
 
 
 class ConfigError(ValueError):
@@ -40,6 +40,7 @@ class Config:
     new_item_weight: float = 0.15
     recency_days: float = 90.0
     neighbours: int = 100
+    ranker: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
@@ -70,6 +71,7 @@ class Config:
             new_item_weight=get("NEW_ITEM_WEIGHT", _weight, defaults.new_item_weight),
             recency_days=get("RECENCY_DAYS", _positive_number, defaults.recency_days),
             neighbours=get("NEIGHBOURS", _positive_int, defaults.neighbours),
+            ranker=get("RANKER", _bool, defaults.ranker),
         )
 
 

@@ -1,7 +1,9 @@
 """Fitted models on disk: one folder per model version, arrays as .npy files that load memory-mapped.
 
     artifacts/<version>/meta.json       version, settings, sizes, when and how fast it was built
-    artifacts/<version>/*.npy           neighbour tables, popularity, histories, ids and titles
+    artifacts/<version>/*.npy           neighbour tables, popularity, histories, ids and titles,
+                                        the ranked strategy's sources, statistics and lists
+    artifacts/<version>/ranker.txt      the trained ranker (LightGBM's text format), if one was trained
 
 A version is a digest of the input files and the settings, so a folder is never stale: changed
 inputs make a new version. Workers that load the same folder share its pages through the OS page
@@ -19,16 +21,22 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from recommender.candidates import Sources
 from recommender.collaborative import ItemItemModel
 from recommender.data_loader import Catalog
+from recommender.features import ProductFacts
 from recommender.history import UserHistory
 from recommender.neighbours import Neighbours, UserLists
 from recommender.popularity import Popularity
+from recommender.ranked import RankedModel
+from recommender.ranker import Ranker
 from recommender.service import MODEL_FORMAT, ModelSettings, Recommender, model_version
+from recommender.snapshot import ItemStats
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +86,13 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "user_text_scores": model.user_text.table.scores,
             "user_hybrid_indices": model.user_hybrid.table.indices,
             "user_hybrid_scores": model.user_hybrid.table.scores,
+            **ranked_arrays(model.ranked),
         }
         for name, array in arrays.items():
             np.save(work / f"{name}.npy", np.ascontiguousarray(array))
         _save_strings(work, "product_ids", model.catalog.product_ids)
         _save_strings(work, "titles", model.catalog.titles)
+        _save_strings(work, "categories", model.catalog.categories)
         _save_strings(work, "user_ids", list(model.history.user_index))
         meta = {
             "format": MODEL_FORMAT,
@@ -91,9 +101,12 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "products": len(model.catalog),
             "users": model.history.n_users,
             "feedback_last_id": model.feedback_last_id,
+            "ranker": ranker_meta(model.ranked),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (work / "meta.json").write_text(json.dumps(meta, indent=2))
+        if model.ranked.ranker is not None:
+            (work / "ranker.txt").write_text(model.ranked.ranker.booster.model_to_string())
         os.chmod(work, 0o755)
         try:
             work.rename(final)
@@ -121,8 +134,8 @@ def load(folder: str | Path) -> Recommender:
     catalog = Catalog(
         product_ids=product_ids,
         titles=np.array(_load_strings(folder, "titles"), dtype=object),
-        categories=np.empty(0, dtype=object),  # only the text model's fit reads these
-        descriptions=np.empty(0, dtype=object),
+        categories=np.array(_load_strings(folder, "categories"), dtype=object),
+        descriptions=np.empty(0, dtype=object),  # only the text model's fit reads these
         index={pid: i for i, pid in enumerate(product_ids)},
     )
     users = _load_strings(folder, "user_ids")
@@ -133,22 +146,90 @@ def load(folder: str | Path) -> Recommender:
     )
     history = UserHistory({u: i for i, u in enumerate(users)}, matrix, array("history_last_item"))
     settings = ModelSettings(**meta["settings"])
+    similar = Neighbours(array("similar_indices"), array("similar_scores"))
+    collaborative = Neighbours(array("collaborative_indices"), array("collaborative_scores"))
     model = Recommender(
         catalog,
         history,
         settings,
-        similar_items=Neighbours(array("similar_indices"), array("similar_scores")),
-        collaborative=ItemItemModel(
-            neighbours=Neighbours(array("collaborative_indices"), array("collaborative_scores"))
-        ),
+        similar_items=similar,
+        collaborative=ItemItemModel(neighbours=collaborative),
         popularity=Popularity(array("popularity_order"), array("popularity_scores")),
         user_cf=UserLists(Neighbours(array("user_cf_indices"), array("user_cf_scores"))),
         user_text=UserLists(Neighbours(array("user_text_indices"), array("user_text_scores"))),
         user_hybrid=UserLists(Neighbours(array("user_hybrid_indices"), array("user_hybrid_scores"))),
+        ranked=load_ranked(folder, array, meta["ranker"], similar, collaborative),
         version=meta["version"],
     )
     model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]
     return model
+
+
+def ranked_arrays(ranked: RankedModel) -> dict[str, NDArray]:
+    """The ranked strategy's arrays (its text and collaborative tables are the models' own)."""
+    sources, items = ranked.sources, ranked.items
+    assert ranked.lists is not None
+    return {
+        "ranked_new_indices": sources.new.indices,
+        "ranked_new_scores": sources.new.scores,
+        "ranked_trending_items": sources.trending[0],
+        "ranked_trending_scores": sources.trending[1],
+        "ranked_popular_items": sources.popular[0],
+        "ranked_popular_scores": sources.popular[1],
+        "item_age_days": items.age_days,
+        "item_users": items.users,
+        "item_recent_users": items.recent_users,
+        "item_trend": items.trend,
+        "product_category": ranked.products.category,
+        "product_log_price": ranked.products.log_price,
+        "user_events": ranked.events,
+        "user_idle_days": ranked.idle_days,
+        "user_ranked_indices": ranked.lists.table.indices,
+        "user_ranked_scores": ranked.lists.table.scores,
+    }
+
+
+def ranker_meta(ranked: RankedModel) -> dict:
+    """What /health and the evaluation tell of the ranker: trained or not, why, how it was chosen."""
+    trained = ranked.ranker is not None
+    return {
+        "trained": trained,
+        "reason": ranked.reason,
+        "objective": ranked.ranker.objective if trained else None,  # type: ignore[union-attr]
+        "report": ranked.ranker.report if trained else {},  # type: ignore[union-attr]
+        "log_days": ranked.items.log_days,
+    }
+
+
+def load_ranked(folder: Path, array, meta: dict, text: Neighbours, collaborative: Neighbours) -> RankedModel:  # type: ignore[no-untyped-def]
+    ranker = None
+    if meta["trained"]:
+        booster = lgb.Booster(model_str=(folder / "ranker.txt").read_text())
+        ranker = Ranker(booster, meta["objective"], meta["report"])
+    sources = Sources(
+        text=text,
+        collaborative=collaborative,
+        new=Neighbours(array("ranked_new_indices"), array("ranked_new_scores")),
+        trending=(array("ranked_trending_items"), array("ranked_trending_scores")),
+        popular=(array("ranked_popular_items"), array("ranked_popular_scores")),
+    )
+    items = ItemStats(
+        array("item_age_days"),
+        array("item_users"),
+        array("item_recent_users"),
+        array("item_trend"),
+        meta["log_days"],
+    )
+    return RankedModel(
+        sources=sources,
+        items=items,
+        products=ProductFacts(array("product_category"), array("product_log_price")),
+        events=array("user_events"),
+        idle_days=array("user_idle_days"),
+        ranker=ranker,
+        reason=meta["reason"],
+        lists=UserLists(Neighbours(array("user_ranked_indices"), array("user_ranked_scores"))),
+    )
 
 
 def _save_strings(folder: Path, name: str, values) -> None:  # type: ignore[no-untyped-def]

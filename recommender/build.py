@@ -28,6 +28,7 @@ def model_settings(config: Config) -> ModelSettings:
         w_content=config.hybrid_w_content,
         w_cf=config.hybrid_w_cf,
         new_item_weight=config.new_item_weight,
+        ranker=config.ranker,
     )
 
 

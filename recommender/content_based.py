@@ -33,6 +33,7 @@ class ContentModel:
     def __init__(self, config: ContentConfig | None = None) -> None:
         self.config = config or ContentConfig()
         self.neighbours: Neighbours | None = None
+        self.vectors: sp.csr_matrix | None = None  # products x words, rows of unit length
 
     def fit(self, catalog: Catalog) -> ContentModel:
         """Build the product vectors and every product's nearest neighbours."""
@@ -64,4 +65,5 @@ class ContentModel:
         postings = max(cfg.min_postings, cfg.work // max(vectors.nnz, 1))
         linked = top_per_row(vectors.T.tocsr(), postings).T.tocsr()
         self.neighbours = top_k_neighbours(vectors, linked, cfg.neighbours)
+        self.vectors = vectors.tocsr().astype(np.float32)
         return self

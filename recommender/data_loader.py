@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ class Catalog:
     categories: NDArray[np.object_]
     descriptions: NDArray[np.object_]
     index: dict[str, int]
+    prices: NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))  # NaN: unknown
 
     def __len__(self) -> int:
         return len(self.product_ids)
@@ -70,7 +71,17 @@ def load_catalog(path: str | Path) -> Catalog:
         categories=columns["category"].str.strip().to_numpy(dtype=object),
         descriptions=columns["description"].str.strip().to_numpy(dtype=object),
         index={pid: i for i, pid in enumerate(product_ids)},
+        prices=_prices(frame),
     )
+
+
+def _prices(frame: pd.DataFrame) -> NDArray[np.float32]:
+    """The price column as numbers; NaN where it is absent, empty, not a number or not above 0."""
+    if "price" not in frame:
+        return np.full(len(frame), np.nan, np.float32)
+    prices = pd.to_numeric(frame["price"].str.strip(), errors="coerce").to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(prices) & (prices > 0), prices, np.nan).astype(np.float32)
 
 
 def load_interactions(path: str | Path, catalog: Catalog, types: Collection[str]) -> pd.DataFrame:

@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 
 from recommender import baselines
 from recommender.data_loader import load_catalog, load_interactions
-from recommender.history import UserHistory
 from recommender.metrics import ranking_metrics, temporal_split
 from recommender.service import ModelSettings, Recommendation, Recommender
 
@@ -62,8 +61,8 @@ def evaluate(
     if not split.truth:
         raise SystemExit(f"no test users: nobody with history before {cutoff} took a new item after it")
     started = time.perf_counter()
-    history = UserHistory.build(split.train, len(catalog), settings.history)
-    model = Recommender.fit(catalog, history, settings, version=f"train<{cutoff}")
+    model = Recommender.fit(catalog, split.train, settings, version=f"train<{cutoff}")
+    history = model.history
     progress(
         f"built the service's models on {len(split.train)} rows in {time.perf_counter() - started:.1f} s"
     )
@@ -75,6 +74,7 @@ def evaluate(
         "new_items": int(split.new_items.sum()),
         "cutoff": cutoff,
         "k": k,
+        "ranker": ranker_facts(model, users, [split.truth[u] for u in users]),
     }
 
     def served(call: Callable[[str], list[Recommendation]]) -> list[NDArray[np.int32]]:
@@ -83,7 +83,12 @@ def evaluate(
     runs: list[tuple[str, str, str, Callable[[], list[NDArray[np.int32]]]]] = [
         ("popularity", "", "service", lambda: served(lambda u: model.by_strategy("popularity", u, None, k))),
         ("content", "user profile", "service", lambda: served(lambda u: model.content_for(u, None, k))),
-        ("collaborative", "/recommend/user", "service", lambda: served(lambda u: model.for_user(u, k))),
+        (
+            "collaborative",
+            "item-item regression",
+            "service",
+            lambda: served(lambda u: model.by_strategy("collaborative", u, None, k)),
+        ),
     ]
     last_item = {u: catalog.product_ids[history.last_item_of(u)] for u in users}
     for w in hybrid_weights:
@@ -96,6 +101,15 @@ def evaluate(
                 lambda w=w: served(lambda u: model.hybrid(u, last_item[u], k, w_content=w, w_cf=1 - w)),
             )
         )
+    runs += [
+        ("ranked", "/recommend/user", "service", lambda: served(lambda u: model.ranked_for(u, None, k))),
+        (
+            "ranked",
+            "last item as product_id",
+            "service",
+            lambda: served(lambda u: model.ranked_for(u, last_item[u], k)),
+        ),
+    ]
     if baselines_on:
         rows_of = np.array([history.user_index[u] for u in users])
         binary = history.matrix.copy()
@@ -128,6 +142,27 @@ def evaluate(
             f"[{i}/{len(runs)}] {name} {setting}: ndcg@{k} {metrics['ndcg']:.4f} ({rows[-1].seconds:.1f} s)"
         )
     return rows, facts
+
+
+def ranker_facts(model: Recommender, users: list[str], truth: list[NDArray[np.int32]]) -> dict[str, object]:
+    """Whether a ranker was trained (and why not), its candidates' recall of the truth, feature importance."""
+    ranked = model.ranked
+    rows = np.array([model.history.user_index[u] for u in users], np.int64)
+    candidates, _ = ranked.candidates(model.history.matrix, model.history.last_item, rows)
+    n_items = len(model.catalog)
+    wanted = np.concatenate([i * n_items + t.astype(np.int64) for i, t in enumerate(truth)])
+    found = np.isin(wanted, candidates.rows * n_items + candidates.items)
+    facts: dict[str, object] = {
+        "trained": ranked.trained,
+        "reason": ranked.reason,
+        "candidate_recall": round(float(found.mean()), 4) if len(found) else 0.0,
+        "candidates_per_user": round(len(candidates) / max(len(users), 1), 1),
+    }
+    if ranked.ranker is not None:
+        facts["objective"] = ranked.ranker.objective
+        facts["report"] = ranked.ranker.report
+        facts["importance"] = ranked.ranker.importance()
+    return facts
 
 
 def _batch(make, matrix, rows_of, k, setting) -> Callable[[], list[NDArray[np.int32]]]:  # type: ignore[no-untyped-def]

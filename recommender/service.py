@@ -17,17 +17,23 @@ from recommender.collaborative import CollaborativeConfig, ItemItemModel
 from recommender.content_based import ContentConfig, ContentModel
 from recommender.data_loader import Catalog, load_catalog, load_interactions
 from recommender.errors import DataError
+from recommender.features import ProductFacts
 from recommender.history import HistoryConfig, UserHistory
 from recommender.hybrid import Scored, blend, blend_rows
 from recommender.neighbours import CHUNK_ROWS, Neighbours, UserLists, gather, top_n, user_lists
 from recommender.overlay import FeedbackOverlay
 from recommender.popularity import Popularity
+from recommender.ranked import RankedModel
+from recommender.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
 # How a built model is laid out (its arrays and what they hold). It is part of every model version,
 # so a release that changes it builds afresh instead of loading a folder an older release saved.
-MODEL_FORMAT = 5
+MODEL_FORMAT = 6
+
+# The ways of answering for a user; each is one variant an A/B experiment may use.
+STRATEGIES = ("content", "collaborative", "hybrid", "popularity", "ranked")
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass takes three times as long to create
@@ -49,6 +55,7 @@ class ModelSettings:
     w_content: float = 0.1
     w_cf: float = 0.9
     new_item_weight: float = 0.15
+    ranker: bool = True  # train the ranker (else the ranked strategy orders by the untrained blend)
 
     @property
     def history(self) -> HistoryConfig:
@@ -68,6 +75,7 @@ class Recommender:
         popularity: Popularity,
         user_cf: UserLists,
         user_text: UserLists,
+        ranked: RankedModel,
         user_hybrid: UserLists | None = None,
         version: str = "unversioned",
     ) -> None:
@@ -79,6 +87,7 @@ class Recommender:
         self.popularity = popularity
         self.user_cf = user_cf  # each user's collaborative top list, precomputed
         self.user_text = user_text  # each user's text-profile top list, precomputed
+        self.ranked = ranked  # candidates from every signal, ordered by the learned ranker
         self._unseen = popularity.scores == 0  # products nobody has interacted with yet
         self._any_unseen = bool(self._unseen.any())
         # Each user's hybrid answer without a product, at the default weights (see hybrid()).
@@ -93,16 +102,23 @@ class Recommender:
 
     @classmethod
     def fit(
-        cls, catalog: Catalog, history: UserHistory, settings: ModelSettings, version: str = "unversioned"
+        cls,
+        catalog: Catalog,
+        interactions: pd.DataFrame,
+        settings: ModelSettings,
+        version: str = "unversioned",
     ) -> Recommender:
-        """Fit every model on a catalog and the users' histories."""
+        """Fit every model on a catalog and its interaction log (the loader's frame)."""
+        ts = interactions["ts"].to_numpy()
+        end = ts.max() + np.timedelta64(1, "s") if len(ts) else np.datetime64(0, "ns")
+        snapshot = Snapshot.build(interactions, len(catalog), end, settings.history)
+        history = snapshot.history
         started = time.perf_counter()
-        similar_items = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog).neighbours
+        content = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog)
+        similar_items = content.neighbours
         log.info("text neighbours of %d products in %.1f s", len(catalog), time.perf_counter() - started)
         started = time.perf_counter()
-        collaborative = ItemItemModel(
-            CollaborativeConfig(neighbours=settings.neighbours, regularization=settings.regularization)
-        ).fit(history)
+        collaborative = _collaborative(settings, history)
         log.info(
             "collaborative model over %d users in %.1f s", history.n_users, time.perf_counter() - started
         )
@@ -110,10 +126,19 @@ class Recommender:
         started = time.perf_counter()
         user_cf = user_lists(history.matrix, collaborative.neighbours, settings.neighbours)
         user_text = user_lists(history.matrix, similar_items, settings.neighbours)
-        parts = (similar_items, collaborative, popularity, user_cf, user_text)
-        model = cls(catalog, history, settings, *parts, version=version)  # __init__ blends user_hybrid
         log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
-        return model
+        ranked = RankedModel.fit(
+            interactions if settings.ranker else interactions.iloc[:0],
+            snapshot,
+            similar_items,
+            content.vectors,
+            collaborative.neighbours,
+            lambda h: _collaborative(settings, h).neighbours,
+            ProductFacts.of(catalog.categories, catalog.prices),
+            settings.history,
+        )
+        parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked)
+        return cls(catalog, history, settings, *parts, version=version)  # __init__ blends user_hybrid
 
     @classmethod
     def from_csv(
@@ -141,8 +166,8 @@ class Recommender:
             extra = known.assign(item=known["product_id"].map(catalog.index).astype(np.int32))
             columns = ["user_id", "item", "interaction_type", "ts"]
             interactions = pd.concat([interactions, extra[columns]], ignore_index=True)
-        history = UserHistory.build(interactions, len(catalog), settings.history)
-        model = cls.fit(catalog, history, settings, version)
+        model = cls.fit(catalog, interactions, settings, version)
+        history = model.history
         model.feedback.last_id = model.feedback_last_id = feedback_last_id
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
@@ -210,20 +235,53 @@ class Recommender:
         exclude = _with(items, anchor if product_id is not None else None)
         return self._complete(blend(parts, k, exclude, size=len(self._ids)), k, exclude)
 
+    @property
+    def user_strategy(self) -> str:
+        """What answers for a user by default: the ranker once one is trained, else collaborative."""
+        return "ranked" if self.ranked.trained else "collaborative"
+
+    def ranked_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+        """Candidates from every signal ordered by the learned ranker (or the untrained blend).
+
+        Without a product and without feedback since the build, the user's list comes from the
+        build; otherwise the user's candidates are ranked now, from product_id if given (never
+        returned), else from their latest item.
+        """
+        items, weights = self._items_of(user_id)
+        if product_id is None:
+            found = self._precomputed(self.ranked.lists, user_id, k) if len(items) else None
+            if found is not None:
+                return self._complete(found, k, items)
+        anchor = self._anchor(user_id, product_id)
+        exclude = _with(items, anchor if product_id is not None else None)
+        row = self.history.user_index.get(user_id) if user_id is not None else None
+        return self._complete(self.ranked.rank(items, weights, row, anchor, exclude, k), k, exclude)
+
     def by_strategy(
-        self, strategy: str, user_id: str, product_id: str | None, k: int
+        self, strategy: str, user_id: str | None, product_id: str | None, k: int
     ) -> list[Recommendation]:
-        """The answer of one A/B variant: content, collaborative, hybrid or popularity."""
+        """The answer of one strategy (each of STRATEGIES, the variants of an A/B experiment).
+
+        Every strategy leaves out the user's items and product_id (404 if unknown); the
+        collaborative and popularity strategies otherwise ignore the product.
+        """
+        if strategy == "ranked":
+            return self.ranked_for(user_id, product_id, k)
         if strategy == "hybrid":
             return self.hybrid(user_id, product_id, k)
-        if strategy == "collaborative":
-            return self.for_user(user_id, k)
         if strategy == "content":
             return self.content_for(user_id, product_id, k)
-        if strategy == "popularity":
+        if strategy not in ("collaborative", "popularity"):
+            raise ValueError(f"unknown strategy {strategy!r}")
+        one_more = 0 if product_id is None else 1
+        if product_id is not None:
+            self.catalog.position(product_id)  # raises for an unknown product
+        if strategy == "collaborative":
+            answer = self.for_user(user_id, k + one_more)
+        else:
             items, _ = self._items_of(user_id)
-            return self._complete(self.popularity.recommend(k, items), k, items)
-        raise ValueError(f"unknown strategy {strategy!r}")
+            answer = self._complete(self.popularity.recommend(k + one_more, items), k + one_more, items)
+        return [r for r in answer if r.product_id != product_id][:k]
 
     def content_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         """Text only: items like product_id, else like the user's items (weighted), never theirs."""
@@ -328,6 +386,11 @@ class Recommender:
             Recommendation(ids[i], titles[i], s)
             for i, s in zip(items.tolist(), np.round(scores.astype(np.float64), 6).tolist(), strict=True)
         ]
+
+
+def _collaborative(settings: ModelSettings, history: UserHistory) -> ItemItemModel:
+    config = CollaborativeConfig(neighbours=settings.neighbours, regularization=settings.regularization)
+    return ItemItemModel(config).fit(history)
 
 
 def _with(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:

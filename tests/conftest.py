@@ -11,6 +11,7 @@ import redis
 
 from app import create_app
 from config import Config
+from recommender import artifacts
 from recommender.service import ModelSettings, Recommender
 from tests.helpers import (
     INTERACTIONS,
@@ -20,6 +21,24 @@ from tests.helpers import (
     service_missing,
     write,
 )
+
+DEMO = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.fixture(scope="session")
+def demo_artifacts(tmp_path_factory) -> Path:
+    """An artifacts folder holding the demo store's model, built once for the whole run (its
+    ranker takes a while to train): apps with this folder and the demo CSVs load it."""
+    folder = tmp_path_factory.mktemp("demo-artifacts")
+    artifacts.save(Recommender.from_csv(DEMO / "products.csv", DEMO / "interactions.csv"), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_model(demo_artifacts: Path) -> Recommender:
+    """The demo store's model as the service loads it (shared: tests must not change it)."""
+    (version,) = [p for p in demo_artifacts.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return artifacts.load(version)
 
 
 @pytest.fixture

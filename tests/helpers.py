@@ -53,3 +53,32 @@ def service_missing(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES is set but {reason}")
     pytest.skip(reason)
+
+
+def synthetic_store(
+    folder: Path, users: int = 400, products: int = 60, days: int = 150, seed: int = 0
+) -> tuple[Path, Path]:
+    """A store big and long enough for the ranker to train on: products in four categories,
+    each user keeps to one category and buys a few products a month, the popular ones more.
+    Every tenth product is launched in the last 20 days; the last four were never sold."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    categories = ["Kitchen", "Garden", "Toys", "Books"]
+    rows = ["product_id,title,category,description,price,img_url"]
+    for p in range(products):
+        category = categories[p % 4]
+        rows.append(f"S{p},{category} item {p} {category.lower()} thing,{category},,{5 + p % 7},")
+    catalog = "\n".join(rows) + "\n"
+    log = ["user_id,product_id,interaction_type,ts"]
+    start = np.datetime64("2024-01-01T00:00:00")
+    launched = (days - 20) * 24
+    for u in range(users):
+        mine = np.arange(u % 4, products - 4, 4)
+        weights = 1.0 / (1 + np.arange(len(mine)))
+        for _ in range(rng.integers(3, 12)):
+            item = rng.choice(mine, p=weights / weights.sum())
+            hours = int(rng.integers(launched if item % 10 == 9 else 0, days * 24))
+            when = start + np.timedelta64(hours, "h")
+            log.append(f"V{u},S{item},purchase,{str(when)}")
+    return write(folder / "products.csv", catalog), write(folder / "interactions.csv", "\n".join(log) + "\n")

@@ -9,8 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recommender.service import Recommender
-
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -33,8 +31,8 @@ def test_demo_store_size_and_ids():
 
 
 @pytest.fixture(scope="module")
-def model_on_demo() -> Recommender:
-    return Recommender.from_csv(DATA / "products.csv", DATA / "interactions.csv")
+def model_on_demo(demo_model):
+    return demo_model
 
 
 def test_similar_items_share_the_category(model_on_demo):

@@ -28,12 +28,14 @@ def test_rows_cover_the_service_and_the_baselines(split_store):
         *split_store, cutoff="2024-02-01", k=3, hybrid_weights=(0.0, 0.5), progress=lambda _: None
     )
     names = [(r.name, r.group) for r in rows]
-    assert names[:5] == [
+    assert names[:7] == [
         ("popularity", "service"),
         ("content", "service"),
         ("collaborative", "service"),
         ("hybrid", "service"),
         ("hybrid", "service"),
+        ("ranked", "service"),
+        ("ranked", "service"),
     ]
     assert {"bm25 item-knn", "ease"} <= {r.name for r in best_baselines(rows)}
     assert facts["test_users"] == 3  # U5, U4, U1; U9 has no history before the cutoff
@@ -53,7 +55,8 @@ def test_command_line_writes_table_json_and_report(split_store, tmp_path, capsys
         ]
     )  # fmt: skip
     printed = capsys.readouterr()
-    assert "| collaborative | /recommend/user |" in printed.out
+    assert "| collaborative | item-item regression |" in printed.out
+    assert "| ranked | /recommend/user |" in printed.out
     assert "[3/" in printed.err  # progress
     rows = json.loads(out.read_text())["rows"]
     assert {r["name"] for r in rows} >= {"popularity", "content", "collaborative", "hybrid", "ease"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,11 +26,13 @@ def curl_commands() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_app(tmp_path_factory):
+def demo_app(tmp_path_factory, demo_artifacts):
     folder = tmp_path_factory.mktemp("readme")
+    artifacts = folder / "artifacts"
+    shutil.copytree(demo_artifacts, artifacts)  # the demo model, built once for the run
     config = Config(
         feedback_db=f"sqlite:///{folder / 'feedback.db'}",
-        artifacts_dir=str(folder / "artifacts"),
+        artifacts_dir=str(artifacts),
         admin_token=ADMIN_TOKEN,
     )
     return create_app(config, redis_client=fakeredis.FakeRedis())

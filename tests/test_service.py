@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from config import AB_STRATEGIES
 from recommender.errors import UnknownProductError
 from recommender.neighbours import Neighbours, UserLists
-from recommender.service import ModelSettings, Recommender, model_version
+from recommender.service import STRATEGIES, ModelSettings, Recommender, model_version
+from tests.helpers import synthetic_store
 
 DEMO = Path(__file__).resolve().parent.parent / "data"
 OWNED = {"U1": {"P1", "P4"}, "U4": {"P3", "P5"}, "U5": {"P1"}, "U6": {"P2", "P3"}, "stranger": set()}
@@ -25,6 +28,8 @@ ANSWERS = {
     "ab_hybrid": lambda m, user, k: m.by_strategy("hybrid", user, "P2", k),
     "ab_collaborative": lambda m, user, k: m.by_strategy("collaborative", user, None, k),
     "ab_popularity": lambda m, user, k: m.by_strategy("popularity", user, None, k),
+    "ab_ranked": lambda m, user, k: m.by_strategy("ranked", user, None, k),
+    "ranked_and_product": lambda m, user, k: m.by_strategy("ranked", user, "P2", k),
 }
 # Answers for a user leave out what the user has; `similar` is about a product, not a user.
 PERSONAL = set(ANSWERS) - {"similar"}
@@ -53,6 +58,41 @@ def test_contract(model, answer, user, k):
     if answer in PERSONAL:
         assert not OWNED[user] & set(ids)
     assert not context & set(ids)
+
+
+def test_the_contract_covers_every_strategy():
+    assert {f"ab_{name}" for name in STRATEGIES} <= set(ANSWERS)
+    assert STRATEGIES == AB_STRATEGIES  # every strategy may be an A/B variant
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("product", [None, "S5"])
+def test_contract_on_a_store_with_a_trained_ranker(tmp_path, strategy, product):
+    model = _trained(tmp_path)
+    for user in ("V0", "V7", "V123", "stranger"):
+        items, _ = model.history.items_of(user)
+        owned = {model.catalog.product_ids[i] for i in items}
+        results = model.by_strategy(strategy, user, product, 12)
+        ids = [r.product_id for r in results]
+        scores = [r.score for r in results]
+        assert len(ids) == 12 and len(set(ids)) == 12
+        assert all(math.isfinite(s) for s in scores) and scores == sorted(scores, reverse=True)
+        assert not owned & set(ids)
+        if product is not None:
+            assert product not in ids
+    with pytest.raises(UnknownProductError):
+        model.by_strategy(strategy, "V0", "no-such-product", 3)
+
+
+_TRAINED: dict[str, Recommender] = {}
+
+
+def _trained(tmp_path) -> Recommender:
+    """One synthetic store with a trained ranker, built once for the contract tests."""
+    if "model" not in _TRAINED:
+        _TRAINED["model"] = Recommender.from_csv(*synthetic_store(tmp_path))
+        assert _TRAINED["model"].ranked.trained
+    return _TRAINED["model"]
 
 
 def test_similar_finds_the_other_mug_and_fills_with_best_sellers(model):
@@ -136,8 +176,8 @@ def test_answers_computed_at_request_time_equal_the_precomputed_ones(model):
     assert answers() == before
 
 
-def test_precomputed_hybrid_lists_equal_the_request_time_blend_on_the_demo_store():
-    model = Recommender.from_csv(DEMO / "products.csv", DEMO / "interactions.csv")
+def test_precomputed_hybrid_lists_equal_the_request_time_blend_on_the_demo_store(demo_model):
+    model = copy.copy(demo_model)  # shared by other tests: change only this copy
     users = list(model.history.user_index)[::10]
     before = [model.hybrid(u, None, 10) for u in users]
     empty = (model.history.n_users, 0)

@@ -1,0 +1,176 @@
+"""The ranked strategy: candidates from every signal, ordered by the ranker trained on the store's past.
+
+Every user's list is ranked at build time; a request with a product to start from, or from a
+user whose feedback arrived since, ranks that user's few hundred candidates at request time with
+the same code. Without a trained ranker (a store too small or too new, or a ranker that did not
+beat the blend on the latest weeks) the candidates are ordered by the untrained blend instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from recommender.candidates import Pool, Sources, pool
+from recommender.features import ProductFacts, UserFacts, features
+from recommender.history import HistoryConfig
+from recommender.neighbours import Neighbours, UserLists, place, ranked
+from recommender.ranker import (
+    Collaborate,
+    Ranker,
+    RankerConfig,
+    blend_scores,
+    build_window,
+    train,
+    window_starts,
+)
+from recommender.snapshot import ItemStats, Snapshot
+
+log = logging.getLogger(__name__)
+
+LIST_SIZE = 100  # each user's ranked list kept from the build
+PAIRS_PER_BATCH = 2_000_000  # candidate pairs scored at once when ranking every user at build
+
+
+@dataclass
+class RankedModel:
+    sources: Sources
+    items: ItemStats
+    products: ProductFacts
+    events: NDArray[np.float32]  # per user row of the served history
+    idle_days: NDArray[np.float32]
+    ranker: Ranker | None
+    reason: str  # "trained", or why the untrained blend orders the candidates
+    lists: UserLists | None = None
+
+    @classmethod
+    def fit(
+        cls,
+        interactions: pd.DataFrame,
+        snapshot: Snapshot,
+        text: Neighbours,
+        vectors: sp.csr_matrix,
+        collaborative: Neighbours,
+        collaborate: Collaborate,
+        products: ProductFacts,
+        history_config: HistoryConfig,
+        config: RankerConfig | None = None,
+    ) -> RankedModel:
+        """Train a ranker on windows of the log before the snapshot, then rank every user's candidates."""
+        config = config or RankerConfig()
+        started = time.perf_counter()
+        ranker, reason = None, "no interactions to learn from"
+        if len(interactions):
+            ranker, reason = _train(
+                interactions, snapshot, text, vectors, collaborate, products, history_config, config
+            )
+        log.info("ranker: %s (%.1f s)", reason, time.perf_counter() - started)
+        sources = Sources.build(text, collaborative, vectors, snapshot.items, snapshot.exists)
+        model = cls(sources, snapshot.items, products, snapshot.events, snapshot.idle_days, ranker, reason)
+        started = time.perf_counter()
+        model.lists = model.rank_all(snapshot.history.matrix, snapshot.history.last_item)
+        log.info(
+            "ranked lists of %d users in %.1f s", snapshot.history.n_users, time.perf_counter() - started
+        )
+        return model
+
+    @property
+    def trained(self) -> bool:
+        return self.ranker is not None
+
+    def score(self, candidates, x) -> NDArray[np.float32]:  # type: ignore[no-untyped-def]
+        return self.ranker.score(x) if self.ranker is not None else blend_scores(candidates)
+
+    def rank_all(self, matrix: sp.csr_matrix, last_item: NDArray[np.int32]) -> UserLists:
+        """Every user's best LIST_SIZE candidates, in batches of users."""
+        n_users = matrix.shape[0]
+        table = Neighbours(
+            np.full((n_users, LIST_SIZE), -1, np.int32), np.zeros((n_users, LIST_SIZE), np.float32)
+        )
+        batch = max(1, PAIRS_PER_BATCH // 400)
+        for start in range(0, n_users, batch):
+            rows = np.arange(start, min(start + batch, n_users))
+            candidates, x = self.candidates(matrix, last_item, rows)
+            scores = self.score(candidates, x)
+            place(table, *ranked(candidates.rows, candidates.items, scores, len(rows)), start)
+        return UserLists(table)
+
+    def candidates(
+        self, matrix: sp.csr_matrix, last_item: NDArray[np.int32], rows: NDArray[np.integer]
+    ) -> tuple[Pool, NDArray[np.float32]]:
+        """The candidates of some users of the built history, and their features."""
+        holdings = matrix[rows]
+        candidates = pool(self.sources, holdings, last_item[rows])
+        facts = UserFacts(self.events[rows], self.idle_days[rows])
+        return candidates, features(candidates, holdings, facts, self.items, self.products)
+
+    def rank(
+        self,
+        items: NDArray[np.int32],
+        weights: NDArray[np.float32],
+        row: int | None,
+        anchor: int | None,
+        exclude: NDArray[np.integer],
+        n: int,
+    ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        """One user's best n candidates now: their items (with strengths), their row in the built
+        history (None: unknown to it), the product to start from; never one of `exclude`."""
+        n_items = len(self.products.category)
+        holdings = sp.csr_matrix(
+            (np.asarray(weights, np.float32), np.asarray(items, np.int32), [0, len(items)]),
+            shape=(1, n_items),
+        )
+        holdings.sort_indices()
+        candidates = pool(self.sources, holdings, np.array([-1 if anchor is None else anchor]))
+        if row is None:
+            facts = UserFacts(np.full(1, np.nan, np.float32), np.full(1, np.nan, np.float32))
+        else:
+            facts = UserFacts(self.events[row : row + 1], self.idle_days[row : row + 1])
+        scores = self.score(candidates, features(candidates, holdings, facts, self.items, self.products))
+        keep = ~np.isin(candidates.items, exclude)
+        items_kept, scores = candidates.items[keep], scores[keep]
+        order = np.lexsort((items_kept, -scores))[:n]
+        return items_kept[order], scores[order]
+
+
+def _train(
+    interactions: pd.DataFrame,
+    snapshot: Snapshot,
+    text: Neighbours,
+    vectors: sp.csr_matrix,
+    collaborate: Collaborate,
+    products: ProductFacts,
+    history_config: HistoryConfig,
+    config: RankerConfig,
+) -> tuple[Ranker | None, str]:
+    interactions = interactions[interactions["ts"].to_numpy() < snapshot.at]  # never learn from later
+    ts = interactions["ts"].to_numpy()
+    first = pd.Series(ts).groupby(interactions["item"].to_numpy()).min()
+    first_seen = np.full(len(products.category), np.datetime64("2262-01-01", "ns"))
+    first_seen[first.index.to_numpy()] = first.to_numpy()
+    rng = np.random.default_rng(config.seed)
+    windows = []
+    for i, at in enumerate(window_starts(snapshot.at, ts.min(), config)):
+        negatives = 1.0 if i == 0 else config.negatives  # the latest is held out: scored in full
+        window = build_window(
+            interactions,
+            at,
+            config,
+            text,
+            vectors,
+            products,
+            collaborate,
+            history_config,
+            first_seen,
+            rng,
+            negatives,
+        )
+        if window is not None:
+            windows.append(window)
+    return train(windows, config)

@@ -1,0 +1,302 @@
+"""A learned ranker over the candidates: gradient-boosted trees trained on the store's own past.
+
+Training windows: for a moment t some weeks before the end of the log, the store is rebuilt as it
+stood at t (histories, statistics and the collaborative model from the rows before t only), each
+user's candidates and features are computed as of t, and the label of a candidate is whether the
+user took it in the window [t, t + window_days). Only products that existed by the window's end
+(first seen before it) can be candidates: so the ranker learns how products new at t sold.
+
+The latest window is held out: the objectives (binary and lambdarank) are trained on the older
+ones and compared there by NDCG@10, against the untrained blend of the same candidates. The best
+objective is kept only if it beats the blend; it is then trained once more on every window.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from recommender.candidates import SOURCES, Pool, Sources, pool
+from recommender.features import NAMES, ProductFacts, UserFacts, features
+from recommender.history import HistoryConfig, UserHistory
+from recommender.neighbours import Neighbours
+from recommender.snapshot import DAY, Snapshot
+
+log = logging.getLogger(__name__)
+
+K = 10  # the list length the objectives are compared at
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    windows: int = 8  # label windows, the latest held out to choose and check the ranker
+    window_days: int = 30
+    stride_days: int = 10  # windows start this far apart (they overlap: more examples from a short log)
+    users_per_window: int = 3_000  # at most this many labelled users sampled per window
+    negatives: float = 0.2  # share of the candidates not taken that training keeps (all taken ones stay)
+    min_users: int = 100  # fewer labelled users than this in a window: the window is skipped
+    rounds: int = 500
+    learning_rate: float = 0.05
+    leaves: int = 15
+    min_leaf: int = 200
+    objectives: tuple[str, ...] = ("binary", "lambdarank")
+    seed: int = 0
+
+
+@dataclass
+class Window:
+    """One training window's candidate pairs, their features and labels."""
+
+    at: np.datetime64
+    end: np.datetime64
+    x: NDArray[np.float32]
+    y: NDArray[np.float32]
+    groups: NDArray[np.int64]  # pairs per user, users in row order
+    truth: NDArray[np.int64]  # items each user took in the window (in the pool or not)
+    blend: NDArray[np.float32]  # the untrained ordering's score of each pair
+
+
+@dataclass
+class Ranker:
+    """A trained booster and how it was chosen."""
+
+    booster: lgb.Booster
+    objective: str
+    report: dict = field(default_factory=dict)
+
+    def score(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
+        if len(x) == 0:
+            return np.empty(0, np.float32)
+        raw = self.booster.predict(x, raw_score=True, num_threads=1)
+        return (1.0 / (1.0 + np.exp(-raw))).astype(np.float32)  # in (0, 1), in the same order
+
+    def importance(self) -> dict[str, float]:
+        """Each feature's share of the total gain, largest first."""
+        gain = self.booster.feature_importance("gain")
+        total = float(gain.sum()) or 1.0
+        ranked = sorted(zip(NAMES, gain, strict=True), key=lambda kv: -kv[1])
+        return {name: round(float(g) / total, 4) for name, g in ranked}
+
+
+# The collaborative neighbour table of a history (a fresh fit for each window).
+Collaborate = Callable[[UserHistory], Neighbours]
+
+
+def blend_scores(candidates: Pool, w_content: float = 0.1, w_cf: float = 0.9) -> NDArray[np.float32]:
+    """The untrained ordering: the hybrid's blend of the pool's scores, each scaled to [0, 1] per user.
+
+    Collaborative at w_cf; text at w_content, split between the user's profile and the anchor;
+    then a little of what sells now, so users without any signal still get an order.
+    """
+    parts = {"collaborative": w_cf, "text": w_content / 2, "anchor_text": w_content / 2, "popular": 1e-3}
+    total = np.zeros(len(candidates), np.float32)
+    for name, weight in parts.items():
+        column = candidates.scores[:, SOURCES.index(name)]
+        top = np.zeros(int(candidates.rows.max(initial=-1)) + 1, np.float32)
+        np.maximum.at(top, candidates.rows, column)
+        total += weight * column / np.maximum(top[candidates.rows], 1e-12)
+    return total
+
+
+def build_window(
+    interactions: pd.DataFrame,
+    at: np.datetime64,
+    config: RankerConfig,
+    text: Neighbours,
+    vectors: sp.csr_matrix,
+    products: ProductFacts,
+    collaborate: Collaborate,
+    history_config: HistoryConfig,
+    first_seen: NDArray,
+    rng: np.random.Generator,
+    negatives: float = 1.0,
+) -> Window | None:
+    """The window starting at `at`: features as of `at`, labels from the days after it.
+
+    `negatives` is the share of the pairs not taken that are kept (1: all of them).
+    """
+    end = at + np.timedelta64(config.window_days, "D")
+    n_items = len(products.category)
+    exists = first_seen < end
+    snap = Snapshot.build(interactions, n_items, at, history_config, exists=exists)
+    ts = interactions["ts"].to_numpy()
+    after = interactions[(ts >= at) & (ts < end)]
+    rows = after["user_id"].map(snap.history.user_index)
+    known = rows.notna().to_numpy()
+    pairs = pd.DataFrame({"row": rows[known].astype(np.int64), "item": after["item"].to_numpy()[known]})
+    pairs = pairs.drop_duplicates()
+    held = not_held(snap.history.matrix, pairs["row"].to_numpy(), pairs["item"].to_numpy())
+    pairs = pairs[held]
+    users = np.unique(pairs["row"].to_numpy())
+    if len(users) < config.min_users:
+        return None
+    if len(users) > config.users_per_window:
+        users = np.sort(rng.choice(users, config.users_per_window, replace=False))
+    sources = Sources.build(text, collaborate(snap.history), vectors, snap.items, exists)
+    holdings = snap.history.matrix[users]
+    anchors = snap.history.last_item[users]
+    candidates = pool(sources, holdings, anchors)
+    facts = UserFacts(snap.events[users], snap.idle_days[users])
+    x = features(candidates, holdings, facts, snap.items, products)
+    local = np.full(snap.history.n_users, -1, np.int64)
+    local[users] = np.arange(len(users))
+    taken = pairs[local[pairs["row"].to_numpy()] >= 0]
+    taken_keys = local[taken["row"].to_numpy()] * n_items + taken["item"].to_numpy()
+    y = np.isin(candidates.rows * n_items + candidates.items, taken_keys).astype(np.float32)
+    truth = np.bincount(local[taken["row"].to_numpy()], minlength=len(users))
+    window = Window(
+        at=at,
+        end=end,
+        x=x,
+        y=y,
+        groups=np.bincount(candidates.rows, minlength=len(users)),
+        truth=truth,
+        blend=blend_scores(candidates),
+    )
+    return window if negatives >= 1 else sample(window, negatives, rng)
+
+
+def sample(window: Window, negatives: float, rng: np.random.Generator) -> Window:
+    """The window with every taken pair and a random share `negatives` of the others."""
+    keep = (window.y > 0) | (rng.random(len(window.y)) < negatives)
+    rows = np.repeat(np.arange(len(window.groups)), window.groups)[keep]
+    groups = np.bincount(rows, minlength=len(window.groups))
+    has = groups > 0
+    return Window(
+        at=window.at,
+        end=window.end,
+        x=window.x[keep],
+        y=window.y[keep],
+        groups=groups[has],
+        truth=window.truth[has],
+        blend=window.blend[keep],
+    )
+
+
+def not_held(matrix: sp.csr_matrix, rows: NDArray[np.int64], items: NDArray[np.integer]) -> NDArray[np.bool_]:
+    """A mask of the (row, item) pairs that `matrix` does not hold."""
+    matrix = matrix.tocsr()
+    matrix.sort_indices()
+    owned_rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)).astype(np.int64)
+    owned = owned_rows * matrix.shape[1] + matrix.indices
+    return ~np.isin(rows * matrix.shape[1] + items, owned)
+
+
+def ndcg(scores: NDArray[np.floating], window: Window, k: int = K) -> float:
+    """Mean NDCG@k over the window's users of the order `scores` gives each user's candidates."""
+    n_users = len(window.groups)
+    rows = np.repeat(np.arange(n_users), window.groups)
+    order = np.lexsort((-scores, rows))
+    starts = np.cumsum(window.groups) - window.groups
+    rank = np.empty(len(rows), np.int64)
+    rank[order] = np.arange(len(rows)) - np.repeat(starts, window.groups)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    top = (rank < k) & (window.y > 0)
+    dcg = np.bincount(rows[top], weights=discounts[rank[top]], minlength=n_users)
+    ideal = np.cumsum(discounts)[np.minimum(window.truth, k) - 1]
+    return float(np.mean(dcg / ideal))
+
+
+def train(windows: list[Window], config: RankerConfig, validate: bool = True) -> tuple[Ranker | None, str]:
+    """Choose an objective on the latest window and train it on every window; or say why not."""
+    windows = sorted(windows, key=lambda w: w.at)
+    if len(windows) < 2:
+        return None, f"{len(windows)} usable training window(s); at least 2 are needed"
+    held_out = windows[-1]
+    # Choose on windows whose labels end before the held-out window starts: no overlap with it.
+    older = [w for w in windows[:-1] if w.end <= held_out.at]
+    if not older:
+        return None, "no training window ends before the latest one; the log is too short"
+    baseline = ndcg(held_out.blend, held_out)
+    trials: dict[str, tuple[float, int]] = {}
+    for objective in config.objectives:
+        started = time.perf_counter()
+        booster = _fit(older, objective, config, valid=held_out)
+        score = ndcg(booster.predict(held_out.x, raw_score=True), held_out)
+        trials[objective] = (score, max(booster.best_iteration, 1))
+        log.info(
+            "ranker %s: NDCG@%d %.4f on the held-out window (blend %.4f), %d rounds, %.1f s",
+            objective,
+            K,
+            score,
+            baseline,
+            trials[objective][1],
+            time.perf_counter() - started,
+        )
+    objective = max(trials, key=lambda o: trials[o][0])
+    score, rounds = trials[objective]
+    report = {
+        "windows": [str(w.at)[:10] for w in windows],
+        "pairs": int(sum(len(w.y) for w in windows)),
+        "held_out_ndcg": {name: round(s, 4) for name, (s, _) in trials.items()},
+        "held_out_blend_ndcg": round(baseline, 4),
+        "objective": objective,
+        "rounds": rounds,
+    }
+    if score <= baseline:
+        return None, (
+            f"the ranker ({objective}, NDCG@{K} {score:.4f}) did not beat the untrained blend "
+            f"({baseline:.4f}) on the latest window held out from training"
+        )
+    latest = sample(held_out, config.negatives, np.random.default_rng(config.seed))
+    booster = _fit([*windows[:-1], latest], objective, config, rounds=rounds)
+    return Ranker(booster, objective, report), "trained"
+
+
+def _fit(
+    windows: list[Window],
+    objective: str,
+    config: RankerConfig,
+    valid: Window | None = None,
+    rounds: int | None = None,
+) -> lgb.Booster:
+    params = {
+        "objective": objective,
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.leaves,
+        "min_data_in_leaf": config.min_leaf,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "metric": "ndcg",
+        "eval_at": [K],
+        "seed": config.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 0,
+        "verbose": -1,
+    }
+    train_set = lgb.Dataset(
+        np.vstack([w.x for w in windows]),
+        np.concatenate([w.y for w in windows]),
+        group=np.concatenate([w.groups for w in windows]),
+        feature_name=list(NAMES),
+        free_raw_data=True,
+    )
+    if valid is None:
+        return lgb.train(params, train_set, num_boost_round=rounds or config.rounds)
+    valid_set = lgb.Dataset(valid.x, valid.y, group=valid.groups, reference=train_set)
+    return lgb.train(
+        params,
+        train_set,
+        num_boost_round=config.rounds,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(50, verbose=False)],
+    )
+
+
+def window_starts(end: np.datetime64, start: np.datetime64, config: RankerConfig) -> list[np.datetime64]:
+    """The moments windows start at: the latest one window length before `end`, then every
+    stride_days back, as long as each has some history before it (at most `windows` of them)."""
+    latest = end - np.timedelta64(config.window_days, "D")
+    moments = [latest - np.timedelta64(config.stride_days * i, "D") for i in range(config.windows)]
+    return [m for m in moments if m - start >= 14 * DAY]

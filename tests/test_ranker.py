@@ -1,0 +1,160 @@
+"""The ranker's training windows, its fallback, and the ranked strategy it serves."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender import artifacts
+from recommender.collaborative import ItemItemModel
+from recommender.content_based import ContentModel
+from recommender.data_loader import load_catalog, load_interactions
+from recommender.features import ProductFacts
+from recommender.history import HistoryConfig
+from recommender.neighbours import Neighbours, UserLists
+from recommender.ranked import RankedModel
+from recommender.ranker import RankerConfig, build_window, window_starts
+from recommender.service import Recommender
+from recommender.snapshot import Snapshot
+from tests.helpers import synthetic_store
+
+TYPES = ("view", "clicked", "add_to_cart", "purchase")
+FAR = np.datetime64("2262-01-01", "ns")
+
+
+@pytest.fixture
+def synthetic(tmp_path):
+    return synthetic_store(tmp_path)
+
+
+@pytest.fixture
+def trained(synthetic) -> Recommender:
+    model = Recommender.from_csv(*synthetic)
+    assert model.ranked.trained, model.ranked.reason
+    return model
+
+
+def _window(rows, catalog, at, config):
+    text = ContentModel().fit(catalog)
+    products = ProductFacts.of(catalog.categories, catalog.prices)
+    first_seen = np.full(len(catalog), FAR)
+    seen = rows.groupby("item")["ts"].min()
+    first_seen[seen.index.to_numpy()] = seen.to_numpy()
+    collaborate = lambda history: ItemItemModel().fit(history).neighbours  # noqa: E731
+    return build_window(
+        rows, at, config, text.neighbours, text.vectors, products, collaborate, HistoryConfig(), first_seen,
+        np.random.default_rng(0),
+    )  # fmt: skip
+
+
+def test_a_window_learns_only_from_before_it_and_labels_only_its_own_days(synthetic):
+    catalog = load_catalog(synthetic[0])
+    rows = load_interactions(synthetic[1], catalog, TYPES)
+    config = RankerConfig(min_users=10)
+    at = np.datetime64("2024-04-01", "ns")
+    base = _window(rows, catalog, at, config)
+    end = at + np.timedelta64(config.window_days, "D")
+    # A user who takes something in the window anyway (so the window's users stay the same), and a
+    # product of their category they never took.
+    earlier = rows[rows["ts"] < at]
+    held = set(zip(earlier["user_id"], earlier["item"], strict=True))
+    active = rows[(rows["ts"] >= at) & (rows["ts"] < end)]
+    labelled = {u for u, i in zip(active["user_id"], active["item"], strict=True) if (u, i) not in held}
+    user = sorted(labelled & set(earlier["user_id"]))[0]
+    taken = set(rows.loc[rows["user_id"] == user, "item"])
+    item = next(i for i in range(int(user[1:]) % 4, len(catalog) - 4, 4) if i not in taken)
+    planted = lambda when: pd.concat(  # noqa: E731
+        [
+            rows,
+            pd.DataFrame({"user_id": [user], "item": [item], "interaction_type": ["purchase"], "ts": [when]}),
+        ],
+        ignore_index=True,
+    )
+    after = _window(planted(at + np.timedelta64(config.window_days + 5, "D")), catalog, at, config)
+    np.testing.assert_array_equal(after.x, base.x)  # a purchase after the window changes nothing
+    np.testing.assert_array_equal(after.y, base.y)
+    inside = _window(planted(at + np.timedelta64(3, "D")), catalog, at, config)
+    np.testing.assert_array_equal(inside.x, base.x)  # features are as of `at`
+    assert inside.y.sum() == base.y.sum() + 1  # and the purchase in the window is one more label
+
+
+def test_windows_end_before_the_data_does():
+    config = RankerConfig()
+    end, start = np.datetime64("2024-06-01", "ns"), np.datetime64("2024-01-01", "ns")
+    moments = window_starts(end, start, config)
+    assert len(moments) == config.windows
+    assert all(m + np.timedelta64(config.window_days, "D") <= end for m in moments)
+    assert all(m - start >= np.timedelta64(14, "D") for m in moments)
+
+
+def test_a_later_purchase_is_never_used_by_the_ranker(synthetic):
+    """Rows after the snapshot's moment are in the frame, and the ranker is the same without them."""
+    catalog = load_catalog(synthetic[0])
+    rows = load_interactions(synthetic[1], catalog, TYPES)
+    cutoff = np.datetime64("2024-05-01", "ns")
+    before = rows[rows["ts"] < cutoff]
+    snap = Snapshot.build(before, len(catalog), cutoff)
+    text = ContentModel().fit(catalog)
+    fit = lambda frame: RankedModel.fit(  # noqa: E731
+        frame, snap, text.neighbours, text.vectors, ItemItemModel().fit(snap.history).neighbours,
+        lambda h: ItemItemModel().fit(h).neighbours, ProductFacts.of(catalog.categories, catalog.prices),
+        HistoryConfig(),
+    )  # fmt: skip
+    clean, leaky = fit(before), fit(rows)
+    assert clean.trained, clean.reason
+    assert leaky.ranker.booster.model_to_string() == clean.ranker.booster.model_to_string()
+    assert np.array_equal(leaky.lists.table.indices, clean.lists.table.indices)
+
+
+def test_a_store_too_small_to_train_on_serves_the_blend_and_says_why(model):
+    assert not model.ranked.trained
+    assert "window" in model.ranked.reason
+    assert model.user_strategy == "collaborative"
+    results = model.ranked_for("U5", None, 3)
+    assert [r.product_id for r in results][0] == "P4"  # the blend's first: what sells with the mug
+
+
+def test_the_trained_ranker_is_the_default_for_users(trained):
+    assert trained.user_strategy == "ranked"
+    assert trained.ranked.ranker.objective in ("binary", "lambdarank")
+    report = trained.ranked.ranker.report
+    assert report["held_out_ndcg"][report["objective"]] > report["held_out_blend_ndcg"]
+
+
+def test_ranked_lists_from_the_build_equal_ranking_at_request_time(trained):
+    users = list(trained.history.user_index)[::25]
+    built = [trained.ranked_for(u, None, 10) for u in users]
+    now = copy.copy(trained)
+    empty = (trained.history.n_users, 0)
+    now.ranked = copy.copy(trained.ranked)
+    now.ranked.lists = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
+    ranked_now = [now.ranked_for(u, None, 10) for u in users]
+    assert [[r.product_id for r in a] for a in ranked_now] == [[r.product_id for r in b] for b in built]
+
+
+def test_a_product_to_start_from_changes_the_answer_and_is_never_returned(trained):
+    user = "V1"
+    plain = [r.product_id for r in trained.ranked_for(user, None, 10)]
+    anchor = plain[0]
+    started = [r.product_id for r in trained.ranked_for(user, anchor, 10)]
+    assert anchor not in started
+    assert len(started) == 10
+
+
+def test_new_products_reach_buyers_through_the_ranked_lists(trained):
+    """Products launched in the last weeks (every tenth) come up for users of their category."""
+    new = {f"S{p}" for p in range(9, 56, 10)}
+    shown = [r.product_id for u in list(trained.history.user_index) for r in trained.ranked_for(u, None, 10)]
+    assert new & set(shown)
+
+
+def test_round_trip_through_artifacts_keeps_the_ranker_and_its_answers(trained, tmp_path):
+    folder = artifacts.save(trained, tmp_path)
+    loaded = artifacts.load(folder)
+    assert loaded.ranked.trained and loaded.ranked.reason == trained.ranked.reason
+    assert loaded.ranked.ranker.booster.model_to_string() == trained.ranked.ranker.booster.model_to_string()
+    for user, product in (("V3", None), ("V3", "S4"), ("stranger", None), ("stranger", "S4")):
+        assert loaded.ranked_for(user, product, 8) == trained.ranked_for(user, product, 8)
