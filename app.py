@@ -241,7 +241,7 @@ def health() -> dict:
         "cache": svc.cache.ping(),
         "products": len(model.catalog),
         "users": model.history.n_users,
-        "ranker": {"trained": model.ranked.trained, "reason": model.ranked.reason},
+        "ranker": {"trained": model.ranked is not None, "reason": model.ranker_reason},
         "reload": svc.reloader.status(),
     }
 
@@ -271,7 +271,7 @@ def recommend_hybrid(ask: Ask) -> dict:
     if w_content == 0 and w_cf == 0:
         raise BadRequest("w_content and w_cf cannot both be 0")
     weighted = ask.arg("w_content") is not None or ask.arg("w_cf") is not None
-    if ask.model.ranked.trained and not weighted:  # the learned ranker, unless a blend was asked for
+    if ask.model.ranked is not None and not weighted:  # the learned ranker, unless a blend was asked for
         return _results(ask.model.ranked_for(user_id, product_id, k))
     return _results(ask.model.hybrid(user_id, product_id, k, w_content, w_cf))
 

@@ -41,6 +41,7 @@ class Config:
     recency_days: float = 90.0
     neighbours: int = 100
     ranker: bool = True
+    ranker_max_users: int = 50_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
@@ -72,6 +73,7 @@ class Config:
             recency_days=get("RECENCY_DAYS", _positive_number, defaults.recency_days),
             neighbours=get("NEIGHBOURS", _positive_int, defaults.neighbours),
             ranker=get("RANKER", _bool, defaults.ranker),
+            ranker_max_users=get("RANKER_MAX_USERS", _positive_int, defaults.ranker_max_users),
         )
 
 

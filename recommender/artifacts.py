@@ -86,7 +86,7 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "user_text_scores": model.user_text.table.scores,
             "user_hybrid_indices": model.user_hybrid.table.indices,
             "user_hybrid_scores": model.user_hybrid.table.scores,
-            **ranked_arrays(model.ranked),
+            **(ranked_arrays(model.ranked) if model.ranked is not None else {}),
         }
         for name, array in arrays.items():
             np.save(work / f"{name}.npy", np.ascontiguousarray(array))
@@ -101,11 +101,11 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "products": len(model.catalog),
             "users": model.history.n_users,
             "feedback_last_id": model.feedback_last_id,
-            "ranker": ranker_meta(model.ranked),
+            "ranker": ranker_meta(model),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (work / "meta.json").write_text(json.dumps(meta, indent=2))
-        if model.ranked.ranker is not None:
+        if model.ranked is not None:
             (work / "ranker.txt").write_text(model.ranked.ranker.booster.model_to_string())
         os.chmod(work, 0o755)
         try:
@@ -159,6 +159,7 @@ def load(folder: str | Path) -> Recommender:
         user_text=UserLists(Neighbours(array("user_text_indices"), array("user_text_scores"))),
         user_hybrid=UserLists(Neighbours(array("user_hybrid_indices"), array("user_hybrid_scores"))),
         ranked=load_ranked(folder, array, meta["ranker"], similar, collaborative),
+        ranker_reason=meta["ranker"]["reason"],
         version=meta["version"],
     )
     model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]
@@ -189,23 +190,28 @@ def ranked_arrays(ranked: RankedModel) -> dict[str, NDArray]:
     }
 
 
-def ranker_meta(ranked: RankedModel) -> dict:
-    """What /health and the evaluation tell of the ranker: trained or not, why, how it was chosen."""
-    trained = ranked.ranker is not None
+def ranker_meta(model: Recommender) -> dict:
+    """Whether a ranker was trained and why not, how it was chosen, and the log's length it saw."""
+    ranked = model.ranked
+    if ranked is None:
+        return {"trained": False, "reason": model.ranker_reason}
+    report = ranked.ranker.report
     return {
-        "trained": trained,
-        "reason": ranked.reason,
-        "objective": ranked.ranker.objective if trained else None,  # type: ignore[union-attr]
-        "report": ranked.ranker.report if trained else {},  # type: ignore[union-attr]
+        "trained": True,
+        "reason": "trained",
+        "objective": ranked.ranker.objective,
+        "report": report,
         "log_days": ranked.items.log_days,
     }
 
 
-def load_ranked(folder: Path, array, meta: dict, text: Neighbours, collaborative: Neighbours) -> RankedModel:  # type: ignore[no-untyped-def]
-    ranker = None
-    if meta["trained"]:
-        booster = lgb.Booster(model_str=(folder / "ranker.txt").read_text())
-        ranker = Ranker(booster, meta["objective"], meta["report"])
+def load_ranked(
+    folder: Path, array, meta: dict, text: Neighbours, collaborative: Neighbours
+) -> RankedModel | None:  # type: ignore[no-untyped-def]
+    if not meta["trained"]:
+        return None
+    booster = lgb.Booster(model_str=(folder / "ranker.txt").read_text())
+    ranker = Ranker(booster, meta["objective"], meta["report"])
     sources = Sources(
         text=text,
         collaborative=collaborative,
@@ -227,7 +233,6 @@ def load_ranked(folder: Path, array, meta: dict, text: Neighbours, collaborative
         events=array("user_events"),
         idle_days=array("user_idle_days"),
         ranker=ranker,
-        reason=meta["reason"],
         lists=UserLists(Neighbours(array("user_ranked_indices"), array("user_ranked_scores"))),
     )
 

@@ -29,6 +29,7 @@ def model_settings(config: Config) -> ModelSettings:
         w_cf=config.hybrid_w_cf,
         new_item_weight=config.new_item_weight,
         ranker=config.ranker,
+        ranker_max_users=config.ranker_max_users,
     )
 
 

@@ -15,7 +15,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,22 +24,12 @@ from numpy.typing import NDArray
 from recommender import baselines
 from recommender.data_loader import load_catalog, load_interactions
 from recommender.metrics import ranking_metrics, temporal_split
+from recommender.report import Row, Run, table, write_report
 from recommender.service import ModelSettings, Recommendation, Recommender
 
 HYBRID_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 EASE_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
 BM25_GRID = (20, 50, 100, 200, 400)
-METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
-
-
-@dataclass
-class Row:
-    name: str
-    setting: str
-    metrics: dict[str, float]
-    seconds: float
-    group: str = "service"
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def evaluate(
@@ -147,98 +136,32 @@ def evaluate(
 def ranker_facts(model: Recommender, users: list[str], truth: list[NDArray[np.int32]]) -> dict[str, object]:
     """Whether a ranker was trained (and why not), its candidates' recall of the truth, feature importance."""
     ranked = model.ranked
+    if ranked is None:
+        return {
+            "trained": False,
+            "reason": model.ranker_reason,
+            "candidate_recall": None,
+            "candidates_per_user": None,
+        }
     rows = np.array([model.history.user_index[u] for u in users], np.int64)
     candidates, _ = ranked.candidates(model.history.matrix, model.history.last_item, rows)
     n_items = len(model.catalog)
     wanted = np.concatenate([i * n_items + t.astype(np.int64) for i, t in enumerate(truth)])
     found = np.isin(wanted, candidates.rows * n_items + candidates.items)
     facts: dict[str, object] = {
-        "trained": ranked.trained,
-        "reason": ranked.reason,
+        "trained": True,
+        "reason": model.ranker_reason,
         "candidate_recall": round(float(found.mean()), 4) if len(found) else 0.0,
         "candidates_per_user": round(len(candidates) / max(len(users), 1), 1),
     }
-    if ranked.ranker is not None:
-        facts["objective"] = ranked.ranker.objective
-        facts["report"] = ranked.ranker.report
-        facts["importance"] = ranked.ranker.importance()
+    facts["objective"] = ranked.ranker.objective
+    facts["report"] = ranked.ranker.report
+    facts["importance"] = ranked.ranker.importance()
     return facts
 
 
 def _batch(make, matrix, rows_of, k, setting) -> Callable[[], list[NDArray[np.int32]]]:  # type: ignore[no-untyped-def]
     return lambda: make(matrix, setting)(rows_of, k)
-
-
-def best_baselines(rows: list[Row]) -> list[Row]:
-    """Each baseline's best setting by NDCG (the grid is tuned on the test period: generous to them)."""
-    best: dict[str, Row] = {}
-    for row in rows:
-        if row.group == "baseline" and (
-            row.name not in best or row.metrics["ndcg"] > best[row.name].metrics["ndcg"]
-        ):
-            best[row.name] = row
-    return list(best.values())
-
-
-def table(rows: list[Row], k: int) -> str:
-    """A markdown table of the rows."""
-    head = [
-        "model",
-        "setting",
-        *(f"{m}@{k}" if m != "coverage" else m for m in METRICS),
-        "new shown",
-        "new hits",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        values = [f"{row.metrics[m]:.4f}" for m in METRICS]
-        new = [str(int(row.metrics.get("new_item_shown", 0))), str(int(row.metrics.get("new_item_hits", 0)))]
-        lines.append("| " + " | ".join([row.name, row.setting or "-", *values, *new]) + " |")
-    return "\n".join(lines)
-
-
-def write_report(rows: list[Row], facts: dict[str, object], out_dir: Path, name: str, command: str) -> Path:
-    """reports/<name>.md with the tables, and reports/<name>-hybrid.png: NDCG@K against w_content."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    k = int(facts["k"])  # type: ignore[call-overload]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    hybrid = [r for r in rows if r.name == "hybrid"]
-    weights = [float(r.setting.split()[0].split("=")[1]) for r in hybrid]
-    figure, axis = plt.subplots(figsize=(7, 4))
-    axis.plot(weights, [r.metrics["ndcg"] for r in hybrid], marker="o", label="hybrid (last item as context)")
-    styles = {"collaborative": "-", "popularity": ":", "content": "-."}
-    for row in rows:
-        if row.name in styles:
-            axis.axhline(row.metrics["ndcg"], linestyle=styles[row.name], color="grey", label=row.name)
-    for row, colour in zip(best_baselines(rows), ("tab:red", "tab:green"), strict=False):
-        axis.axhline(row.metrics["ndcg"], linestyle="--", color=colour, label=f"{row.name} ({row.setting})")
-    axis.set_xlabel("w_content (w_cf = 1 - w_content)")
-    axis.set_ylabel(f"NDCG@{k}")
-    axis.set_title(f"{name}: {facts['test_users']} test users, cutoff {facts['cutoff']}")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    png = out_dir / f"{name}-hybrid.png"
-    figure.savefig(png, dpi=100)
-    plt.close(figure)
-
-    summary = [r for r in rows if r.group == "service" and (r.name != "hybrid" or "default" in r.setting)]
-    report = out_dir / f"{name}.md"
-    report.write_text(
-        f"# Evaluation: {name}\n\n"
-        f"Made by `{command}`.\n\n"
-        f"{facts['products']} products ({facts['new_items']} with no interaction before the cutoff), "
-        f"{facts['train_rows']} training rows before {facts['cutoff']}, {facts['test_users']} test users. "
-        f"Metrics at K={k}; recommended lists never contain items the user had before the cutoff.\n\n"
-        "## Summary (the service at its default settings, and each baseline at its best setting)\n\n"
-        f"{table(summary + best_baselines(rows), k)}\n\n"
-        f"![NDCG@{k} against the hybrid weight]({png.name})\n\n"
-        f"## All rows\n\n{table(rows, k)}\n"
-    )
-    return report
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -247,7 +170,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--products", required=True)
     parser.add_argument("--interactions", required=True)
-    parser.add_argument("--cutoff", required=True, help="YYYY-MM-DD: train before, test from then on")
+    parser.add_argument(
+        "--cutoff", required=True, help="YYYY-MM-DD: train before, test from then on (several: a,b,c)"
+    )
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--json", type=Path, help="also write every row to this file")
     parser.add_argument("--report-dir", type=Path, default=Path("reports"))
@@ -255,16 +180,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-baselines", action="store_true", help="skip BM25 item-KNN and EASE")
     args = parser.parse_args(argv)
 
-    rows, facts = evaluate(
-        args.products, args.interactions, args.cutoff, args.k, baselines_on=not args.no_baselines
-    )
-    print(table(rows, args.k))
+    runs: list[Run] = []
+    for cutoff in (c.strip() for c in args.cutoff.split(",") if c.strip()):
+        rows, facts = evaluate(
+            args.products, args.interactions, cutoff, args.k, baselines_on=not args.no_baselines
+        )
+        print(f"cutoff {cutoff}\n{table(rows, args.k)}\n")
+        runs.append((rows, facts))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"facts": facts, "rows": [vars(r) for r in rows]}, indent=2))
+        cutoffs = [{"facts": facts, "rows": [vars(r) for r in rows]} for rows, facts in runs]
+        args.json.write_text(json.dumps({"cutoffs": cutoffs}, indent=2))
     name = args.name or Path(args.products).resolve().parent.name
     command = "python -m recommender.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(f"report: {write_report(rows, facts, args.report_dir, name, command)}", file=sys.stderr)
+    print(f"report: {write_report(runs, args.report_dir, name, command)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

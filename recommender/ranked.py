@@ -2,8 +2,9 @@
 
 Every user's list is ranked at build time; a request with a product to start from, or from a
 user whose feedback arrived since, ranks that user's few hundred candidates at request time with
-the same code. Without a trained ranker (a store too small or too new, or a ranker that did not
-beat the blend on the latest weeks) the candidates are ordered by the untrained blend instead.
+the same code. Without a trained ranker (a store too small or too new, a ranker that did not
+beat the blend on the latest weeks, or more users than RANKER_MAX_USERS) there is no RankedModel:
+the hybrid's blend answers for the ranked strategy.
 """
 
 from __future__ import annotations
@@ -21,15 +22,7 @@ from recommender.candidates import Pool, Sources, pool
 from recommender.features import ProductFacts, UserFacts, features
 from recommender.history import HistoryConfig
 from recommender.neighbours import Neighbours, UserLists, place, ranked
-from recommender.ranker import (
-    Collaborate,
-    Ranker,
-    RankerConfig,
-    blend_scores,
-    build_window,
-    train,
-    window_starts,
-)
+from recommender.ranker import Collaborate, Ranker, RankerConfig, build_window, train, window_starts
 from recommender.snapshot import ItemStats, Snapshot
 
 log = logging.getLogger(__name__)
@@ -40,52 +33,22 @@ PAIRS_PER_BATCH = 2_000_000  # candidate pairs scored at once when ranking every
 
 @dataclass
 class RankedModel:
+    """A trained ranker with the arrays it ranks from, and every user's list from the build."""
+
+    ranker: Ranker
     sources: Sources
     items: ItemStats
     products: ProductFacts
     events: NDArray[np.float32]  # per user row of the served history
     idle_days: NDArray[np.float32]
-    ranker: Ranker | None
-    reason: str  # "trained", or why the untrained blend orders the candidates
     lists: UserLists | None = None
 
-    @classmethod
-    def fit(
-        cls,
-        interactions: pd.DataFrame,
-        snapshot: Snapshot,
-        text: Neighbours,
-        vectors: sp.csr_matrix,
-        collaborative: Neighbours,
-        collaborate: Collaborate,
-        products: ProductFacts,
-        history_config: HistoryConfig,
-        config: RankerConfig | None = None,
-    ) -> RankedModel:
-        """Train a ranker on windows of the log before the snapshot, then rank every user's candidates."""
-        config = config or RankerConfig()
-        started = time.perf_counter()
-        ranker, reason = None, "no interactions to learn from"
-        if len(interactions):
-            ranker, reason = _train(
-                interactions, snapshot, text, vectors, collaborate, products, history_config, config
-            )
-        log.info("ranker: %s (%.1f s)", reason, time.perf_counter() - started)
-        sources = Sources.build(text, collaborative, vectors, snapshot.items, snapshot.exists)
-        model = cls(sources, snapshot.items, products, snapshot.events, snapshot.idle_days, ranker, reason)
-        started = time.perf_counter()
-        model.lists = model.rank_all(snapshot.history.matrix, snapshot.history.last_item)
-        log.info(
-            "ranked lists of %d users in %.1f s", snapshot.history.n_users, time.perf_counter() - started
-        )
-        return model
-
     @property
-    def trained(self) -> bool:
-        return self.ranker is not None
+    def reason(self) -> str:
+        return "trained"
 
-    def score(self, candidates, x) -> NDArray[np.float32]:  # type: ignore[no-untyped-def]
-        return self.ranker.score(x) if self.ranker is not None else blend_scores(candidates)
+    def score(self, x: NDArray[np.float32], threads: int = 1) -> NDArray[np.float32]:
+        return self.ranker.score(x, threads)
 
     def rank_all(self, matrix: sp.csr_matrix, last_item: NDArray[np.int32]) -> UserLists:
         """Every user's best LIST_SIZE candidates, in batches of users."""
@@ -97,7 +60,7 @@ class RankedModel:
         for start in range(0, n_users, batch):
             rows = np.arange(start, min(start + batch, n_users))
             candidates, x = self.candidates(matrix, last_item, rows)
-            scores = self.score(candidates, x)
+            scores = self.score(x, threads=0)  # every core: nothing else runs during a build
             place(table, *ranked(candidates.rows, candidates.items, scores, len(rows)), start)
         return UserLists(table)
 
@@ -132,11 +95,46 @@ class RankedModel:
             facts = UserFacts(np.full(1, np.nan, np.float32), np.full(1, np.nan, np.float32))
         else:
             facts = UserFacts(self.events[row : row + 1], self.idle_days[row : row + 1])
-        scores = self.score(candidates, features(candidates, holdings, facts, self.items, self.products))
+        scores = self.score(features(candidates, holdings, facts, self.items, self.products))
         keep = ~np.isin(candidates.items, exclude)
         items_kept, scores = candidates.items[keep], scores[keep]
         order = np.lexsort((items_kept, -scores))[:n]
         return items_kept[order], scores[order]
+
+
+def fit_ranked(
+    interactions: pd.DataFrame,
+    snapshot: Snapshot,
+    text: Neighbours,
+    vectors: sp.csr_matrix,
+    collaborative: Neighbours,
+    collaborate: Collaborate,
+    products: ProductFacts,
+    history_config: HistoryConfig,
+    config: RankerConfig | None = None,
+) -> tuple[RankedModel | None, str]:
+    """Train a ranker on windows of the log before the snapshot and rank every user's candidates;
+    or None and why not (then the untrained blend, the hybrid, answers instead)."""
+    config = config or RankerConfig()
+    n_users = snapshot.history.n_users
+    if n_users > config.max_users:
+        return None, (
+            f"{n_users} users: ranking every user's candidates at build is limited to {config.max_users} "
+            "users (RANKER_MAX_USERS)"
+        )
+    started = time.perf_counter()
+    ranker, reason = _train(
+        interactions, snapshot, text, vectors, collaborate, products, history_config, config
+    )
+    log.info("ranker: %s (%.1f s)", reason, time.perf_counter() - started)
+    if ranker is None:
+        return None, reason
+    sources = Sources.build(text, collaborative, vectors, snapshot.items, snapshot.exists)
+    model = RankedModel(ranker, sources, snapshot.items, products, snapshot.events, snapshot.idle_days)
+    started = time.perf_counter()
+    model.lists = model.rank_all(snapshot.history.matrix, snapshot.history.last_item)
+    log.info("ranked lists of %d users in %.1f s", n_users, time.perf_counter() - started)
+    return model, reason
 
 
 def _train(
@@ -150,6 +148,8 @@ def _train(
     config: RankerConfig,
 ) -> tuple[Ranker | None, str]:
     interactions = interactions[interactions["ts"].to_numpy() < snapshot.at]  # never learn from later
+    if not len(interactions):
+        return None, "no interactions to learn from"
     ts = interactions["ts"].to_numpy()
     first = pd.Series(ts).groupby(interactions["item"].to_numpy()).min()
     first_seen = np.full(len(products.category), np.datetime64("2262-01-01", "ns"))

@@ -49,6 +49,8 @@ class RankerConfig:
     min_leaf: int = 200
     objectives: tuple[str, ...] = ("binary", "lambdarank")
     seed: int = 0
+    # More users than this: no ranker (ranking each one's candidates at build would take too long).
+    max_users: int = 50_000
 
 
 @dataclass
@@ -72,10 +74,11 @@ class Ranker:
     objective: str
     report: dict = field(default_factory=dict)
 
-    def score(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
+    def score(self, x: NDArray[np.float32], threads: int = 1) -> NDArray[np.float32]:
+        """The ranker's score of each row of features, in (0, 1); `threads` 0: every core."""
         if len(x) == 0:
             return np.empty(0, np.float32)
-        raw = self.booster.predict(x, raw_score=True, num_threads=1)
+        raw = self.booster.predict(x, raw_score=True, num_threads=threads)
         return (1.0 / (1.0 + np.exp(-raw))).astype(np.float32)  # in (0, 1), in the same order
 
     def importance(self) -> dict[str, float]:

@@ -23,7 +23,8 @@ from recommender.hybrid import Scored, blend, blend_rows
 from recommender.neighbours import CHUNK_ROWS, Neighbours, UserLists, gather, top_n, user_lists
 from recommender.overlay import FeedbackOverlay
 from recommender.popularity import Popularity
-from recommender.ranked import RankedModel
+from recommender.ranked import RankedModel, fit_ranked
+from recommender.ranker import RankerConfig
 from recommender.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ class ModelSettings:
     w_content: float = 0.1
     w_cf: float = 0.9
     new_item_weight: float = 0.15
-    ranker: bool = True  # train the ranker (else the ranked strategy orders by the untrained blend)
+    ranker: bool = True  # train the ranker (else the hybrid answers for the ranked strategy)
+    ranker_max_users: int = RankerConfig.max_users
 
     @property
     def history(self) -> HistoryConfig:
@@ -75,7 +77,8 @@ class Recommender:
         popularity: Popularity,
         user_cf: UserLists,
         user_text: UserLists,
-        ranked: RankedModel,
+        ranked: RankedModel | None = None,
+        ranker_reason: str = "not trained",
         user_hybrid: UserLists | None = None,
         version: str = "unversioned",
     ) -> None:
@@ -87,7 +90,8 @@ class Recommender:
         self.popularity = popularity
         self.user_cf = user_cf  # each user's collaborative top list, precomputed
         self.user_text = user_text  # each user's text-profile top list, precomputed
-        self.ranked = ranked  # candidates from every signal, ordered by the learned ranker
+        self.ranked = ranked  # candidates from every signal, ordered by the learned ranker, if trained
+        self.ranker_reason = ranker_reason  # "trained", or why the hybrid answers for it
         self._unseen = popularity.scores == 0  # products nobody has interacted with yet
         self._any_unseen = bool(self._unseen.any())
         # Each user's hybrid answer without a product, at the default weights (see hybrid()).
@@ -127,17 +131,20 @@ class Recommender:
         user_cf = user_lists(history.matrix, collaborative.neighbours, settings.neighbours)
         user_text = user_lists(history.matrix, similar_items, settings.neighbours)
         log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
-        ranked = RankedModel.fit(
-            interactions if settings.ranker else interactions.iloc[:0],
-            snapshot,
-            similar_items,
-            content.vectors,
-            collaborative.neighbours,
-            lambda h: _collaborative(settings, h).neighbours,
-            ProductFacts.of(catalog.categories, catalog.prices),
-            settings.history,
-        )
-        parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked)
+        ranked, reason = None, "turned off (RANKER=false)"
+        if settings.ranker:
+            ranked, reason = fit_ranked(
+                interactions,
+                snapshot,
+                similar_items,
+                content.vectors,
+                collaborative.neighbours,
+                lambda h: _collaborative(settings, h).neighbours,
+                ProductFacts.of(catalog.categories, catalog.prices),
+                settings.history,
+                RankerConfig(max_users=settings.ranker_max_users),
+            )
+        parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked, reason)
         return cls(catalog, history, settings, *parts, version=version)  # __init__ blends user_hybrid
 
     @classmethod
@@ -238,15 +245,17 @@ class Recommender:
     @property
     def user_strategy(self) -> str:
         """What answers for a user by default: the ranker once one is trained, else collaborative."""
-        return "ranked" if self.ranked.trained else "collaborative"
+        return "ranked" if self.ranked is not None else "collaborative"
 
     def ranked_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
-        """Candidates from every signal ordered by the learned ranker (or the untrained blend).
+        """Candidates from every signal ordered by the learned ranker; the hybrid without one.
 
         Without a product and without feedback since the build, the user's list comes from the
         build; otherwise the user's candidates are ranked now, from product_id if given (never
         returned), else from their latest item.
         """
+        if self.ranked is None:
+            return self.hybrid(user_id, product_id, k)
         items, weights = self._items_of(user_id)
         if product_id is None:
             found = self._precomputed(self.ranked.lists, user_id, k) if len(items) else None

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from recommender.evaluate import best_baselines, evaluate, main
+from recommender.evaluate import evaluate, main
+from recommender.report import best_baselines
 
 LATER = """\
 U5,P4,purchase,2024-03-01T10:00:00
@@ -58,11 +59,26 @@ def test_command_line_writes_table_json_and_report(split_store, tmp_path, capsys
     assert "| collaborative | item-item regression |" in printed.out
     assert "| ranked | /recommend/user |" in printed.out
     assert "[3/" in printed.err  # progress
-    rows = json.loads(out.read_text())["rows"]
+    rows = json.loads(out.read_text())["cutoffs"][0]["rows"]
     assert {r["name"] for r in rows} >= {"popularity", "content", "collaborative", "hybrid", "ease"}
     report = (tmp_path / "reports" / "tiny.md").read_text()
     assert "python -m recommender.evaluate --products" in report and "![NDCG@3" in report
     assert (tmp_path / "reports" / "tiny-hybrid.png").stat().st_size > 1000
+
+
+def test_several_cutoffs_make_one_report_with_a_column_each(split_store, tmp_path):
+    products, interactions = split_store
+    main(
+        [
+            "--products", str(products), "--interactions", str(interactions),
+            "--cutoff", "2024-01-04,2024-02-01", "--k", "3", "--report-dir", str(tmp_path), "--name", "two",
+            "--no-baselines",
+        ]
+    )  # fmt: skip
+    report = (tmp_path / "two.md").read_text()
+    assert "NDCG@3 2024-01-04 (new hits) | NDCG@3 2024-02-01 (new hits)" in report
+    assert "## Cutoff 2024-01-04" in report and "## Cutoff 2024-02-01" in report
+    assert "## The ranker" in report and "not trained" in report  # the tiny store is too small
 
 
 def test_no_test_users_is_a_clear_error(store):

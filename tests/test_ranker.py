@@ -15,9 +15,9 @@ from recommender.data_loader import load_catalog, load_interactions
 from recommender.features import ProductFacts
 from recommender.history import HistoryConfig
 from recommender.neighbours import Neighbours, UserLists
-from recommender.ranked import RankedModel
+from recommender.ranked import fit_ranked
 from recommender.ranker import RankerConfig, build_window, window_starts
-from recommender.service import Recommender
+from recommender.service import ModelSettings, Recommender
 from recommender.snapshot import Snapshot
 from tests.helpers import synthetic_store
 
@@ -33,7 +33,7 @@ def synthetic(tmp_path):
 @pytest.fixture
 def trained(synthetic) -> Recommender:
     model = Recommender.from_csv(*synthetic)
-    assert model.ranked.trained, model.ranked.reason
+    assert model.ranked is not None, model.ranker_reason
     return model
 
 
@@ -98,23 +98,29 @@ def test_a_later_purchase_is_never_used_by_the_ranker(synthetic):
     before = rows[rows["ts"] < cutoff]
     snap = Snapshot.build(before, len(catalog), cutoff)
     text = ContentModel().fit(catalog)
-    fit = lambda frame: RankedModel.fit(  # noqa: E731
+    fit = lambda frame: fit_ranked(  # noqa: E731
         frame, snap, text.neighbours, text.vectors, ItemItemModel().fit(snap.history).neighbours,
         lambda h: ItemItemModel().fit(h).neighbours, ProductFacts.of(catalog.categories, catalog.prices),
         HistoryConfig(),
     )  # fmt: skip
-    clean, leaky = fit(before), fit(rows)
-    assert clean.trained, clean.reason
+    (clean, reason), (leaky, _) = fit(before), fit(rows)
+    assert clean is not None, reason
     assert leaky.ranker.booster.model_to_string() == clean.ranker.booster.model_to_string()
     assert np.array_equal(leaky.lists.table.indices, clean.lists.table.indices)
 
 
 def test_a_store_too_small_to_train_on_serves_the_blend_and_says_why(model):
-    assert not model.ranked.trained
-    assert "window" in model.ranked.reason
+    assert model.ranked is None
+    assert "window" in model.ranker_reason
     assert model.user_strategy == "collaborative"
-    results = model.ranked_for("U5", None, 3)
-    assert [r.product_id for r in results][0] == "P4"  # the blend's first: what sells with the mug
+    for user, product in (("U5", None), ("U1", "P2"), ("stranger", None)):
+        assert model.ranked_for(user, product, 3) == model.hybrid(user, product, 3)  # the untrained blend
+
+
+def test_more_users_than_the_limit_train_no_ranker(synthetic):
+    model = Recommender.from_csv(*synthetic, ModelSettings(ranker_max_users=399))
+    assert model.ranked is None and "limited to 399 users (RANKER_MAX_USERS)" in model.ranker_reason
+    assert model.ranked_for("V1", None, 5) == model.hybrid("V1", None, 5)
 
 
 def test_the_trained_ranker_is_the_default_for_users(trained):
@@ -154,7 +160,7 @@ def test_new_products_reach_buyers_through_the_ranked_lists(trained):
 def test_round_trip_through_artifacts_keeps_the_ranker_and_its_answers(trained, tmp_path):
     folder = artifacts.save(trained, tmp_path)
     loaded = artifacts.load(folder)
-    assert loaded.ranked.trained and loaded.ranked.reason == trained.ranked.reason
+    assert loaded.ranked is not None and loaded.ranker_reason == trained.ranker_reason == "trained"
     assert loaded.ranked.ranker.booster.model_to_string() == trained.ranked.ranker.booster.model_to_string()
     for user, product in (("V3", None), ("V3", "S4"), ("stranger", None), ("stranger", "S4")):
         assert loaded.ranked_for(user, product, 8) == trained.ranked_for(user, product, 8)
