@@ -30,7 +30,8 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
     paths = {
         "/health": {
             "get": _operation(
-                "The service is up: the model version, the cache's state, catalog and user counts",
+                "The service is up: the model version, the cache's state, catalog and user counts, "
+                "whether a ranker was trained (and why not)",
                 responses={"200": _answer("Up", "Health")},
             )
         },
@@ -43,7 +44,8 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
         },
         "/recommend/user/{user_id}": {
             "get": _operation(
-                "Items for this user that they do not have yet; best sellers for a user never seen",
+                "Items for this user that they do not have yet, ordered by the learned ranker when the "
+                "model has one (else by the collaborative model); what sells for a user never seen",
                 [_path("user_id", "the user"), top_k],
                 {"200": recommendations},
             )
@@ -51,7 +53,9 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
         "/recommend/hybrid": {
             "get": _operation(
                 "A blend of items like the product (content) and items for the user (collaborative); "
-                "give user_id, product_id or both. Each list is scaled to [0, 1] before weighting.",
+                "give user_id, product_id or both. Each list is scaled to [0, 1] before weighting. "
+                "Without w_content and w_cf, a model with a trained ranker answers with the ranked "
+                "strategy instead (the user's candidates and the product's neighbours, ranked).",
                 [
                     user,
                     product,
@@ -252,6 +256,11 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
                 "cache": {"type": "string", "enum": ["ok", "unavailable", "disabled"]},
                 "products": {"type": "integer"},
                 "users": {"type": "integer"},
+                "ranker": {
+                    "type": "object",
+                    "required": ["trained", "reason"],
+                    "properties": {"trained": {"type": "boolean"}, "reason": {"type": "string"}},
+                },
                 "reload": {"type": "object"},
             },
         },

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import Sources
+from recommender.candidates import PERSONAL, Sources
 from recommender.collaborative import ItemItemModel
 from recommender.data_loader import Catalog
 from recommender.features import ProductFacts
@@ -187,6 +187,8 @@ def ranked_arrays(ranked: RankedModel) -> dict[str, NDArray]:
         "user_idle_days": ranked.idle_days,
         "user_ranked_indices": ranked.lists.table.indices,
         "user_ranked_scores": ranked.lists.table.scores,
+        **{f"ranked_user_{name}_indices": lists.table.indices for name, lists in ranked.personal.items()},
+        **{f"ranked_user_{name}_scores": lists.table.scores for name, lists in ranked.personal.items()},
     }
 
 
@@ -233,6 +235,12 @@ def load_ranked(
         events=array("user_events"),
         idle_days=array("user_idle_days"),
         ranker=ranker,
+        personal={
+            name: UserLists(
+                Neighbours(array(f"ranked_user_{name}_indices"), array(f"ranked_user_{name}_scores"))
+            )
+            for name in PERSONAL
+        },
         lists=UserLists(Neighbours(array("user_ranked_indices"), array("user_ranked_scores"))),
     )
 

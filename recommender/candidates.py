@@ -9,6 +9,7 @@ The pool keeps, for every (user, product) pair, the score and rank each source g
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,17 +81,30 @@ class Pool:
         return len(self.rows)
 
 
-def pool(sources: Sources, holdings: sp.csr_matrix, anchors: NDArray[np.integer]) -> Pool:
+# The sources that depend on the user's items (the others on an anchor product, or on nobody).
+PERSONAL = ("collaborative", "text", "new")
+
+
+def personal_lists(sources: Sources, holdings: sp.csr_matrix) -> dict[str, Neighbours]:
+    """Each row's lists from the sources that depend on its items (one row: summed directly)."""
+    of_users = _one_user_lists if holdings.shape[0] == 1 else _user_lists
+    return {name: of_users(holdings, getattr(sources, name), SIZES[name]) for name in PERSONAL}
+
+
+def pool(
+    sources: Sources,
+    holdings: sp.csr_matrix,
+    anchors: NDArray[np.integer],
+    personal: Mapping[str, Neighbours] | None = None,
+) -> Pool:
     """The candidates of every row of `holdings` (users x items, strengths), never an item it holds.
 
-    `anchors` holds one product per row that the anchor sources start from (-1: none).
+    `anchors` holds one product per row that the anchor sources start from (-1: none);
+    `personal`, the rows' personal_lists() when they were computed before.
     """
     n_rows, n_items = holdings.shape
-    of_users = _one_user_lists if n_rows == 1 else _user_lists
     lists = {
-        "collaborative": of_users(holdings, sources.collaborative, SIZES["collaborative"]),
-        "text": of_users(holdings, sources.text, SIZES["text"]),
-        "new": of_users(holdings, sources.new, SIZES["new"]),
+        **(personal if personal is not None else personal_lists(sources, holdings)),
         "anchor_text": _rows_of(sources.text, anchors, SIZES["anchor_text"]),
         "anchor_collaborative": _rows_of(sources.collaborative, anchors, SIZES["anchor_collaborative"]),
         "trending": _shared(sources.trending, n_rows),

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import Pool, Sources, pool
+from recommender.candidates import Pool, Sources, personal_lists, pool
 from recommender.features import ProductFacts, UserFacts, features
 from recommender.history import HistoryConfig
 from recommender.neighbours import Neighbours, UserLists, place, ranked
@@ -41,6 +41,7 @@ class RankedModel:
     products: ProductFacts
     events: NDArray[np.float32]  # per user row of the served history
     idle_days: NDArray[np.float32]
+    personal: dict[str, UserLists]  # per user row: the lists of the personal sources (PERSONAL)
     lists: UserLists | None = None
 
     @property
@@ -69,7 +70,8 @@ class RankedModel:
     ) -> tuple[Pool, NDArray[np.float32]]:
         """The candidates of some users of the built history, and their features."""
         holdings = matrix[rows]
-        candidates = pool(self.sources, holdings, last_item[rows])
+        personal = {name: _rows(lists.table, rows) for name, lists in self.personal.items()}
+        candidates = pool(self.sources, holdings, last_item[rows], personal)
         facts = UserFacts(self.events[rows], self.idle_days[rows])
         return candidates, features(candidates, holdings, facts, self.items, self.products)
 
@@ -81,16 +83,24 @@ class RankedModel:
         anchor: int | None,
         exclude: NDArray[np.integer],
         n: int,
+        as_built: bool = False,
     ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
         """One user's best n candidates now: their items (with strengths), their row in the built
-        history (None: unknown to it), the product to start from; never one of `exclude`."""
+        history (None: unknown to it), the product to start from; never one of `exclude`.
+        `as_built`: the items are the row's items at build (no feedback since), so the personal
+        lists of the build serve."""
         n_items = len(self.products.category)
         holdings = sp.csr_matrix(
             (np.asarray(weights, np.float32), np.asarray(items, np.int32), [0, len(items)]),
             shape=(1, n_items),
         )
         holdings.sort_indices()
-        candidates = pool(self.sources, holdings, np.array([-1 if anchor is None else anchor]))
+        anchors = np.array([-1 if anchor is None else anchor])
+        built = as_built and row is not None
+        personal = (
+            {name: _rows(lists.table, [row]) for name, lists in self.personal.items()} if built else None
+        )
+        candidates = pool(self.sources, holdings, anchors, personal)
         if row is None:
             facts = UserFacts(np.full(1, np.nan, np.float32), np.full(1, np.nan, np.float32))
         else:
@@ -100,6 +110,10 @@ class RankedModel:
         items_kept, scores = candidates.items[keep], scores[keep]
         order = np.lexsort((items_kept, -scores))[:n]
         return items_kept[order], scores[order]
+
+
+def _rows(table: Neighbours, rows) -> Neighbours:  # type: ignore[no-untyped-def]
+    return Neighbours(table.indices[rows], table.scores[rows])
 
 
 def fit_ranked(
@@ -130,7 +144,12 @@ def fit_ranked(
     if ranker is None:
         return None, reason
     sources = Sources.build(text, collaborative, vectors, snapshot.items, snapshot.exists)
-    model = RankedModel(ranker, sources, snapshot.items, products, snapshot.events, snapshot.idle_days)
+    personal = {
+        name: UserLists(table) for name, table in personal_lists(sources, snapshot.history.matrix).items()
+    }
+    model = RankedModel(
+        ranker, sources, snapshot.items, products, snapshot.events, snapshot.idle_days, personal
+    )
     started = time.perf_counter()
     model.lists = model.rank_all(snapshot.history.matrix, snapshot.history.last_item)
     log.info("ranked lists of %d users in %.1f s", n_users, time.perf_counter() - started)

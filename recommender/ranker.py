@@ -7,8 +7,9 @@ user took it in the window [t, t + window_days). Only products that existed by t
 (first seen before it) can be candidates: so the ranker learns how products new at t sold.
 
 The latest window is held out: the objectives (binary and lambdarank) are trained on the older
-ones and compared there by NDCG@10, against the untrained blend of the same candidates. The best
-objective is kept only if it beats the blend; it is then trained once more on every window.
+ones and compared there by NDCG@10, against the untrained blend of the same candidates. Binary is
+kept unless lambdarank is clearly better there (see _choose); the choice is kept only if it beats
+the blend, and is then trained once more on every window.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class RankerConfig:
     window_days: int = 30
     stride_days: int = 10  # windows start this far apart (they overlap: more examples from a short log)
     users_per_window: int = 3_000  # at most this many labelled users sampled per window
-    negatives: float = 0.2  # share of the candidates not taken that training keeps (all taken ones stay)
+    negatives: float = 0.5  # share of the candidates not taken that training keeps (all taken ones stay)
     min_users: int = 100  # fewer labelled users than this in a window: the window is skipped
     rounds: int = 500
     learning_rate: float = 0.05
@@ -195,6 +196,11 @@ def not_held(matrix: sp.csr_matrix, rows: NDArray[np.int64], items: NDArray[np.i
 
 def ndcg(scores: NDArray[np.floating], window: Window, k: int = K) -> float:
     """Mean NDCG@k over the window's users of the order `scores` gives each user's candidates."""
+    return float(np.mean(ndcg_per_user(scores, window, k)))
+
+
+def ndcg_per_user(scores: NDArray[np.floating], window: Window, k: int = K) -> NDArray[np.float64]:
+    """NDCG@k of each of the window's users for the order `scores` gives their candidates."""
     n_users = len(window.groups)
     rows = np.repeat(np.arange(n_users), window.groups)
     order = np.lexsort((-scores, rows))
@@ -205,7 +211,7 @@ def ndcg(scores: NDArray[np.floating], window: Window, k: int = K) -> float:
     top = (rank < k) & (window.y > 0)
     dcg = np.bincount(rows[top], weights=discounts[rank[top]], minlength=n_users)
     ideal = np.cumsum(discounts)[np.minimum(window.truth, k) - 1]
-    return float(np.mean(dcg / ideal))
+    return dcg / ideal
 
 
 def train(windows: list[Window], config: RankerConfig, validate: bool = True) -> tuple[Ranker | None, str]:
@@ -220,10 +226,12 @@ def train(windows: list[Window], config: RankerConfig, validate: bool = True) ->
         return None, "no training window ends before the latest one; the log is too short"
     baseline = ndcg(held_out.blend, held_out)
     trials: dict[str, tuple[float, int]] = {}
+    per_user: dict[str, NDArray[np.float64]] = {}
     for objective in config.objectives:
         started = time.perf_counter()
         booster = _fit(older, objective, config, valid=held_out)
-        score = ndcg(booster.predict(held_out.x, raw_score=True), held_out)
+        per_user[objective] = ndcg_per_user(booster.predict(held_out.x, raw_score=True), held_out)
+        score = float(per_user[objective].mean())
         trials[objective] = (score, max(booster.best_iteration, 1))
         log.info(
             "ranker %s: NDCG@%d %.4f on the held-out window (blend %.4f), %d rounds, %.1f s",
@@ -234,7 +242,7 @@ def train(windows: list[Window], config: RankerConfig, validate: bool = True) ->
             trials[objective][1],
             time.perf_counter() - started,
         )
-    objective = max(trials, key=lambda o: trials[o][0])
+    objective = _choose(per_user)
     score, rounds = trials[objective]
     report = {
         "windows": [str(w.at)[:10] for w in windows],
@@ -252,6 +260,20 @@ def train(windows: list[Window], config: RankerConfig, validate: bool = True) ->
     latest = sample(held_out, config.negatives, np.random.default_rng(config.seed))
     booster = _fit([*windows[:-1], latest], objective, config, rounds=rounds)
     return Ranker(booster, objective, report), "trained"
+
+
+def _choose(per_user: dict[str, NDArray[np.float64]]) -> str:
+    """The first objective, unless another does better on the held-out users by more than twice
+    the standard error of the paired difference: one window's users are few, and a close call
+    is noise."""
+    names = list(per_user)
+    best = names[0]
+    for other in names[1:]:
+        gain = per_user[other] - per_user[best]
+        error = gain.std(ddof=1) / np.sqrt(len(gain)) if len(gain) > 1 else np.inf
+        if gain.mean() > 2 * error:
+            best = other
+    return best
 
 
 def _fit(

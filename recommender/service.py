@@ -264,7 +264,8 @@ class Recommender:
         anchor = self._anchor(user_id, product_id)
         exclude = _with(items, anchor if product_id is not None else None)
         row = self.history.user_index.get(user_id) if user_id is not None else None
-        return self._complete(self.ranked.rank(items, weights, row, anchor, exclude, k), k, exclude)
+        as_built = user_id not in self.feedback.items
+        return self._complete(self.ranked.rank(items, weights, row, anchor, exclude, k, as_built), k, exclude)
 
     def by_strategy(
         self, strategy: str, user_id: str | None, product_id: str | None, k: int

@@ -16,7 +16,7 @@ from recommender.features import ProductFacts
 from recommender.history import HistoryConfig
 from recommender.neighbours import Neighbours, UserLists
 from recommender.ranked import fit_ranked
-from recommender.ranker import RankerConfig, build_window, window_starts
+from recommender.ranker import RankerConfig, _choose, build_window, window_starts
 from recommender.service import ModelSettings, Recommender
 from recommender.snapshot import Snapshot
 from tests.helpers import synthetic_store
@@ -94,7 +94,7 @@ def test_a_later_purchase_is_never_used_by_the_ranker(synthetic):
     """Rows after the snapshot's moment are in the frame, and the ranker is the same without them."""
     catalog = load_catalog(synthetic[0])
     rows = load_interactions(synthetic[1], catalog, TYPES)
-    cutoff = np.datetime64("2024-05-01", "ns")
+    cutoff = np.datetime64("2024-05-20", "ns")
     before = rows[rows["ts"] < cutoff]
     snap = Snapshot.build(before, len(catalog), cutoff)
     text = ContentModel().fit(catalog)
@@ -164,3 +164,12 @@ def test_round_trip_through_artifacts_keeps_the_ranker_and_its_answers(trained, 
     assert loaded.ranked.ranker.booster.model_to_string() == trained.ranked.ranker.booster.model_to_string()
     for user, product in (("V3", None), ("V3", "S4"), ("stranger", None), ("stranger", "S4")):
         assert loaded.ranked_for(user, product, 8) == trained.ranked_for(user, product, 8)
+
+
+def test_lambdarank_replaces_binary_only_when_clearly_better_on_the_held_out_users():
+    rng = np.random.default_rng(1)
+    binary = rng.uniform(0, 0.4, 500)
+    noise = rng.normal(0, 0.05, 500)
+    assert _choose({"binary": binary, "lambdarank": binary + noise + 0.001}) == "binary"
+    assert _choose({"binary": binary, "lambdarank": binary + noise + 0.02}) == "lambdarank"
+    assert _choose({"binary": binary}) == "binary"
