@@ -115,11 +115,8 @@ def route_paths(products: Path, interactions: Path, n: int, seed: int) -> dict[s
             f"/recommend/hybrid?user_id={q(u)}&product_id={q(p)}&top_k=10"
             for u, p in zip(users, items, strict=True)
         ],
-        # The same with weights: the blend, where the line above is the ranker's (if trained).
-        "/recommend/hybrid weighted": [
-            f"/recommend/hybrid?user_id={q(u)}&product_id={q(p)}&top_k=10&w_content=0.1&w_cf=0.9"
-            for u, p in zip(users, items, strict=True)
-        ],
+        # A user alone: the ranker's list from the build, where one was trained.
+        "/recommend/hybrid user only": [f"/recommend/hybrid?user_id={q(u)}&top_k=10" for u in users],
         "/recommend/ab": [f"/recommend/ab?user_id={q(u)}&top_k=10" for u in users],
     }
 

@@ -258,3 +258,60 @@ def test_feedback_of_a_new_user_makes_their_answers_personal(client):
     client.post("/feedback", json={"user_id": "newbie", "product_id": "P1", "action": "view"})
     after = ids(client.get("/recommend/user/newbie?top_k=2"))
     assert after[0] == "P4" and "P1" not in after  # what sells with P1, never P1 itself
+
+
+# --- a store with a trained ranker -----------------------------------------------------------
+
+
+@pytest.fixture
+def ranked_client(tmp_path, fake_redis):
+    from tests.helpers import synthetic_store
+
+    products, interactions = synthetic_store(tmp_path)
+    config = Config(
+        products_csv=str(products),
+        interactions_csv=str(interactions),
+        feedback_db=f"sqlite:///{tmp_path / 'feedback.db'}",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        ab_variants=(("ranked", 100.0),),
+    )
+    app = create_app(config, redis_client=fake_redis)
+    model = app.extensions["recommender"].live.current()
+    assert model.ranked is not None, model.ranker_reason
+    return app.test_client(), model
+
+
+def test_the_ranker_answers_for_users_and_says_so_in_health(ranked_client):
+    client, model = ranked_client
+    assert client.get("/health").get_json()["ranker"] == {"trained": True, "reason": "trained"}
+    ranked = [r.product_id for r in model.ranked_for("V3", None, 5)]
+    assert ids(client.get("/recommend/user/V3?top_k=5")) == ranked
+    assert ids(client.get("/recommend/hybrid?user_id=V3&top_k=5")) == ranked
+    ab = client.get("/recommend/ab?user_id=V3&product_id=S8&top_k=5").get_json()
+    assert ab["variant"] == "ranked"
+    assert [r["product_id"] for r in ab["results"]] == [r.product_id for r in model.ranked_for("V3", "S8", 5)]
+
+
+def test_with_a_product_or_weights_the_hybrid_route_blends(ranked_client):
+    client, model = ranked_client
+    blend = [r.product_id for r in model.hybrid("V3", "S8", 5)]
+    assert ids(client.get("/recommend/hybrid?user_id=V3&product_id=S8&top_k=5")) == blend
+    weighted = [r.product_id for r in model.hybrid("V3", None, 5, 0.3, 0.7)]
+    assert ids(client.get("/recommend/hybrid?user_id=V3&top_k=5&w_content=0.3&w_cf=0.7")) == weighted
+
+
+def test_feedback_reaches_the_ranked_answers(ranked_client):
+    client, _ = ranked_client
+    first = ids(client.get("/recommend/user/V3?top_k=5"))[0]
+    assert (
+        client.post(
+            "/feedback", json={"user_id": "V3", "product_id": first, "action": "purchase"}
+        ).status_code
+        == 202
+    )
+    assert first not in ids(client.get("/recommend/user/V3?top_k=5"))  # owned now: it leaves
+    stranger = ids(client.get("/recommend/user/newcomer?top_k=5"))
+    assert len(stranger) == 5  # what sells now, for someone never seen
+    client.post("/feedback", json={"user_id": "newcomer", "product_id": "S2", "action": "add_to_cart"})
+    personal = ids(client.get("/recommend/user/newcomer?top_k=5"))
+    assert "S2" not in personal and personal != stranger
