@@ -144,6 +144,8 @@ class Recommender:
                 settings.history,
                 RankerConfig(max_users=settings.ranker_max_users),
             )
+            if ranked is None:
+                log.info("no ranker: %s; the hybrid answers for the ranked strategy", reason)
         parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked, reason)
         return cls(catalog, history, settings, *parts, version=version)  # __init__ blends user_hybrid
 
