@@ -22,8 +22,9 @@ from recommender.candidates import Pool, Sources, personal_lists, pool
 from recommender.features import ProductFacts, UserFacts, features
 from recommender.history import HistoryConfig
 from recommender.neighbours import Neighbours, UserLists, place, ranked
-from recommender.ranker import Collaborate, Ranker, RankerConfig, build_window, train, window_starts
+from recommender.ranker import Ranker, RankerConfig, train
 from recommender.snapshot import ItemStats, Snapshot
+from recommender.windows import Collaborate, build_window, window_starts
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,6 @@
 """A learned ranker over the candidates: gradient-boosted trees trained on the store's own past.
 
-Training windows: for a moment t some weeks before the end of the log, the store is rebuilt as it
-stood at t (histories, statistics and the collaborative model from the rows before t only), each
-user's candidates and features are computed as of t, and the label of a candidate is whether the
-user took it in the window [t, t + window_days). Only products that existed by the window's end
-(first seen before it) can be candidates: so the ranker learns how products new at t sold.
-
+It learns from training windows of the store's past (recommender/windows.py).
 The latest window is held out: the objectives (binary and lambdarank) are trained on the older
 ones and compared there by NDCG@10, against the untrained blend of the same candidates. Binary is
 kept unless lambdarank is clearly better there (see _choose); the choice is kept only if it beats
@@ -16,20 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import SOURCES, Pool, Sources, pool
-from recommender.features import NAMES, ProductFacts, UserFacts, features
-from recommender.history import HistoryConfig, UserHistory
-from recommender.neighbours import Neighbours
-from recommender.snapshot import DAY, Snapshot
+from recommender.features import NAMES
+from recommender.windows import Window, sample
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +44,6 @@ class RankerConfig:
 
 
 @dataclass
-class Window:
-    """One training window's candidate pairs, their features and labels."""
-
-    at: np.datetime64
-    end: np.datetime64
-    x: NDArray[np.float32]
-    y: NDArray[np.float32]
-    groups: NDArray[np.int64]  # pairs per user, users in row order
-    truth: NDArray[np.int64]  # items each user took in the window (in the pool or not)
-    blend: NDArray[np.float32]  # the untrained ordering's score of each pair
-
-
-@dataclass
 class Ranker:
     """A trained booster and how it was chosen."""
 
@@ -90,110 +66,6 @@ class Ranker:
         return {name: round(float(g) / total, 4) for name, g in ranked}
 
 
-# The collaborative neighbour table of a history (a fresh fit for each window).
-Collaborate = Callable[[UserHistory], Neighbours]
-
-
-def blend_scores(candidates: Pool, w_content: float = 0.1, w_cf: float = 0.9) -> NDArray[np.float32]:
-    """The untrained ordering: the hybrid's blend of the pool's scores, each scaled to [0, 1] per user.
-
-    Collaborative at w_cf; text at w_content, split between the user's profile and the anchor;
-    then a little of what sells now, so users without any signal still get an order.
-    """
-    parts = {"collaborative": w_cf, "text": w_content / 2, "anchor_text": w_content / 2, "popular": 1e-3}
-    total = np.zeros(len(candidates), np.float32)
-    for name, weight in parts.items():
-        column = candidates.scores[:, SOURCES.index(name)]
-        top = np.zeros(int(candidates.rows.max(initial=-1)) + 1, np.float32)
-        np.maximum.at(top, candidates.rows, column)
-        total += weight * column / np.maximum(top[candidates.rows], 1e-12)
-    return total
-
-
-def build_window(
-    interactions: pd.DataFrame,
-    at: np.datetime64,
-    config: RankerConfig,
-    text: Neighbours,
-    vectors: sp.csr_matrix,
-    products: ProductFacts,
-    collaborate: Collaborate,
-    history_config: HistoryConfig,
-    first_seen: NDArray,
-    rng: np.random.Generator,
-    negatives: float = 1.0,
-) -> Window | None:
-    """The window starting at `at`: features as of `at`, labels from the days after it.
-
-    `negatives` is the share of the pairs not taken that are kept (1: all of them).
-    """
-    end = at + np.timedelta64(config.window_days, "D")
-    n_items = len(products.category)
-    exists = first_seen < end
-    snap = Snapshot.build(interactions, n_items, at, history_config, exists=exists)
-    ts = interactions["ts"].to_numpy()
-    after = interactions[(ts >= at) & (ts < end)]
-    rows = after["user_id"].map(snap.history.user_index)
-    known = rows.notna().to_numpy()
-    pairs = pd.DataFrame({"row": rows[known].astype(np.int64), "item": after["item"].to_numpy()[known]})
-    pairs = pairs.drop_duplicates()
-    held = not_held(snap.history.matrix, pairs["row"].to_numpy(), pairs["item"].to_numpy())
-    pairs = pairs[held]
-    users = np.unique(pairs["row"].to_numpy())
-    if len(users) < config.min_users:
-        return None
-    if len(users) > config.users_per_window:
-        users = np.sort(rng.choice(users, config.users_per_window, replace=False))
-    sources = Sources.build(text, collaborate(snap.history), vectors, snap.items, exists)
-    holdings = snap.history.matrix[users]
-    anchors = snap.history.last_item[users]
-    candidates = pool(sources, holdings, anchors)
-    facts = UserFacts(snap.events[users], snap.idle_days[users])
-    x = features(candidates, holdings, facts, snap.items, products)
-    local = np.full(snap.history.n_users, -1, np.int64)
-    local[users] = np.arange(len(users))
-    taken = pairs[local[pairs["row"].to_numpy()] >= 0]
-    taken_keys = local[taken["row"].to_numpy()] * n_items + taken["item"].to_numpy()
-    y = np.isin(candidates.rows * n_items + candidates.items, taken_keys).astype(np.float32)
-    truth = np.bincount(local[taken["row"].to_numpy()], minlength=len(users))
-    window = Window(
-        at=at,
-        end=end,
-        x=x,
-        y=y,
-        groups=np.bincount(candidates.rows, minlength=len(users)),
-        truth=truth,
-        blend=blend_scores(candidates),
-    )
-    return window if negatives >= 1 else sample(window, negatives, rng)
-
-
-def sample(window: Window, negatives: float, rng: np.random.Generator) -> Window:
-    """The window with every taken pair and a random share `negatives` of the others."""
-    keep = (window.y > 0) | (rng.random(len(window.y)) < negatives)
-    rows = np.repeat(np.arange(len(window.groups)), window.groups)[keep]
-    groups = np.bincount(rows, minlength=len(window.groups))
-    has = groups > 0
-    return Window(
-        at=window.at,
-        end=window.end,
-        x=window.x[keep],
-        y=window.y[keep],
-        groups=groups[has],
-        truth=window.truth[has],
-        blend=window.blend[keep],
-    )
-
-
-def not_held(matrix: sp.csr_matrix, rows: NDArray[np.int64], items: NDArray[np.integer]) -> NDArray[np.bool_]:
-    """A mask of the (row, item) pairs that `matrix` does not hold."""
-    matrix = matrix.tocsr()
-    matrix.sort_indices()
-    owned_rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)).astype(np.int64)
-    owned = owned_rows * matrix.shape[1] + matrix.indices
-    return ~np.isin(rows * matrix.shape[1] + items, owned)
-
-
 def ndcg(scores: NDArray[np.floating], window: Window, k: int = K) -> float:
     """Mean NDCG@k over the window's users of the order `scores` gives each user's candidates."""
     return float(np.mean(ndcg_per_user(scores, window, k)))
@@ -214,7 +86,7 @@ def ndcg_per_user(scores: NDArray[np.floating], window: Window, k: int = K) -> N
     return dcg / ideal
 
 
-def train(windows: list[Window], config: RankerConfig, validate: bool = True) -> tuple[Ranker | None, str]:
+def train(windows: list[Window], config: RankerConfig) -> tuple[Ranker | None, str]:
     """Choose an objective on the latest window and train it on every window; or say why not."""
     windows = sorted(windows, key=lambda w: w.at)
     if len(windows) < 2:
@@ -317,11 +189,3 @@ def _fit(
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(50, verbose=False)],
     )
-
-
-def window_starts(end: np.datetime64, start: np.datetime64, config: RankerConfig) -> list[np.datetime64]:
-    """The moments windows start at: the latest one window length before `end`, then every
-    stride_days back, as long as each has some history before it (at most `windows` of them)."""
-    latest = end - np.timedelta64(config.window_days, "D")
-    moments = [latest - np.timedelta64(config.stride_days * i, "D") for i in range(config.windows)]
-    return [m for m in moments if m - start >= 14 * DAY]

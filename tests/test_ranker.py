@@ -16,9 +16,10 @@ from recommender.features import ProductFacts
 from recommender.history import HistoryConfig
 from recommender.neighbours import Neighbours, UserLists
 from recommender.ranked import fit_ranked
-from recommender.ranker import RankerConfig, _choose, build_window, window_starts
+from recommender.ranker import RankerConfig, _choose
 from recommender.service import ModelSettings, Recommender
 from recommender.snapshot import Snapshot
+from recommender.windows import build_window, window_starts
 from tests.helpers import synthetic_store
 
 TYPES = ("view", "clicked", "add_to_cart", "purchase")

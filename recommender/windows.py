@@ -1,0 +1,137 @@
+"""Training windows of the store's own past, for the ranker.
+
+For a moment t some weeks before the end of the log, the store is rebuilt as it stood at t
+(histories, statistics and the collaborative model from the rows before t only), each labelled
+user's candidates and features are computed as of t, and the label of a candidate is whether the
+user took it in the window [t, t + window_days). Only products that existed by the window's end
+(first seen before it) can be candidates: so the ranker learns how products new at t sold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from recommender.candidates import Sources, blend_scores, pool
+from recommender.features import ProductFacts, UserFacts, features
+from recommender.history import HistoryConfig, UserHistory
+from recommender.neighbours import Neighbours
+from recommender.snapshot import DAY, Snapshot
+
+if TYPE_CHECKING:
+    from recommender.ranker import RankerConfig
+
+
+@dataclass
+class Window:
+    """One training window's candidate pairs, their features and labels."""
+
+    at: np.datetime64
+    end: np.datetime64
+    x: NDArray[np.float32]
+    y: NDArray[np.float32]
+    groups: NDArray[np.int64]  # pairs per user, users in row order
+    truth: NDArray[np.int64]  # items each user took in the window (in the pool or not)
+    blend: NDArray[np.float32]  # the untrained ordering's score of each pair
+
+
+# The collaborative neighbour table of a history (a fresh fit for each window).
+Collaborate = Callable[[UserHistory], Neighbours]
+
+
+def build_window(
+    interactions: pd.DataFrame,
+    at: np.datetime64,
+    config: RankerConfig,
+    text: Neighbours,
+    vectors: sp.csr_matrix,
+    products: ProductFacts,
+    collaborate: Collaborate,
+    history_config: HistoryConfig,
+    first_seen: NDArray,
+    rng: np.random.Generator,
+    negatives: float = 1.0,
+) -> Window | None:
+    """The window starting at `at`: features as of `at`, labels from the days after it.
+
+    `negatives` is the share of the pairs not taken that are kept (1: all of them).
+    """
+    end = at + np.timedelta64(config.window_days, "D")
+    n_items = len(products.category)
+    exists = first_seen < end
+    snap = Snapshot.build(interactions, n_items, at, history_config, exists=exists)
+    ts = interactions["ts"].to_numpy()
+    after = interactions[(ts >= at) & (ts < end)]
+    rows = after["user_id"].map(snap.history.user_index)
+    known = rows.notna().to_numpy()
+    pairs = pd.DataFrame({"row": rows[known].astype(np.int64), "item": after["item"].to_numpy()[known]})
+    pairs = pairs.drop_duplicates()
+    held = not_held(snap.history.matrix, pairs["row"].to_numpy(), pairs["item"].to_numpy())
+    pairs = pairs[held]
+    users = np.unique(pairs["row"].to_numpy())
+    if len(users) < config.min_users:
+        return None
+    if len(users) > config.users_per_window:
+        users = np.sort(rng.choice(users, config.users_per_window, replace=False))
+    sources = Sources.build(text, collaborate(snap.history), vectors, snap.items, exists)
+    holdings = snap.history.matrix[users]
+    anchors = snap.history.last_item[users]
+    candidates = pool(sources, holdings, anchors)
+    facts = UserFacts(snap.events[users], snap.idle_days[users])
+    x = features(candidates, holdings, facts, snap.items, products)
+    local = np.full(snap.history.n_users, -1, np.int64)
+    local[users] = np.arange(len(users))
+    taken = pairs[local[pairs["row"].to_numpy()] >= 0]
+    taken_keys = local[taken["row"].to_numpy()] * n_items + taken["item"].to_numpy()
+    y = np.isin(candidates.rows * n_items + candidates.items, taken_keys).astype(np.float32)
+    truth = np.bincount(local[taken["row"].to_numpy()], minlength=len(users))
+    window = Window(
+        at=at,
+        end=end,
+        x=x,
+        y=y,
+        groups=np.bincount(candidates.rows, minlength=len(users)),
+        truth=truth,
+        blend=blend_scores(candidates),
+    )
+    return window if negatives >= 1 else sample(window, negatives, rng)
+
+
+def sample(window: Window, negatives: float, rng: np.random.Generator) -> Window:
+    """The window with every taken pair and a random share `negatives` of the others."""
+    keep = (window.y > 0) | (rng.random(len(window.y)) < negatives)
+    rows = np.repeat(np.arange(len(window.groups)), window.groups)[keep]
+    groups = np.bincount(rows, minlength=len(window.groups))
+    has = groups > 0
+    return Window(
+        at=window.at,
+        end=window.end,
+        x=window.x[keep],
+        y=window.y[keep],
+        groups=groups[has],
+        truth=window.truth[has],
+        blend=window.blend[keep],
+    )
+
+
+def not_held(matrix: sp.csr_matrix, rows: NDArray[np.int64], items: NDArray[np.integer]) -> NDArray[np.bool_]:
+    """A mask of the (row, item) pairs that `matrix` does not hold."""
+    matrix = matrix.tocsr()
+    matrix.sort_indices()
+    owned_rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)).astype(np.int64)
+    owned = owned_rows * matrix.shape[1] + matrix.indices
+    return ~np.isin(rows * matrix.shape[1] + items, owned)
+
+
+def window_starts(end: np.datetime64, start: np.datetime64, config: RankerConfig) -> list[np.datetime64]:
+    """The moments windows start at: the latest one window length before `end`, then every
+    stride_days back, as long as each has some history before it (at most `windows` of them)."""
+    latest = end - np.timedelta64(config.window_days, "D")
+    moments = [latest - np.timedelta64(config.stride_days * i, "D") for i in range(config.windows)]
+    return [m for m in moments if m - start >= 14 * DAY]
