@@ -22,7 +22,7 @@ from recommender.candidates import Pool, Sources, personal_lists, pool
 from recommender.features import ProductFacts, UserFacts, features
 from recommender.history import HistoryConfig
 from recommender.neighbours import Neighbours, UserLists, place, ranked
-from recommender.ranker import Ranker, RankerConfig, train
+from recommender.ranker import Ranker, RankerConfig, build_threads, train
 from recommender.snapshot import ItemStats, Snapshot
 from recommender.windows import Collaborate, build_window, window_starts
 
@@ -45,13 +45,6 @@ class RankedModel:
     personal: dict[str, UserLists]  # per user row: the lists of the personal sources (PERSONAL)
     lists: UserLists | None = None
 
-    @property
-    def reason(self) -> str:
-        return "trained"
-
-    def score(self, x: NDArray[np.float32], threads: int = 1) -> NDArray[np.float32]:
-        return self.ranker.score(x, threads)
-
     def rank_all(self, matrix: sp.csr_matrix, last_item: NDArray[np.int32]) -> UserLists:
         """Every user's best LIST_SIZE candidates, in batches of users."""
         n_users = matrix.shape[0]
@@ -62,7 +55,7 @@ class RankedModel:
         for start in range(0, n_users, batch):
             rows = np.arange(start, min(start + batch, n_users))
             candidates, x = self.candidates(matrix, last_item, rows)
-            scores = self.score(x, threads=0)  # every core: nothing else runs during a build
+            scores = self.ranker.score(x, threads=build_threads())
             place(table, *ranked(candidates.rows, candidates.items, scores, len(rows)), start)
         return UserLists(table)
 
@@ -106,7 +99,7 @@ class RankedModel:
             facts = UserFacts(np.full(1, np.nan, np.float32), np.full(1, np.nan, np.float32))
         else:
             facts = UserFacts(self.events[row : row + 1], self.idle_days[row : row + 1])
-        scores = self.score(features(candidates, holdings, facts, self.items, self.products))
+        scores = self.ranker.score(features(candidates, holdings, facts, self.items, self.products))
         keep = ~np.isin(candidates.items, exclude)
         items_kept, scores = candidates.items[keep], scores[keep]
         order = np.lexsort((items_kept, -scores))[:n]

@@ -10,6 +10,7 @@ the blend, and is then trained once more on every window.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,14 @@ from recommender.windows import Window, sample
 log = logging.getLogger(__name__)
 
 K = 10  # the list length the objectives are compared at
+
+
+def build_threads() -> int:
+    """LightGBM's threads for a build: every core (0) when the build is all the process does (a
+    start, the command line); one beside other threads (a reload in a serving worker), where
+    OpenMP's spinning threads would slow the answers."""
+    alone = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
+    return 0 if alone else 1
 
 
 @dataclass(frozen=True)
@@ -169,7 +178,7 @@ def _fit(
         "seed": config.seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": 0,
+        "num_threads": build_threads(),
         "verbose": -1,
     }
     train_set = lgb.Dataset(

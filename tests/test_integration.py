@@ -305,3 +305,50 @@ def test_metrics_add_up_both_gunicorn_workers(store, tmp_path, own_folder):
     # The folder gunicorn.conf made is gone with the server; an operator's folder stays.
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "recsys-metrics-*"))) == made_before
     assert folder.is_dir()
+
+
+def test_a_trained_ranker_under_gunicorn_ranks_in_both_workers_and_retrains_on_reload(tmp_path):
+    """The master trains the ranker (LightGBM's threads) and forks: both workers rank at request
+    time, and a reload in a worker trains a new ranker beside the serving threads."""
+    from tests.helpers import synthetic_store
+
+    store = synthetic_store(tmp_path)
+    api, base = start_service(
+        store,
+        tmp_path,
+        f"sqlite:///{tmp_path / 'feedback.db'}",
+        AB_VARIANTS="ranked:100",
+        ADMIN_TOKEN="t0ken",
+    )
+    try:
+        health = json.loads(get(base + "/health")[1])
+        assert health["ranker"] == {"trained": True, "reason": "trained"}
+        for i in range(40):  # a product to start from: ranked at request time
+            status, body = get(f"{base}/recommend/ab?user_id=V{i}&product_id=S{i % 50}&top_k=5")
+            assert status == 200 and json.loads(body)["variant"] == "ranked"
+            assert len(json.loads(body)["results"]) == 5
+        request = urllib.request.Request(
+            base + "/admin/reload", method="POST", headers={"Authorization": "Bearer t0ken"}
+        )
+        assert post_request(request) == 202
+        deadline = time.monotonic() + 60
+        while json.loads(get(base + "/health")[1])["reload"]["state"] == "running":
+            assert time.monotonic() < deadline, "the reload did not finish"
+            time.sleep(0.2)
+        after = json.loads(get(base + "/health")[1])
+        assert after["reload"]["state"] == "done", after["reload"]
+        assert after["ranker"]["trained"] is True
+        for i in range(20):
+            status, body = get(f"{base}/recommend/ab?user_id=V{i}&product_id=S{i % 50}&top_k=5")
+            assert status == 200 and len(json.loads(body)["results"]) == 5
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=30)
+
+
+def post_request(request: urllib.request.Request) -> int:
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
