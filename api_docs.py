@@ -270,7 +270,10 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
             "properties": {
                 **strings("user_id", "product_id"),
                 "action": {"type": "string", "enum": list(ACTIONS)},
-                "ts": {"type": "string", "description": "ISO 8601; default: now"},
+                "ts": {
+                    "type": "string",
+                    "description": "ISO 8601; default: now; at most 5 minutes ahead of the server's clock",
+                },
                 "event_id": {
                     "type": "string",
                     "maxLength": event_id_length,

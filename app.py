@@ -9,7 +9,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_ID_LENGTH = 256
 MAX_EVENT_ID_LENGTH = 128
 FEEDBACK_RETRY_AFTER_SECONDS = 5
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock an event's ts may be
 
 
 @dataclass
@@ -307,6 +308,8 @@ def feedback() -> tuple[dict, int]:
     )
     now = datetime.now(UTC).replace(tzinfo=None)
     ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
+    if ts > now + MAX_CLOCK_SKEW:  # a later time would become the log's end at the next rebuild
+        raise BadRequest(f"ts is in the future: more than {MAX_CLOCK_SKEW} ahead of the server's clock")
     svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now, event_id=event_id))
     monitoring.FEEDBACK.inc()
     svc.news.bump()

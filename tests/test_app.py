@@ -151,6 +151,7 @@ BAD_REQUESTS = [
     ("POST", "/feedback", {"user_id": "U1", "product_id": "P1", "action": "like"}, 400),
     ("POST", "/feedback", {"user_id": "U1", "product_id": "P1", "action": "view", "ts": "soon"}, 400),
     ("POST", "/feedback", {"user_id": "U1", "product_id": "P1", "action": "view", "ts": 17}, 400),
+    ("POST", "/feedback", {"user_id": "U1", "product_id": "P1", "action": "view", "ts": "2999-01-01"}, 400),
     ("POST", "/feedback", {"user_id": "U1", "product_id": "P9", "action": "view"}, 404),
     ("POST", "/feedback", {"user_id": "u" * 300, "product_id": "P1", "action": "view"}, 400),
     ("POST", "/feedback", "x" * (1024 * 1024 + 1), 413),
