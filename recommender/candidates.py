@@ -178,19 +178,3 @@ def _shared(best: tuple[NDArray[np.int32], NDArray[np.float32]], n_rows: int) ->
     return Neighbours(
         np.broadcast_to(items, (n_rows, len(items))), np.broadcast_to(scores, (n_rows, len(items)))
     )
-
-
-def blend_scores(candidates: Pool, w_content: float = 0.1, w_cf: float = 0.9) -> NDArray[np.float32]:
-    """The untrained ordering: the hybrid's blend of the pool's scores, each scaled to [0, 1] per user.
-
-    Collaborative at w_cf; text at w_content, split between the user's profile and the anchor;
-    then a little of what sells now, so users without any signal still get an order.
-    """
-    parts = {"collaborative": w_cf, "text": w_content / 2, "anchor_text": w_content / 2, "popular": 1e-3}
-    total = np.zeros(len(candidates), np.float32)
-    for name, weight in parts.items():
-        column = candidates.scores[:, SOURCES.index(name)]
-        top = np.zeros(int(candidates.rows.max(initial=-1)) + 1, np.float32)
-        np.maximum.at(top, candidates.rows, column)
-        total += weight * column / np.maximum(top[candidates.rows], 1e-12)
-    return total

@@ -102,6 +102,17 @@ def features(
     return np.hstack(columns)
 
 
+def blend_scores(candidates: Pool, w_content: float = 0.1, w_cf: float = 0.9) -> NDArray[np.float32]:
+    """The untrained ordering: the hybrid's blend of the pool's scores, each scaled to [0, 1] per user.
+
+    Collaborative at w_cf; text at w_content, split between the user's profile and the anchor;
+    then a little of what sells now, so users without any signal still get an order.
+    """
+    weights = {"collaborative": w_cf, "text": w_content / 2, "anchor_text": w_content / 2, "popular": 1e-3}
+    scaled = _relative(candidates.scores, candidates.rows)
+    return sum(w * scaled[:, SOURCES.index(name)] for name, w in weights.items()).astype(np.float32)
+
+
 def _relative(scores: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
     """Each score over the best score of the same source for the same row (0 where none)."""
     top = np.zeros((int(rows.max(initial=-1)) + 1, scores.shape[1]), np.float32)

@@ -18,10 +18,10 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import Sources, blend_scores, pool
-from recommender.features import ProductFacts, UserFacts, features
+from recommender.candidates import Sources, pool
+from recommender.features import ProductFacts, UserFacts, blend_scores, features
 from recommender.history import HistoryConfig, UserHistory
-from recommender.neighbours import Neighbours
+from recommender.neighbours import Neighbours, not_owned
 from recommender.snapshot import DAY, Snapshot
 
 if TYPE_CHECKING:
@@ -72,8 +72,7 @@ def build_window(
     known = rows.notna().to_numpy()
     pairs = pd.DataFrame({"row": rows[known].astype(np.int64), "item": after["item"].to_numpy()[known]})
     pairs = pairs.drop_duplicates()
-    held = not_held(snap.history.matrix, pairs["row"].to_numpy(), pairs["item"].to_numpy())
-    pairs = pairs[held]
+    pairs = pairs[not_owned(pairs["row"].to_numpy(), pairs["item"].to_numpy(), snap.history.matrix)]
     users = np.unique(pairs["row"].to_numpy())
     if len(users) < config.min_users:
         return None
@@ -118,15 +117,6 @@ def sample(window: Window, negatives: float, rng: np.random.Generator) -> Window
         truth=window.truth[has],
         blend=window.blend[keep],
     )
-
-
-def not_held(matrix: sp.csr_matrix, rows: NDArray[np.int64], items: NDArray[np.integer]) -> NDArray[np.bool_]:
-    """A mask of the (row, item) pairs that `matrix` does not hold."""
-    matrix = matrix.tocsr()
-    matrix.sort_indices()
-    owned_rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)).astype(np.int64)
-    owned = owned_rows * matrix.shape[1] + matrix.indices
-    return ~np.isin(rows * matrix.shape[1] + items, owned)
 
 
 def window_starts(end: np.datetime64, start: np.datetime64, config: RankerConfig) -> list[np.datetime64]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recommender.candidates import SOURCES, Pool
-from recommender.features import NAMES, ProductFacts, UserFacts, features
+from recommender.features import NAMES, ProductFacts, UserFacts, blend_scores, features
 from recommender.snapshot import ItemStats
 
 NAN = float("nan")
@@ -52,6 +53,8 @@ def test_features_of_two_candidates_of_one_user():
     assert math.isnan(got[1]["category_share"])  # product 3 has no category
     assert got[0]["price_gap"] == np.float32(math.log(20) - math.log(10))  # twice the user's usual price
     assert math.isnan(got[1]["price_gap"])  # no price
+    # The untrained blend: 0.9 x collaborative + 0.05 x text (each over the user's best of it).
+    assert blend_scores(candidates).tolist() == pytest.approx([0.9 + 0.05 * 0.5, 0.05])
 
 
 def test_category_share_counts_the_users_items_in_that_category():
