@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from recommender.candidates import Pool, Sources, personal_lists, pool
 from recommender.features import ProductFacts, UserFacts, features
-from recommender.history import HistoryConfig
+from recommender.history import HistoryConfig, UserHistory
 from recommender.neighbours import Neighbours, UserLists, place, ranked
 from recommender.ranker import Ranker, RankerConfig, build_threads, train
 from recommender.snapshot import ItemStats, Snapshot
@@ -112,7 +112,7 @@ def _rows(table: Neighbours, rows) -> Neighbours:  # type: ignore[no-untyped-def
 
 def fit_ranked(
     interactions: pd.DataFrame,
-    snapshot: Snapshot,
+    history: UserHistory,
     text: Neighbours,
     vectors: sp.csr_matrix,
     collaborative: Neighbours,
@@ -121,15 +121,18 @@ def fit_ranked(
     history_config: HistoryConfig,
     config: RankerConfig | None = None,
 ) -> tuple[RankedModel | None, str]:
-    """Train a ranker on windows of the log before the snapshot and rank every user's candidates;
-    or None and why not (then the untrained blend, the hybrid, answers instead)."""
+    """Train a ranker on windows of the log (whose users' history is `history`) and rank every
+    user's candidates; or None and why not (then the hybrid answers for the ranked strategy)."""
     config = config or RankerConfig()
-    n_users = snapshot.history.n_users
+    n_users = history.n_users
     if n_users > config.max_users:
         return None, (
             f"{n_users} users: ranking every user's candidates at build is limited to {config.max_users} "
             "users (RANKER_MAX_USERS)"
         )
+    ts = interactions["ts"].to_numpy()
+    end = ts.max() + np.timedelta64(1, "s") if len(ts) else np.datetime64(0, "ns")  # after the last
+    snapshot = Snapshot.build(interactions, len(products.category), end, history_config, history=history)
     started = time.perf_counter()
     ranker, reason = _train(
         interactions, snapshot, text, vectors, collaborate, products, history_config, config
@@ -160,7 +163,6 @@ def _train(
     history_config: HistoryConfig,
     config: RankerConfig,
 ) -> tuple[Ranker | None, str]:
-    interactions = interactions[interactions["ts"].to_numpy() < snapshot.at]  # never learn from later
     if not len(interactions):
         return None, "no interactions to learn from"
     ts = interactions["ts"].to_numpy()

@@ -25,7 +25,6 @@ from recommender.overlay import FeedbackOverlay
 from recommender.popularity import Popularity
 from recommender.ranked import RankedModel, fit_ranked
 from recommender.ranker import RankerConfig
-from recommender.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +112,7 @@ class Recommender:
         version: str = "unversioned",
     ) -> Recommender:
         """Fit every model on a catalog and its interaction log (the loader's frame)."""
-        ts = interactions["ts"].to_numpy()
-        end = ts.max() + np.timedelta64(1, "s") if len(ts) else np.datetime64(0, "ns")
-        snapshot = Snapshot.build(interactions, len(catalog), end, settings.history)
-        history = snapshot.history
+        history = UserHistory.build(interactions, len(catalog), settings.history)
         started = time.perf_counter()
         content = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog)
         similar_items = content.neighbours
@@ -135,7 +131,7 @@ class Recommender:
         if settings.ranker:
             ranked, reason = fit_ranked(
                 interactions,
-                snapshot,
+                history,
                 similar_items,
                 content.vectors,
                 collaborative.neighbours,

@@ -57,11 +57,13 @@ class Snapshot:
         at: np.datetime64,
         config: HistoryConfig | None = None,
         exists: NDArray[np.bool_] | None = None,
+        history: UserHistory | None = None,
     ) -> Snapshot:
-        """From the loader's frame (user_id, item, interaction_type, ts), using only rows before `at`."""
+        """From the loader's frame (user_id, item, interaction_type, ts), using only rows before `at`;
+        `history`, when given, is the UserHistory of those same rows, built already."""
         at = np.datetime64(at, "ns")
         before = interactions[interactions["ts"].to_numpy() < at]
-        history = UserHistory.build(before, n_items, config)
+        history = history or UserHistory.build(before, n_items, config)
         codes = before["user_id"].map(history.user_index).to_numpy(np.int64)
         ts = before["ts"].to_numpy()
         last = np.full(history.n_users, np.datetime64("NaT", "ns"))
