@@ -237,16 +237,25 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
         },
     }
     source = {"type": "string", "enum": ["model", "cache"]}
+    recomm = {
+        "type": "string",
+        "description": "this answer's id: send it with the feedback events that come from it",
+    }
     return {
         "Recommendations": {
             "type": "object",
-            "required": ["source", "results"],
-            "properties": {"source": source, "results": results},
+            "required": ["source", "recomm_id", "results"],
+            "properties": {"source": source, "recomm_id": recomm, "results": results},
         },
         "VariantRecommendations": {
             "type": "object",
-            "required": ["source", "variant", "results"],
-            "properties": {"source": source, "variant": {"type": "string"}, "results": results},
+            "required": ["source", "recomm_id", "variant", "results"],
+            "properties": {
+                "source": source,
+                "recomm_id": recomm,
+                "variant": {"type": "string"},
+                "results": results,
+            },
         },
         "Health": {
             "type": "object",
@@ -273,6 +282,11 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
                 "ts": {
                     "type": "string",
                     "description": "ISO 8601; default: now; at most 5 minutes ahead of the server's clock",
+                },
+                "recomm_id": {
+                    "type": "string",
+                    "maxLength": event_id_length,
+                    "description": "the recomm_id of the answer the event came from",
                 },
                 "event_id": {
                     "type": "string",

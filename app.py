@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -188,12 +189,13 @@ class Ask:
         return raw or None
 
 
-def cached(*params: str) -> Callable:
+def cached(*params: str, experiment: bool = False) -> Callable:
     """Serve the view's JSON from Redis when the same path and `params` were answered before.
 
     The key is a digest of the route, the path, the listed query parameters as sent, and the
     model version, so no two requests that could differ share an entry. Only answers are stored,
-    never errors. The stored JSON is sent as it is, with "source" put in front.
+    never errors. The stored JSON is sent as it is, with "source" and a new "recomm_id" put in
+    front (`experiment`: the answer is an A/B variant's, and its id names the variant).
     """
 
     def decorator(view: Callable[..., dict]) -> Callable[..., Response]:
@@ -205,8 +207,10 @@ def cached(*params: str) -> Callable:
             user_id = view_args.get("user_id") or ask.arg("user_id")
             if user_id:  # a personal answer: it must reflect the user's feedback so far
                 svc.sync_feedback(model)
+            variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
+            tag = b'","recomm_id":"' + recomm_id(svc.experiment, variant).encode() + b'",'
             if not svc.cache.enabled:
-                return _json(b'{"source":"model",', orjson.dumps(view(ask, **view_args)))
+                return _json(b'{"source":"model' + tag, orjson.dumps(view(ask, **view_args)))
             args = {p: ask.args[p] for p in params if p in ask.args}
             # The user's feedback count is part of the key: an answer from before an event is never reused.
             seen = model.feedback.events.get(user_id.strip(), 0) if user_id else 0
@@ -217,15 +221,28 @@ def cached(*params: str) -> Callable:
             hit = svc.cache.get(key)
             if hit is not None and hit.startswith(b"{"):
                 monitoring.CACHE_HITS.inc()
-                return _json(b'{"source":"cache",', hit)
+                return _json(b'{"source":"cache' + tag, hit)
             monitoring.CACHE_MISSES.inc()
             body = orjson.dumps(view(ask, **view_args))
             svc.cache.set(key, body)
-            return _json(b'{"source":"model",', body)
+            return _json(b'{"source":"model' + tag, body)
 
         return wrapper
 
     return decorator
+
+
+def recomm_id(experiment: str, variant: str | None) -> str:
+    """A new id for one answer: random, and for an A/B answer "<experiment>-<variant>-<random>",
+    so an event that quotes it can be counted for that variant of that experiment."""
+    token = os.urandom(8).hex()
+    return token if variant is None else f"{experiment}-{variant}-{token}"
+
+
+def variant_of(recomm: str, experiment: str) -> str | None:
+    """The variant an A/B answer's recomm_id names, if it is one of this experiment's."""
+    parts = recomm.split("-")
+    return parts[1] if len(parts) == 3 and parts[0] == experiment else None
 
 
 def _json(head: bytes, body: bytes) -> Response:
@@ -280,7 +297,7 @@ def recommend_hybrid(ask: Ask) -> dict:
 
 
 @api.get("/recommend/ab")
-@cached("user_id", "product_id", "top_k")
+@cached("user_id", "product_id", "top_k", experiment=True)
 def recommend_ab(ask: Ask) -> dict:
     user_id = ask.id("user_id")
     if user_id is None:
@@ -306,11 +323,17 @@ def feedback() -> tuple[dict, int]:
     event_id = (
         _id_field(body, "event_id", limit=MAX_EVENT_ID_LENGTH) if body.get("event_id") is not None else None
     )
+    recomm = (
+        _id_field(body, "recomm_id", limit=MAX_EVENT_ID_LENGTH) if body.get("recomm_id") is not None else None
+    )
     now = datetime.now(UTC).replace(tzinfo=None)
     ts = _timestamp(body["ts"]) if body.get("ts") is not None else now
     if ts > now + MAX_CLOCK_SKEW:  # a later time would become the log's end at the next rebuild
         raise BadRequest(f"ts is in the future: more than {MAX_CLOCK_SKEW} ahead of the server's clock")
-    svc.feedback.add(FeedbackEvent(user_id, product_id, action, ts, received_at=now, event_id=event_id))
+    event = FeedbackEvent(
+        user_id, product_id, action, ts, received_at=now, event_id=event_id, recomm_id=recomm
+    )
+    svc.feedback.add(event)
     monitoring.FEEDBACK.inc()
     svc.news.bump()
     svc.sync_feedback(current_model())

@@ -32,6 +32,8 @@ feedback_table = sa.Table(
     sa.Column("received_at", sa.DateTime, nullable=False),
     # A client's own id for the event: a retried post with the same id is stored once.
     sa.Column("event_id", sa.String(128), nullable=True, unique=True),
+    # The recomm_id of the answer the event came from (its A/B variant, for an A/B answer).
+    sa.Column("recomm_id", sa.String(128), nullable=True),
 )
 
 
@@ -43,6 +45,7 @@ class FeedbackEvent:
     ts: datetime  # UTC, naive
     received_at: datetime  # UTC, naive
     event_id: str | None = None
+    recomm_id: str | None = None
 
 
 class FeedbackStore:
@@ -126,9 +129,17 @@ class FeedbackStore:
         self._readers = threading.local()
 
     def _create_table(self) -> None:
-        """Create the table if needed (also when the database was away at start)."""
+        """Create the table if needed (also when the database was away at start), and add the
+        columns a table made by an earlier release lacks."""
         if not self._table_ready:
             metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                have = {c["name"] for c in sa.inspect(conn).get_columns("feedback")}
+                for column in feedback_table.columns:
+                    if column.name not in have:
+                        kind = column.type.compile(dialect=conn.dialect)
+                        conn.execute(sa.text(f"ALTER TABLE feedback ADD COLUMN {column.name} {kind}"))
+                        log.info("feedback table: added column %s", column.name)
             self._table_ready = True
 
     def _stored(self, event_id: str) -> bool:

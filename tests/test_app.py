@@ -20,6 +20,7 @@ ROUTES = [
 
 
 def check_results(body, k):
+    assert isinstance(body["recomm_id"], str) and body["recomm_id"]
     results = body["results"]
     assert len(results) == k
     assert all(set(r) == {"product_id", "title", "score"} for r in results)
@@ -44,9 +45,9 @@ def test_routes_answer_then_cache(client, url):
     check_results(first.get_json(), 3)
     second = client.get(url).get_json()
     assert second["source"] == "cache"
-    assert {k: v for k, v in second.items() if k != "source"} == {
-        k: v for k, v in first.get_json().items() if k != "source"
-    }
+    same = lambda body: {k: v for k, v in body.items() if k not in ("source", "recomm_id")}  # noqa: E731
+    assert same(second) == same(first.get_json())
+    assert second["recomm_id"] != first.get_json()["recomm_id"]  # an id per answer, cached or not
 
 
 def test_known_answers(client):
@@ -316,3 +317,26 @@ def test_feedback_reaches_the_ranked_answers(ranked_client):
     client.post("/feedback", json={"user_id": "newcomer", "product_id": "S2", "action": "add_to_cart"})
     personal = ids(client.get("/recommend/user/newcomer?top_k=5"))
     assert "S2" not in personal and personal != stranger
+
+
+def test_an_ab_answers_recomm_id_names_its_variant_and_feedback_stores_it(client, app):
+    from app import variant_of
+
+    svc = app.extensions["recommender"]
+    for user in ("U1", "U4", "U5", "stranger"):
+        body = client.get(f"/recommend/ab?user_id={user}&top_k=2").get_json()
+        assert variant_of(body["recomm_id"], svc.experiment) == body["variant"] == svc.router.assign(user)
+    plain = client.get("/recommend/user/U5?top_k=2").get_json()["recomm_id"]
+    assert variant_of(plain, svc.experiment) is None  # not an A/B answer
+    assert variant_of(body["recomm_id"], "another-experiment") is None
+    event = {"user_id": "U5", "product_id": "P4", "action": "clicked", "recomm_id": body["recomm_id"]}
+    assert client.post("/feedback", json=event).status_code == 202
+    with svc.feedback.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT recomm_id FROM feedback")).scalars().all()
+    assert stored == [body["recomm_id"]]
+
+
+@pytest.mark.parametrize("recomm", [17.5, "", "x" * 200, ["a"]])
+def test_a_bad_recomm_id_is_a_400(client, recomm):
+    event = {"user_id": "U5", "product_id": "P4", "action": "clicked", "recomm_id": recomm}
+    assert client.post("/feedback", json=event).status_code == 400

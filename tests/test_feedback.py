@@ -69,3 +69,44 @@ def test_postgresql_store(postgres_url):
     assert store.add(retried) is True and store.add(retried) is False
     assert store.count() == 2
     store.engine.dispose()
+
+
+OLD_TABLE = """CREATE TABLE feedback (
+    id INTEGER PRIMARY KEY, user_id VARCHAR(256) NOT NULL, product_id VARCHAR(256) NOT NULL,
+    action VARCHAR(32) NOT NULL, ts TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL,
+    event_id VARCHAR(128) UNIQUE)"""
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_table_from_an_earlier_release_gains_the_new_column_and_keeps_its_rows(request, tmp_path, database):
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if database == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                OLD_TABLE.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")
+                if database == "postgresql"
+                else OLD_TABLE
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO feedback (user_id, product_id, action, ts, received_at) "
+                "VALUES ('U1', 'P1', 'view', '2024-01-01 10:00:00', '2024-01-01 10:00:01')"
+            )
+        )
+    engine.dispose()
+    store = FeedbackStore(url)
+    store.add(
+        FeedbackEvent(
+            "U2", "P2", "clicked", datetime(2024, 2, 1), datetime(2024, 2, 1), recomm_id="e-hybrid-1"
+        )
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT user_id, recomm_id FROM feedback ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("U1", None), ("U2", "e-hybrid-1")]
+    store.engine.dispose()
