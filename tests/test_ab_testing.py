@@ -41,3 +41,12 @@ def test_bad_weights_are_refused():
         ABRouter([("content", 0), ("hybrid", 0)], salt="s")
     with pytest.raises(ValueError):
         ABRouter([], salt="s")
+
+
+@pytest.mark.parametrize("weights", [(50, 50), (70, 30), (10, 20, 70)])
+def test_assignment_is_within_two_points_of_the_split_over_100000_ids(weights):
+    names = ["content", "hybrid", "ranked"][: len(weights)]
+    router = ABRouter(list(zip(names, weights, strict=True)), salt="split-check")
+    counts = Counter(router.assign(f"customer-{i}") for i in range(100_000))
+    for name, weight in zip(names, weights, strict=True):
+        assert abs(counts[name] / 100_000 - weight / sum(weights)) < 0.02
