@@ -152,6 +152,7 @@ class Ask:
     svc: Services
     model: Recommender
     args: MultiDict[str, str]
+    variant: str | None = None  # the user's A/B variant, on the A/B route
 
     def arg(self, name: str) -> str | None:
         """The query parameter, or None (MultiDict.get raises and catches an exception when it is absent)."""
@@ -203,11 +204,12 @@ def cached(*params: str, experiment: bool = False) -> Callable:
         def wrapper(**view_args: str) -> Response:
             svc = services()
             model = g.model = svc.live.current()  # pinned: a reload never splits one request
-            ask = Ask(svc, model, request.args)
-            user_id = view_args.get("user_id") or ask.arg("user_id")
+            query = request.args
+            user_id = view_args.get("user_id") or (query["user_id"] if "user_id" in query else None)
             if user_id:  # a personal answer: it must reflect the user's feedback so far
                 svc.sync_feedback(model)
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
+            ask = Ask(svc, model, query, variant)
             tag = b'","recomm_id":"' + recomm_id(svc.experiment, variant).encode() + b'",'
             if not svc.cache.enabled:
                 return _json(b'{"source":"model' + tag, orjson.dumps(view(ask, **view_args)))
@@ -303,7 +305,7 @@ def recommend_ab(ask: Ask) -> dict:
     if user_id is None:
         raise BadRequest("user_id is required")
     product_id, k = ask.id("product_id"), ask.top_k()
-    variant = ask.svc.router.assign(user_id)
+    variant = ask.variant or ask.svc.router.assign(user_id)  # assigned once, by @cached
     return {"variant": variant, **_results(ask.model.by_strategy(variant, user_id, product_id, k))}
 
 

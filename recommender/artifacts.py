@@ -86,7 +86,7 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "user_text_scores": model.user_text.table.scores,
             "user_hybrid_indices": model.user_hybrid.table.indices,
             "user_hybrid_scores": model.user_hybrid.table.scores,
-            **(ranked_arrays(model.ranked) if model.ranked is not None else {}),
+            **(ranked_arrays(model) if model.ranked is not None else {}),
         }
         for name, array in arrays.items():
             np.save(work / f"{name}.npy", np.ascontiguousarray(array))
@@ -148,6 +148,9 @@ def load(folder: str | Path) -> Recommender:
     settings = ModelSettings(**meta["settings"])
     similar = Neighbours(array("similar_indices"), array("similar_scores"))
     collaborative = Neighbours(array("collaborative_indices"), array("collaborative_scores"))
+    user_cf = UserLists(Neighbours(array("user_cf_indices"), array("user_cf_scores")))
+    user_text = UserLists(Neighbours(array("user_text_indices"), array("user_text_scores")))
+    shared = {"collaborative": user_cf, "text": user_text}
     model = Recommender(
         catalog,
         history,
@@ -155,10 +158,10 @@ def load(folder: str | Path) -> Recommender:
         similar_items=similar,
         collaborative=ItemItemModel(neighbours=collaborative),
         popularity=Popularity(array("popularity_order"), array("popularity_scores")),
-        user_cf=UserLists(Neighbours(array("user_cf_indices"), array("user_cf_scores"))),
-        user_text=UserLists(Neighbours(array("user_text_indices"), array("user_text_scores"))),
+        user_cf=user_cf,
+        user_text=user_text,
         user_hybrid=UserLists(Neighbours(array("user_hybrid_indices"), array("user_hybrid_scores"))),
-        ranked=load_ranked(folder, array, meta["ranker"], similar, collaborative),
+        ranked=load_ranked(folder, array, meta["ranker"], similar, collaborative, shared),
         ranker_reason=meta["ranker"]["reason"],
         version=meta["version"],
     )
@@ -166,10 +169,14 @@ def load(folder: str | Path) -> Recommender:
     return model
 
 
-def ranked_arrays(ranked: RankedModel) -> dict[str, NDArray]:
-    """The ranked strategy's arrays (its text and collaborative tables are the models' own)."""
+def ranked_arrays(model: Recommender) -> dict[str, NDArray]:
+    """The ranked strategy's arrays, less what it shares with the model (its text and
+    collaborative tables, and the user lists that are the model's own)."""
+    ranked = model.ranked
+    assert ranked is not None and ranked.lists is not None
     sources, items = ranked.sources, ranked.items
-    assert ranked.lists is not None
+    shared = _shared_lists(model)
+    own = {name: lists for name, lists in ranked.personal.items() if lists is not shared.get(name)}
     return {
         "ranked_new_indices": sources.new.indices,
         "ranked_new_scores": sources.new.scores,
@@ -187,9 +194,15 @@ def ranked_arrays(ranked: RankedModel) -> dict[str, NDArray]:
         "user_idle_days": ranked.idle_days,
         "user_ranked_indices": ranked.lists.table.indices,
         "user_ranked_scores": ranked.lists.table.scores,
-        **{f"ranked_user_{name}_indices": lists.table.indices for name, lists in ranked.personal.items()},
-        **{f"ranked_user_{name}_scores": lists.table.scores for name, lists in ranked.personal.items()},
+        **{f"ranked_user_{name}_indices": lists.table.indices for name, lists in own.items()},
+        **{f"ranked_user_{name}_scores": lists.table.scores for name, lists in own.items()},
     }
+
+
+def _shared_lists(model: Recommender) -> dict[str, UserLists]:
+    """The model's user lists that the ranked strategy may share, by the name of its source
+    (service.fit hands the same ones to fit_ranked)."""
+    return {"collaborative": model.user_cf, "text": model.user_text}
 
 
 def ranker_meta(model: Recommender) -> dict:
@@ -208,8 +221,10 @@ def ranker_meta(model: Recommender) -> dict:
 
 
 def load_ranked(
-    folder: Path, array, meta: dict, text: Neighbours, collaborative: Neighbours
+    folder: Path, array, meta: dict, text: Neighbours, collaborative: Neighbours, shared: dict[str, UserLists]
 ) -> RankedModel | None:  # type: ignore[no-untyped-def]
+    """The ranked strategy of a saved model (None if it had no ranker); its personal lists saved
+    with it, or else the model's own lists it shared (`shared`, by source name)."""
     if not meta["trained"]:
         return None
     booster = lgb.Booster(model_str=(folder / "ranker.txt").read_text())
@@ -239,6 +254,8 @@ def load_ranked(
             name: UserLists(
                 Neighbours(array(f"ranked_user_{name}_indices"), array(f"ranked_user_{name}_scores"))
             )
+            if (folder / f"ranked_user_{name}_indices.npy").exists()
+            else shared[name]
             for name in PERSONAL
         },
         lists=UserLists(Neighbours(array("user_ranked_indices"), array("user_ranked_scores"))),

@@ -9,7 +9,7 @@ The pool keeps, for every (user, product) pair, the score and rank each source g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,10 +85,12 @@ class Pool:
 PERSONAL = ("collaborative", "text", "new")
 
 
-def personal_lists(sources: Sources, holdings: sp.csr_matrix) -> dict[str, Neighbours]:
+def personal_lists(
+    sources: Sources, holdings: sp.csr_matrix, names: Sequence[str] = PERSONAL
+) -> dict[str, Neighbours]:
     """Each row's lists from the sources that depend on its items (one row: summed directly)."""
     of_users = _one_user_lists if holdings.shape[0] == 1 else _user_lists
-    return {name: of_users(holdings, getattr(sources, name), SIZES[name]) for name in PERSONAL}
+    return {name: of_users(holdings, getattr(sources, name), SIZES[name]) for name in names}
 
 
 def pool(

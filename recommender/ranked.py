@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import Pool, Sources, personal_lists, pool
+from recommender.candidates import PERSONAL, SIZES, Pool, Sources, personal_lists, pool
 from recommender.features import ProductFacts, UserFacts, features
 from recommender.history import HistoryConfig, UserHistory
 from recommender.neighbours import Neighbours, UserLists, place, ranked
@@ -120,9 +121,15 @@ def fit_ranked(
     products: ProductFacts,
     history_config: HistoryConfig,
     config: RankerConfig | None = None,
+    built: Mapping[str, UserLists] | None = None,
 ) -> tuple[RankedModel | None, str]:
     """Train a ranker on windows of the log (whose users' history is `history`) and rank every
-    user's candidates; or None and why not (then the hybrid answers for the ranked strategy)."""
+    user's candidates; or None and why not (then the hybrid answers for the ranked strategy).
+
+    `built`: lists of personal sources the caller made already from the same history and tables
+    (the model's collaborative and text-profile lists); those as wide as the source's size serve
+    as they are instead of being made twice.
+    """
     config = config or RankerConfig()
     n_users = history.n_users
     if n_users > config.max_users:
@@ -141,9 +148,13 @@ def fit_ranked(
     if ranker is None:
         return None, reason
     sources = Sources.build(text, collaborative, vectors, snapshot.items, snapshot.exists)
+    n_items = history.matrix.shape[1]  # user_lists() keeps at most that many
     personal = {
-        name: UserLists(table) for name, table in personal_lists(sources, snapshot.history.matrix).items()
+        name: lists for name, lists in (built or {}).items() if lists.table.k == min(SIZES[name], n_items)
     }
+    missing = [name for name in PERSONAL if name not in personal]
+    for name, table in personal_lists(sources, snapshot.history.matrix, missing).items():
+        personal[name] = UserLists(table)
     model = RankedModel(
         ranker, sources, snapshot.items, products, snapshot.events, snapshot.idle_days, personal
     )

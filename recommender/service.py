@@ -139,6 +139,7 @@ class Recommender:
                 ProductFacts.of(catalog.categories, catalog.prices),
                 settings.history,
                 RankerConfig(max_users=settings.ranker_max_users),
+                built={"collaborative": user_cf, "text": user_text},
             )
             if ranked is None:
                 log.info("no ranker: %s; the hybrid answers for the ranked strategy", reason)
@@ -256,7 +257,7 @@ class Recommender:
             return self.hybrid(user_id, product_id, k)
         items, weights = self._items_of(user_id)
         if product_id is None:
-            found = self._precomputed(self.ranked.lists, user_id, k) if len(items) else None
+            found = self._precomputed(self.ranked.lists, user_id, k)
             if found is not None:
                 return self._complete(found, k, items)
         anchor = self._anchor(user_id, product_id)

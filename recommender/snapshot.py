@@ -63,7 +63,7 @@ class Snapshot:
         `history`, when given, is the UserHistory of those same rows, built already."""
         at = np.datetime64(at, "ns")
         before = interactions[interactions["ts"].to_numpy() < at]
-        history = history or UserHistory.build(before, n_items, config)
+        history = history if history is not None else UserHistory.build(before, n_items, config)
         codes = before["user_id"].map(history.user_index).to_numpy(np.int64)
         ts = before["ts"].to_numpy()
         last = np.full(history.n_users, np.datetime64("NaT", "ns"))

@@ -156,8 +156,14 @@ def test_new_products_reach_buyers_through_the_ranked_lists(trained):
 
 
 def test_round_trip_through_artifacts_keeps_the_ranker_and_its_answers(trained, tmp_path):
+    # The ranked strategy's collaborative and text lists are the model's own, held and saved once.
+    assert trained.ranked.personal["collaborative"] is trained.user_cf
+    assert trained.ranked.personal["text"] is trained.user_text
     folder = artifacts.save(trained, tmp_path)
+    assert not (folder / "ranked_user_text_indices.npy").exists()
+    assert (folder / "ranked_user_new_indices.npy").exists()
     loaded = artifacts.load(folder)
+    assert loaded.ranked.personal["collaborative"] is loaded.user_cf
     assert loaded.ranked is not None and loaded.ranker_reason == trained.ranker_reason == "trained"
     assert loaded.ranked.ranker.booster.model_to_string() == trained.ranked.ranker.booster.model_to_string()
     for user, product in (("V3", None), ("V3", "S4"), ("stranger", None), ("stranger", "S4")):
