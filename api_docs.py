@@ -74,6 +74,23 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
                 {"200": with_variant, "404": _error("Unknown product")},
             )
         },
+        "/ab/report": {
+            "get": {
+                **_operation(
+                    "The current experiment (AB_VARIANTS and AB_SALT): per variant, users exposed, "
+                    "exposures, clicks, carts, purchases and revenue, counted after each user's first "
+                    "exposure and from answers whose recomm_id the events quote; each variant against "
+                    "the control (two-proportion z-test, lift with its 95% interval, users needed at "
+                    "80% power); a sample-ratio check of the split",
+                    responses={
+                        "200": _answer("The report", "ABReport"),
+                        "401": _error("ADMIN_TOKEN is set and the request does not carry it"),
+                        "503": _error("The feedback store is unavailable, retry"),
+                    },
+                ),
+                "security": [{}, {"admin": []}],
+            }
+        },
         "/feedback": {
             "post": {
                 **_operation(
@@ -296,6 +313,7 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
             },
         },
         "Received": {"type": "object", "properties": strings("status")},
+        "ABReport": _ab_report_schema(),
         "Reload": {
             "type": "object",
             "properties": {**strings("status", "model_version"), "reload": {"type": "object"}},
@@ -310,5 +328,62 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
                     "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
                 }
             },
+        },
+    }
+
+
+def _ab_report_schema() -> dict[str, Any]:
+    number, count = {"type": ["number", "null"]}, {"type": "integer"}
+    test = {
+        "type": "object",
+        "description": "against the control (null for the control)",
+        "properties": {
+            "p_value": {**number, "description": "two-proportion z-test, two-sided"},
+            "lift": {**number, "description": "rate / control rate - 1"},
+            "lift_ci": {"type": ["array", "null"], "items": {"type": "number"}, "description": "95%"},
+            "users_needed": {"type": ["integer", "null"], "description": "per variant, 80% power"},
+            "more_users_needed": {"type": ["integer", "null"]},
+        },
+    }
+    counts = {name: count for name in ("clicks", "add_to_cart", "conversions")}
+    variant = {
+        "type": "object",
+        "required": ["users", "exposures", "clicks", "conversions", "ctr", "p_value"],
+        "properties": {
+            "weight": {"type": "number"},
+            "users": {**count, "description": "users shown this variant"},
+            "exposures": {**count, "description": "answers shown"},
+            **counts,
+            "revenue": {**number, "description": "purchases times catalog price; null without prices"},
+            "ctr": {**number, "description": "clicks per exposure"},
+            "click_rate": {**number, "description": "share of users who clicked (the tested rate)"},
+            "conversion_rate": {**number, "description": "share of users who bought"},
+            **test["properties"],
+            "conversion": {**test, "description": "conversion_rate against the control's"},
+            "from_recommendations": {
+                "type": "object",
+                "description": "events quoting the recomm_id of this variant's answers",
+                "properties": {**counts, "revenue": number, "ctr": number},
+            },
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["experiment", "control", "variants", "sample_ratio", "warnings"],
+        "properties": {
+            "experiment": {"type": "string", "description": "the prefix of this experiment's recomm_ids"},
+            "control": {"type": "string"},
+            "since": {"type": ["string", "null"], "description": "first exposure, ISO 8601 UTC"},
+            "metric": {"type": "string"},
+            "variants": {"type": "object", "additionalProperties": variant},
+            "sample_ratio": {
+                "type": "object",
+                "properties": {
+                    "p_value": number,
+                    "mismatch": {"type": "boolean", "description": "chi-square p < 0.001"},
+                    "expected_users": {"type": "object", "additionalProperties": {"type": "number"}},
+                },
+            },
+            "warnings": {"type": "array", "items": {"type": "string"}},
         },
     }

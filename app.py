@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, g, request
 from flask.json.provider import JSONProvider
 from werkzeug.datastructures import MultiDict
@@ -31,11 +31,13 @@ from werkzeug.exceptions import (
 import api_docs
 import monitoring
 from config import Config, ConfigError
-from recommender.ab_testing import ABRouter
+from recommender import ab_report
+from recommender.ab_testing import ABRouter, new_recomm_id
 from recommender.artifacts import load_or_build
 from recommender.build import model_settings
 from recommender.cache import Cache, connect, digest
 from recommender.errors import DataError, FeedbackUnavailableError, UnknownProductError
+from recommender.exposures import ExposureLog
 from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
 from recommender.reload import LiveModel, Reloader
 from recommender.service import Recommendation, Recommender
@@ -60,7 +62,8 @@ class Services:
     cache: Cache
     router: ABRouter
     feedback: FeedbackStore
-    experiment: str  # digest of the A/B set-up: with the model version, it scopes cache keys
+    exposures: ExposureLog | None  # None: AB_EXPOSURES=false
+    experiment: str  # digest of the A/B set-up: names the experiment and scopes cache keys
     news: ChangeSignal  # bumped after each stored event: other workers then read the store
 
     def sync_feedback(self, model: Recommender) -> None:
@@ -116,13 +119,15 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
     router = ABRouter(config.ab_variants, config.ab_salt)
     experiment = repr((config.ab_variants, config.ab_salt)).encode()
     live = LiveModel(model, config.artifacts_dir)
+    feedback = FeedbackStore(config.feedback_db)
     built = Services(
         config=config,
         live=live,
         reloader=Reloader(live),
         cache=Cache(client, config.cache_ttl_seconds, prefix=config.cache_key_prefix),
         router=router,
-        feedback=FeedbackStore(config.feedback_db),
+        feedback=feedback,
+        exposures=ExposureLog(feedback.engine) if config.ab_exposures else None,
         experiment=hashlib.sha256(experiment).hexdigest()[:8],
         news=ChangeSignal(Path(config.artifacts_dir) / "FEEDBACK_SIGNAL"),
     )
@@ -210,41 +215,37 @@ def cached(*params: str, experiment: bool = False) -> Callable:
                 svc.sync_feedback(model)
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
             ask = Ask(svc, model, query, variant)
-            tag = b'","recomm_id":"' + recomm_id(svc.experiment, variant).encode() + b'",'
-            if not svc.cache.enabled:
-                return _json(b'{"source":"model' + tag, orjson.dumps(view(ask, **view_args)))
-            args = {p: ask.args[p] for p in params if p in ask.args}
-            # The user's feedback count is part of the key: an answer from before an event is never reused.
-            seen = model.feedback.events.get(user_id.strip(), 0) if user_id else 0
-            namespace = f"{model.version}:{svc.experiment}"  # a new model or experiment: new keys
-            key = digest(
-                namespace, {"route": request.endpoint, "path": view_args, "args": args, "feedback": seen}
-            )
-            hit = svc.cache.get(key)
-            if hit is not None and hit.startswith(b"{"):
-                monitoring.CACHE_HITS.inc()
-                return _json(b'{"source":"cache' + tag, hit)
-            monitoring.CACHE_MISSES.inc()
-            body = orjson.dumps(view(ask, **view_args))
-            svc.cache.set(key, body)
-            return _json(b'{"source":"model' + tag, body)
+            response = _answer(svc, ask, view, view_args, params, user_id)
+            if variant is not None and svc.exposures is not None:  # shown to the user: an exposure
+                svc.exposures.record(svc.experiment, user_id.strip(), variant)
+            return response
 
         return wrapper
 
     return decorator
 
 
-def recomm_id(experiment: str, variant: str | None) -> str:
-    """A new id for one answer: random, and for an A/B answer "<experiment>-<variant>-<random>",
-    so an event that quotes it can be counted for that variant of that experiment."""
-    token = os.urandom(8).hex()
-    return token if variant is None else f"{experiment}-{variant}-{token}"
-
-
-def variant_of(recomm: str, experiment: str) -> str | None:
-    """The variant an A/B answer's recomm_id names, if it is one of this experiment's."""
-    parts = recomm.split("-")
-    return parts[1] if len(parts) == 3 and parts[0] == experiment else None
+def _answer(
+    svc: Services, ask: Ask, view: Callable[..., dict], view_args: dict, params: tuple, user_id: str | None
+) -> Response:
+    """The view's answer, from the cache when the same request was answered before."""
+    model = ask.model
+    tag = b'","recomm_id":"' + new_recomm_id(svc.experiment, ask.variant).encode() + b'",'
+    if not svc.cache.enabled:
+        return _json(b'{"source":"model' + tag, orjson.dumps(view(ask, **view_args)))
+    args = {p: ask.args[p] for p in params if p in ask.args}
+    # The user's feedback count is part of the key: an answer from before an event is never reused.
+    seen = model.feedback.events.get(user_id.strip(), 0) if user_id else 0
+    namespace = f"{model.version}:{svc.experiment}"  # a new model or experiment: new keys
+    key = digest(namespace, {"route": request.endpoint, "path": view_args, "args": args, "feedback": seen})
+    hit = svc.cache.get(key)
+    if hit is not None and hit.startswith(b"{"):
+        monitoring.CACHE_HITS.inc()
+        return _json(b'{"source":"cache' + tag, hit)
+    monitoring.CACHE_MISSES.inc()
+    body = orjson.dumps(view(ask, **view_args))
+    svc.cache.set(key, body)
+    return _json(b'{"source":"model' + tag, body)
 
 
 def _json(head: bytes, body: bytes) -> Response:
@@ -307,6 +308,26 @@ def recommend_ab(ask: Ask) -> dict:
     product_id, k = ask.id("product_id"), ask.top_k()
     variant = ask.variant or ask.svc.router.assign(user_id)  # assigned once, by @cached
     return {"variant": variant, **_results(ask.model.by_strategy(variant, user_id, product_id, k))}
+
+
+@api.get("/ab/report")
+def ab_report_view() -> Response:
+    """The current experiment's report (behind the admin token when one is set)."""
+    svc = services()
+    if svc.config.admin_token:
+        _require_admin(svc.config)
+    if svc.exposures is not None:
+        svc.exposures.flush()  # this worker's latest exposures; other workers' are at most a second old
+    try:
+        report = ab_report.build(
+            svc.feedback.engine, svc.experiment, svc.config.ab_variants, current_model().catalog
+        )
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("A/B report unavailable: %s", exc)
+        raise FeedbackUnavailableError("the feedback store is unavailable; retry later") from exc
+    response = current_app.json.response(report)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @api.post("/feedback")

@@ -30,6 +30,7 @@ class Config:
     cache_key_prefix: str = "rec:"
     ab_variants: tuple[tuple[str, float], ...] = (("content", 50.0), ("hybrid", 50.0))
     ab_salt: str = "recsys-ab-2026"
+    ab_exposures: bool = True  # false: A/B answers are not recorded (the report then shows none)
     feedback_db: str = f"sqlite:///{ROOT / 'instance' / 'feedback.db'}"
     admin_token: str | None = None
     port: int = 5000
@@ -62,6 +63,7 @@ class Config:
             cache_key_prefix=env.get("CACHE_KEY_PREFIX", defaults.cache_key_prefix),
             ab_variants=get("AB_VARIANTS", _ab_variants, defaults.ab_variants),
             ab_salt=env.get("AB_SALT", defaults.ab_salt),
+            ab_exposures=get("AB_EXPOSURES", _bool, defaults.ab_exposures),
             feedback_db=env.get("FEEDBACK_DB", defaults.feedback_db),
             admin_token=env.get("ADMIN_TOKEN", defaults.admin_token),
             port=get("PORT", _port, defaults.port),

@@ -4,8 +4,9 @@
     python bench/load.py --products P.csv --interactions I.csv --rounds 5
 
 Starts each server as users start it (`gunicorn -w 2 -b HOST:PORT app:app` from the repository
-root): the bare app, the service without cache, and the service with it, all at once (an idle
-server costs nothing). Then, in rounds, runs wrk on each row with a rotating set of real ids, and
+root): the bare app, the service without cache, the service with it, and the service without
+cache and without recording A/B exposures (the A/B route's cost of recording them), all at once
+(an idle server costs nothing). Then, in rounds, runs wrk on each row with a rotating set of real ids, and
 prints for each row the median over the rounds of requests/s, p50 and p99 latency, and its
 requests/s as a share of the bare Flask app's (the ceiling of Flask on this machine).
 Uncached routes run with CACHE_ENABLED=false; cached routes against the Redis at REDIS_URL
@@ -162,11 +163,17 @@ def main() -> None:
         print(f"service ready in {service.ready_seconds:.1f} s (building its model)", file=sys.stderr)
         server = [*gunicorn, "-b", f"127.0.0.1:{cached_port}", "app:app"]  # loads what the first built
         servers.enter_context(Server(server, ROOT, env, cached_port, args.start_timeout))
+        unrecorded_port = free_port()
+        server = [*gunicorn, "-b", f"127.0.0.1:{unrecorded_port}", "app:app"]
+        unrecorded = {**uncached, "AB_EXPOSURES": "false"}
+        servers.enter_context(Server(server, ROOT, unrecorded, unrecorded_port, args.start_timeout))
         for route_list in paths.values():
             for path in route_list:  # fill the cache first
                 urllib.request.urlopen(f"http://127.0.0.1:{cached_port}{path}").read()
         plan = [("bare Flask /health", bare_port, ["/health"]), ("service /health", port, ["/health"])]
         plan += [(f"{route} (uncached)", port, route_list) for route, route_list in paths.items()]
+        ab = paths["/recommend/ab"]
+        plan += [("/recommend/ab (uncached, exposures not recorded)", unrecorded_port, ab)]
         plan += [(f"{route} (cached)", cached_port, route_list) for route, route_list in paths.items()]
         # Every row once per round, the rounds one after the other: a slow spell of a shared
         # machine then touches every row alike, and the median of each row ignores one bad round.

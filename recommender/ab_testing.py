@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 
 EXPERIMENT = "recommendations"
@@ -41,3 +42,16 @@ class ABRouter:
             if point < bound:
                 return name
         return self.variants[-1]
+
+
+def new_recomm_id(experiment: str, variant: str | None) -> str:
+    """A new id for one answer: random, and for an A/B answer "<experiment>-<variant>-<random>",
+    so an event that quotes it can be counted for that variant of that experiment."""
+    token = os.urandom(8).hex()
+    return token if variant is None else f"{experiment}-{variant}-{token}"
+
+
+def parse_recomm_id(recomm: str) -> tuple[str, str] | None:
+    """The (experiment, variant) an A/B answer's recomm_id names; None for any other id."""
+    parts = recomm.split("-")
+    return (parts[0], parts[1]) if len(parts) == 3 and all(parts) else None

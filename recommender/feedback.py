@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from recommender.ab_testing import parse_recomm_id
 from recommender.errors import FeedbackUnavailableError
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ feedback_table = sa.Table(
     sa.Column("event_id", sa.String(128), nullable=True, unique=True),
     # The recomm_id of the answer the event came from (its A/B variant, for an A/B answer).
     sa.Column("recomm_id", sa.String(128), nullable=True),
+    # What an A/B answer's recomm_id names, kept apart so the A/B report can count by them.
+    sa.Column("ab_experiment", sa.String(64), nullable=True, index=True),
+    sa.Column("ab_variant", sa.String(64), nullable=True),
 )
 
 
@@ -80,7 +84,7 @@ class FeedbackStore:
         try:
             self._create_table()
             with self.engine.begin() as conn:
-                conn.execute(feedback_table.insert().values(**vars(event)))
+                conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
             return True
         except sa.exc.IntegrityError as exc:
             if event.event_id is not None and self._stored(event.event_id):
@@ -140,6 +144,10 @@ class FeedbackStore:
                         kind = column.type.compile(dialect=conn.dialect)
                         conn.execute(sa.text(f"ALTER TABLE feedback ADD COLUMN {column.name} {kind}"))
                         log.info("feedback table: added column %s", column.name)
+                for index in feedback_table.indexes:
+                    index.create(conn, checkfirst=True)
+                if "ab_variant" not in have:  # events stored with a recomm_id before the column existed
+                    _fill_ab_fields(conn)
             self._table_ready = True
 
     def _stored(self, event_id: str) -> bool:
@@ -150,6 +158,25 @@ class FeedbackStore:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(feedback_table)).scalar_one())
+
+
+def _ab_fields(recomm_id: str | None) -> dict[str, str | None]:
+    named = parse_recomm_id(recomm_id) if recomm_id else None
+    return {"ab_experiment": named[0] if named else None, "ab_variant": named[1] if named else None}
+
+
+def _fill_ab_fields(conn: sa.Connection) -> None:
+    c = feedback_table.c
+    rows = conn.execute(sa.select(c.id, c.recomm_id).where(c.recomm_id.is_not(None))).all()
+    updates = [{"row": row_id, **_ab_fields(recomm)} for row_id, recomm in rows if parse_recomm_id(recomm)]
+    if updates:
+        set_ab = (
+            feedback_table.update()
+            .where(c.id == sa.bindparam("row"))
+            .values(ab_experiment=sa.bindparam("ab_experiment"), ab_variant=sa.bindparam("ab_variant"))
+        )
+        conn.execute(set_ab, updates)
+        log.info("feedback table: %d earlier events now name their A/B variant", len(updates))
 
 
 def _engine(url: str) -> Engine:

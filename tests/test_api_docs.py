@@ -67,12 +67,19 @@ def test_it_states_the_limits_and_defaults_of_this_deployment(config, fake_redis
         ),
         ("POST", "/admin/reload", "/admin/reload", None, "401"),
         ("GET", "/admin/reload", "/admin/reload", None, "200"),
+        ("GET", "/ab/report", "/ab/report", None, "200"),
+        ("GET", "/ab/report", "/ab/report", None, "401"),
     ],
 )
 def test_real_answers_match_the_described_shapes(config, fake_redis, method, url, route, body, code) -> None:
     app = create_app(replace(config, admin_token="s3cret"), redis_client=fake_redis)
-    headers = ADMIN if code == "200" and route == "/admin/reload" else {}
-    response = app.test_client().open(url, method=method, json=body, headers=headers)
+    headers = ADMIN if code == "200" and route in ("/admin/reload", "/ab/report") else {}
+    client = app.test_client()
+    if route == "/ab/report":  # a report with something in it
+        for user in ("U1", "U2", "U3", "U4", "U5", "U6"):
+            client.get(f"/recommend/ab?user_id={user}")
+        client.post("/feedback", json={"user_id": "U1", "product_id": "P6", "action": "purchase"})
+    response = client.open(url, method=method, json=body, headers=headers)
     assert str(response.status_code) == code
     document = describe(app.extensions["recommender"].config)
     schema = document["paths"][route][method.lower()]["responses"][code]["content"]["application/json"][

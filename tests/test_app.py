@@ -320,15 +320,15 @@ def test_feedback_reaches_the_ranked_answers(ranked_client):
 
 
 def test_an_ab_answers_recomm_id_names_its_variant_and_feedback_stores_it(client, app):
-    from app import variant_of
+    from recommender.ab_testing import parse_recomm_id
 
     svc = app.extensions["recommender"]
     for user in ("U1", "U4", "U5", "stranger"):
         body = client.get(f"/recommend/ab?user_id={user}&top_k=2").get_json()
-        assert variant_of(body["recomm_id"], svc.experiment) == body["variant"] == svc.router.assign(user)
+        assert parse_recomm_id(body["recomm_id"]) == (svc.experiment, body["variant"])
+        assert body["variant"] == svc.router.assign(user)
     plain = client.get("/recommend/user/U5?top_k=2").get_json()["recomm_id"]
-    assert variant_of(plain, svc.experiment) is None  # not an A/B answer
-    assert variant_of(body["recomm_id"], "another-experiment") is None
+    assert parse_recomm_id(plain) is None  # not an A/B answer
     event = {"user_id": "U5", "product_id": "P4", "action": "clicked", "recomm_id": body["recomm_id"]}
     assert client.post("/feedback", json=event).status_code == 202
     with svc.feedback.engine.connect() as conn:

@@ -107,6 +107,45 @@ def test_a_table_from_an_earlier_release_gains_the_new_column_and_keeps_its_rows
         )
     )
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT user_id, recomm_id FROM feedback ORDER BY id")).all()
-    assert [tuple(r) for r in rows] == [("U1", None), ("U2", "e-hybrid-1")]
+        rows = conn.execute(
+            sa.text("SELECT user_id, recomm_id, ab_experiment, ab_variant FROM feedback ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [("U1", None, None, None), ("U2", "e-hybrid-1", "e", "hybrid")]
+    store.engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_events_stored_with_a_recomm_id_before_the_ab_columns_existed_name_their_variant(
+    request, tmp_path, database
+):
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if database == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    engine = sa.create_engine(url)
+    table = OLD_TABLE.replace("UNIQUE)", "UNIQUE, recomm_id VARCHAR(128))")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                table.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")
+                if database == "postgresql"
+                else table
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO feedback (user_id, product_id, action, ts, received_at, recomm_id) VALUES "
+                "('U1', 'P1', 'clicked', '2024-01-01', '2024-01-01', 'ab12cd34-content-0f1e'), "
+                "('U2', 'P2', 'clicked', '2024-01-01', '2024-01-01', '0f1e2d3c4b5a6978'), "
+                "('U3', 'P3', 'view', '2024-01-01', '2024-01-01', NULL)"
+            )
+        )
+    engine.dispose()
+    store = FeedbackStore(url)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT user_id, ab_experiment, ab_variant FROM feedback ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [("U1", "ab12cd34", "content"), ("U2", None, None), ("U3", None, None)]
     store.engine.dispose()

@@ -352,3 +352,35 @@ def post_request(request: urllib.request.Request) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def test_ab_exposures_survive_a_restart_and_every_worker_reports_the_same(store, tmp_path, feedback_db):
+    api, base = start_service(store, tmp_path, feedback_db)
+    try:
+        for i in range(300):
+            assert get(f"{base}/recommend/ab?user_id=w{i}&top_k=3")[0] == 200
+        event = {"user_id": "w1", "product_id": "P2", "action": "clicked"}
+        assert post(base + "/feedback", event) == 202
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)  # at once: the latest exposures are still in the workers
+        api.wait(timeout=30)
+    engine = sa.create_engine(feedback_db)
+    with engine.connect() as conn:
+        written = conn.execute(sa.text("SELECT count(*), sum(exposures) FROM ab_exposures")).one()
+    engine.dispose()
+    assert tuple(written) == (300, 300)  # nothing lost on a graceful stop
+
+    api, base = start_service(store, tmp_path, feedback_db)
+    try:
+        for i in range(250, 350):  # 50 users seen again, 50 new
+            get(f"{base}/recommend/ab?user_id=w{i}&top_k=3")
+        time.sleep(1.5)  # every worker has written its exposures
+        reports = {get(f"{base}/ab/report")[1] for _ in range(20)}  # new connections: both workers answer
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=30)
+    assert len(reports) == 1
+    report = json.loads(reports.pop())
+    assert sum(v["users"] for v in report["variants"].values()) == 350
+    assert sum(v["exposures"] for v in report["variants"].values()) == 400
+    assert sum(v["clicks"] for v in report["variants"].values()) == 1

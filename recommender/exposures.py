@@ -1,0 +1,163 @@
+"""A/B exposures: which users were shown which variant, how often, and since when.
+
+Recording one is a dictionary update in the worker: the request path never waits on the
+database. A background thread writes what piled up once a second, as one upsert per user, and
+what is left is written when the worker exits. So a graceful restart loses nothing, and `kill -9`
+loses at most the last second of that worker's exposures. The rows live in the feedback
+database beside the events they are compared with, so every worker and replica adds to the
+same counts, and the report is the same whichever of them answers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from recommender.feedback import metadata
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+
+exposures_table = sa.Table(
+    "ab_exposures",
+    metadata,
+    sa.Column("experiment", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(256), primary_key=True),
+    sa.Column("variant", sa.String(64), nullable=False),
+    sa.Column("exposures", sa.Integer, nullable=False),
+    sa.Column("first_at", sa.DateTime, nullable=False),  # UTC, naive
+    sa.Column("last_at", sa.DateTime, nullable=False),
+)
+
+
+@dataclass
+class _Pending:
+    """One user's exposures not yet written."""
+
+    variant: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+    def merge(self, later: _Pending) -> None:
+        self.count += later.count
+        self.first_at = min(self.first_at, later.first_at)
+        self.last_at = max(self.last_at, later.last_at)
+
+
+class ExposureLog:
+    """Buffered exposures, written to the `ab_exposures` table by a thread of each process."""
+
+    def __init__(self, engine: Engine, interval: float = FLUSH_SECONDS) -> None:
+        if engine.dialect.name not in ("sqlite", "postgresql"):
+            raise ValueError(f"A/B exposures need SQLite or PostgreSQL, not {engine.dialect.name}")
+        self.engine = engine
+        self.interval = interval
+        self._pending: dict[tuple[str, str], _Pending] = {}
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()  # one flush at a time: the thread's, the report's, exit's
+        self._pid: int | None = None  # the process whose thread is running
+        self._table_ready = False
+
+    def record(self, experiment: str, user_id: str, variant: str) -> None:
+        """One answer of `variant` shown to `user_id`; written within a second."""
+        if self._pid != os.getpid():
+            self._start()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        key = (experiment, user_id)
+        with self._lock:
+            entry = self._pending.get(key)
+            if entry is None:
+                self._pending[key] = _Pending(variant, 1, now, now)
+            else:
+                entry.count += 1
+                entry.last_at = now
+
+    def flush(self) -> int:
+        """Write what is pending; returns the exposures written. A failed write keeps them for
+        the next flush (the database being away loses nothing while the process lives)."""
+        with self._writing:
+            with self._lock:
+                batch, self._pending = self._pending, {}
+            if not batch:
+                return 0
+            try:
+                self._write(batch)
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("A/B exposures not written yet (%d users), retrying: %s", len(batch), exc)
+                with self._lock:
+                    for key, entry in batch.items():
+                        later = self._pending.get(key)
+                        if later is not None:
+                            entry.merge(later)
+                        self._pending[key] = entry
+                return 0
+            return sum(entry.count for entry in batch.values())
+
+    def _write(self, batch: dict[tuple[str, str], _Pending]) -> None:
+        table = exposures_table
+        insert = (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(table)
+        new = insert.excluded
+        upsert = insert.on_conflict_do_update(
+            index_elements=[table.c.experiment, table.c.user_id],
+            set_={
+                "exposures": table.c.exposures + new.exposures,
+                "first_at": sa.case((new.first_at < table.c.first_at, new.first_at), else_=table.c.first_at),
+                "last_at": sa.case((new.last_at > table.c.last_at, new.last_at), else_=table.c.last_at),
+            },
+        )
+        rows = [
+            {
+                "experiment": experiment,
+                "user_id": user_id,
+                "variant": entry.variant,
+                "exposures": entry.count,
+                "first_at": entry.first_at,
+                "last_at": entry.last_at,
+            }
+            for (experiment, user_id), entry in sorted(
+                batch.items()
+            )  # one order: no deadlock between writers
+        ]
+        if not self._table_ready:
+            metadata.create_all(self.engine, tables=[table])
+            self._table_ready = True
+        with self.engine.begin() as conn:
+            conn.execute(upsert, rows)
+
+    def _start(self) -> None:
+        """The writer thread of this process (threads do not survive gunicorn's fork). It and the
+        exit hook hold the log weakly: a log nobody uses any more stops its thread."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._pending = {}  # a parent's exposures are the parent's to write
+        ref = weakref.ref(self)
+        threading.Thread(target=_write_every, args=(ref, self._pid), name="ab-exposures", daemon=True).start()
+        atexit.register(_write_now, ref)
+
+
+def _write_every(ref: weakref.ref[ExposureLog], pid: int) -> None:
+    while (exposures := ref()) is not None and exposures._pid == pid:
+        interval = exposures.interval
+        exposures.flush()
+        del exposures
+        time.sleep(interval)
+
+
+def _write_now(ref: weakref.ref[ExposureLog]) -> None:
+    exposures = ref()
+    if exposures is not None and exposures._pid == os.getpid():
+        exposures.flush()
