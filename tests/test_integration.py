@@ -354,7 +354,9 @@ def post_request(request: urllib.request.Request) -> int:
         return exc.code
 
 
-def test_ab_exposures_survive_a_restart_and_every_worker_reports_the_same(store, tmp_path, feedback_db):
+def test_ab_exposures_survive_a_restart_every_worker_reports_the_same_and_kill_9_keeps_all_but_the_last_second(
+    store, tmp_path, feedback_db
+):
     api, base = start_service(store, tmp_path, feedback_db)
     try:
         for i in range(300):
@@ -376,11 +378,18 @@ def test_ab_exposures_survive_a_restart_and_every_worker_reports_the_same(store,
             get(f"{base}/recommend/ab?user_id=w{i}&top_k=3")
         time.sleep(1.5)  # every worker has written its exposures
         reports = {get(f"{base}/ab/report")[1] for _ in range(20)}  # new connections: both workers answer
+        for i in range(50):
+            get(f"{base}/recommend/ab?user_id=w{i}&top_k=3")
+        time.sleep(1.5)
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
+        os.killpg(api.pid, signal.SIGKILL)  # no exit hook runs: what was written in time is kept
         api.wait(timeout=30)
     assert len(reports) == 1
     report = json.loads(reports.pop())
     assert sum(v["users"] for v in report["variants"].values()) == 350
     assert sum(v["exposures"] for v in report["variants"].values()) == 400
     assert sum(v["clicks"] for v in report["variants"].values()) == 1
+    engine = sa.create_engine(feedback_db)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT sum(exposures) FROM ab_exposures")).scalar_one() == 450
+    engine.dispose()
