@@ -354,7 +354,7 @@ def post_request(request: urllib.request.Request) -> int:
         return exc.code
 
 
-def test_ab_exposures_survive_a_restart_every_worker_reports_the_same_and_kill_9_keeps_all_but_the_last_second(
+def test_ab_exposures_survive_restarts_and_kill_9_loses_at_most_a_second_and_workers_agree(
     store, tmp_path, feedback_db
 ):
     api, base = start_service(store, tmp_path, feedback_db)
