@@ -131,9 +131,7 @@ def _outcomes(engine: Engine, experiment: str) -> tuple[dict[str, Outcomes], dic
     """Per variant, the events after exposure and the events quoting its recomm_ids."""
     f, e = feedback_table.c, exposures_table.c
     counted = f.action.in_(list(COUNTED))
-    joined = feedback_table.join(
-        exposures_table, sa.and_(e.user_id == f.user_id, e.experiment == experiment)
-    )
+    joined = feedback_table.join(exposures_table, sa.and_(e.user_id == f.user_id, e.experiment == experiment))
     after_exposure = sa.and_(counted, sa.or_(f.ts >= e.first_at, f.ab_experiment == experiment))
     quoting = sa.and_(counted, f.ab_experiment == experiment)
     purchase = f.action == "purchase"

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from recommender.candidates import PERSONAL, Sources
 from recommender.collaborative import ItemItemModel
+from recommender.content_based import ContentConfig, TextSpace
 from recommender.data_loader import Catalog
 from recommender.features import ProductFacts
 from recommender.history import UserHistory
@@ -87,6 +88,8 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "user_hybrid_indices": model.user_hybrid.table.indices,
             "user_hybrid_scores": model.user_hybrid.table.scores,
             **(ranked_arrays(model) if model.ranked is not None else {}),
+            "prices": model.catalog.prices,
+            **(text_arrays(model.text) if model.text is not None else {}),
         }
         for name, array in arrays.items():
             np.save(work / f"{name}.npy", np.ascontiguousarray(array))
@@ -94,6 +97,8 @@ def save(model: Recommender, directory: str | Path) -> Path:
         _save_strings(work, "titles", model.catalog.titles)
         _save_strings(work, "categories", model.catalog.categories)
         _save_strings(work, "user_ids", list(model.history.user_index))
+        if model.text is not None:
+            _save_strings(work, "text_terms", model.text.terms)
         meta = {
             "format": MODEL_FORMAT,
             "version": model.version,
@@ -137,6 +142,7 @@ def load(folder: str | Path) -> Recommender:
         categories=np.array(_load_strings(folder, "categories"), dtype=object),
         descriptions=np.empty(0, dtype=object),  # only the text model's fit reads these
         index={pid: i for i, pid in enumerate(product_ids)},
+        prices=array("prices"),
     )
     users = _load_strings(folder, "user_ids")
     matrix = sp.csr_matrix(
@@ -164,9 +170,31 @@ def load(folder: str | Path) -> Recommender:
         ranked=load_ranked(folder, array, meta["ranker"], similar, collaborative, shared),
         ranker_reason=meta["ranker"]["reason"],
         version=meta["version"],
+        text=load_text(folder, array, settings) if (folder / "text_idf.npy").exists() else None,
     )
     model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]
     return model
+
+
+def text_arrays(text: TextSpace) -> dict[str, NDArray]:
+    vectors = text.vectors
+    return {
+        "text_indptr": vectors.indptr,
+        "text_indices": vectors.indices,
+        "text_data": vectors.data,
+        "text_idf": text.idf,
+    }
+
+
+def load_text(folder: Path, array, settings: ModelSettings) -> TextSpace:  # type: ignore[no-untyped-def]
+    """The text space; its vocabulary is read now, the vectorizer made when first needed."""
+    terms = _load_strings(folder, "text_terms")
+    idf = array("text_idf")
+    shape = (len(array("prices")), max(len(idf), 1))
+    vectors = sp.csr_matrix(
+        (array("text_data"), array("text_indices"), array("text_indptr")), shape=shape, copy=False
+    )
+    return TextSpace(vectors, terms, idf, ContentConfig(neighbours=settings.neighbours))
 
 
 def ranked_arrays(model: Recommender) -> dict[str, NDArray]:

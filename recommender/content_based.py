@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,6 +27,58 @@ class ContentConfig:
     min_postings: int = 256
 
 
+@dataclass
+class TextSpace:
+    """The fitted TF-IDF space: product vectors, and what embeds a new product's text in it
+    (the vocabulary, each term's idf, the field weights). Saved with the model."""
+
+    vectors: sp.csr_matrix  # products x terms, rows of unit length
+    terms: list[str]  # the vocabulary, by column
+    idf: np.ndarray
+    config: ContentConfig = field(default_factory=lambda: ContentConfig())
+    _vectorizer: TfidfVectorizer | None = field(default=None, repr=False)
+
+    def embed(self, title: str, category: str, description: str) -> sp.csr_matrix:
+        """One product's vector (1 x terms, unit length; all zero when no word is known)."""
+        if not self.terms:
+            return sp.csr_matrix((1, self.vectors.shape[1]), dtype=np.float32)
+        if self._vectorizer is None:  # made on first use: a large vocabulary takes a moment
+            vectorizer = _vectorizer(self.config)
+            vectorizer.vocabulary = {term: i for i, term in enumerate(self.terms)}
+            vectorizer.idf_ = np.asarray(self.idf, np.float64)
+            self._vectorizer = vectorizer
+        cfg = self.config
+        fields = [
+            (title, cfg.title_weight),
+            (category, cfg.category_weight),
+            (description, cfg.description_weight),
+        ]
+        return _combine(self._vectorizer, [([text], w) for text, w in fields])
+
+    def similarities(self, vector: sp.csr_matrix) -> np.ndarray:
+        """Cosine of `vector` with every product."""
+        dense = np.zeros(self.vectors.shape[1], np.float32)
+        dense[vector.indices] = vector.data
+        return np.asarray(self.vectors @ dense).ravel()
+
+
+def _vectorizer(cfg: ContentConfig) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        lowercase=True,
+        stop_words="english",
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        max_features=cfg.max_features,
+        dtype=np.float32,
+    )
+
+
+def _combine(vectorizer: TfidfVectorizer, fields: list[tuple[list[str], float]]) -> sp.csr_matrix:
+    """Each field normalised on its own, so a long description cannot drown the title; then weighted."""
+    weighted = [w * normalize(vectorizer.transform(list(text))) for text, w in fields if w > 0]
+    return normalize(sp.csr_matrix(sum(weighted[1:], weighted[0]))).astype(np.float32)
+
+
 class ContentModel:
     """Products described by the words of their text fields; similar products share rare words."""
 
@@ -34,6 +86,7 @@ class ContentModel:
         self.config = config or ContentConfig()
         self.neighbours: Neighbours | None = None
         self.vectors: sp.csr_matrix | None = None  # products x words, rows of unit length
+        self.text: TextSpace | None = None
 
     def fit(self, catalog: Catalog) -> ContentModel:
         """Build the product vectors and every product's nearest neighbours."""
@@ -43,27 +96,21 @@ class ContentModel:
             (catalog.categories, cfg.category_weight),
             (catalog.descriptions, cfg.description_weight),
         ]
-        vectorizer = TfidfVectorizer(
-            lowercase=True,
-            stop_words="english",
-            ngram_range=(1, 2),
-            sublinear_tf=True,
-            max_features=cfg.max_features,
-            dtype=np.float32,
-        )
+        vectorizer = _vectorizer(cfg)
         documents = [" ".join(parts) for parts in zip(*(f for f, _ in fields), strict=True)]
         try:
             vectorizer.fit(documents)
         except ValueError:  # no word anywhere in the catalog: nothing is similar to anything
             vectors = sp.csr_matrix((len(catalog), 1), dtype=np.float32)
+            terms, idf = [], np.zeros(1, np.float32)
         else:
-            # Each field is normalised on its own, so a long description cannot drown the title.
-            weighted = [w * normalize(vectorizer.transform(list(text))) for text, w in fields if w > 0]
-            vectors = normalize(sp.csr_matrix(sum(weighted[1:], weighted[0])))
+            vectors = _combine(vectorizer, fields)
+            terms, idf = vectorizer.get_feature_names_out().tolist(), vectorizer.idf_.astype(np.float32)
         # Each word links a product to at most `postings` others (those where the word weighs most):
         # exact for words shared by fewer products, and a bounded cost for very common ones.
         postings = max(cfg.min_postings, cfg.work // max(vectors.nnz, 1))
         linked = top_per_row(vectors.T.tocsr(), postings).T.tocsr()
         self.neighbours = top_k_neighbours(vectors, linked, cfg.neighbours)
         self.vectors = vectors.tocsr().astype(np.float32)
+        self.text = TextSpace(self.vectors, terms, idf, cfg)
         return self

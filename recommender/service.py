@@ -14,7 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from recommender.collaborative import CollaborativeConfig, ItemItemModel
-from recommender.content_based import ContentConfig, ContentModel
+from recommender.content_based import ContentConfig, ContentModel, TextSpace
 from recommender.data_loader import Catalog, load_catalog, load_interactions
 from recommender.errors import DataError
 from recommender.features import ProductFacts
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # How a built model is laid out (its arrays and what they hold). It is part of every model version,
 # so a release that changes it builds afresh instead of loading a folder an older release saved.
-MODEL_FORMAT = 6
+MODEL_FORMAT = 7
 
 # The ways of answering for a user; each is one variant an A/B experiment may use.
 STRATEGIES = ("content", "collaborative", "hybrid", "popularity", "ranked")
@@ -80,6 +80,7 @@ class Recommender:
         ranker_reason: str = "not trained",
         user_hybrid: UserLists | None = None,
         version: str = "unversioned",
+        text: TextSpace | None = None,
     ) -> None:
         self.catalog = catalog
         self.history = history
@@ -96,6 +97,7 @@ class Recommender:
         # Each user's hybrid answer without a product, at the default weights (see hybrid()).
         self.user_hybrid = self._hybrid_lists() if user_hybrid is None else user_hybrid
         self.version = version
+        self.text = text  # the products' text vectors, and what embeds a new product's text
         # Feedback stored since the build; whoever holds the store keeps it current (apply()).
         self.feedback = FeedbackOverlay(catalog.index, settings.interaction_weights)
         self.feedback_last_id = 0  # stored feedback up to this event is in the history already
@@ -144,7 +146,8 @@ class Recommender:
             if ranked is None:
                 log.info("no ranker: %s; the hybrid answers for the ranked strategy", reason)
         parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked, reason)
-        return cls(catalog, history, settings, *parts, version=version)  # __init__ blends user_hybrid
+        # __init__ blends user_hybrid
+        return cls(catalog, history, settings, *parts, version=version, text=content.text)
 
     @classmethod
     def from_csv(

@@ -32,6 +32,10 @@ def test_a_loaded_model_answers_exactly_like_the_fitted_one(model, tmp_path):
     assert not table.flags.owndata and not table.flags.writeable  # a view of the file's pages
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["products"] == 7 and meta["users"] == 6
+    assert loaded.catalog.prices.tolist() == [8.5, 8.5, 30, 12, 6, 9, 25]  # revenue needs them
+    mug = loaded.text.embed("Red Ceramic Mug", "Kitchen", "A red ceramic mug for coffee")
+    assert abs(mug - model.text.vectors[0]).max() < 1e-6  # new text lands where the build put it
+    assert (loaded.text.vectors != model.text.vectors).nnz == 0
 
 
 def test_load_or_build_builds_once_then_loads(store, tmp_path, monkeypatch):
