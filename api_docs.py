@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from config import Config
+from recommender.catalog_changes import LIMITS
 from recommender.feedback import ACTIONS
 
 
@@ -27,6 +28,15 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
     recommendations = _answer("Recommendations, best first", "Recommendations")
     with_variant = _answer("Recommendations, best first, and the user's variant", "VariantRecommendations")
     variants = ", ".join(f"{name} ({weight:g})" for name, weight in config.ab_variants)
+    filters = [
+        _query(
+            "category",
+            "comma-separated categories (any case): results only from them; the list is refilled "
+            "from deeper in the answer, then from best sellers within them",
+            {"type": "string"},
+        ),
+        _query("exclude", "comma-separated product ids never returned (at most 500)", {"type": "string"}),
+    ]
     paths = {
         "/health": {
             "get": _operation(
@@ -38,7 +48,7 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
         "/recommend/content/{product_id}": {
             "get": _operation(
                 "Products most like this one by their text, never the product itself",
-                [_path("product_id", "the product"), top_k],
+                [_path("product_id", "the product"), top_k, *filters],
                 {"200": recommendations, "404": _error("Unknown product")},
             )
         },
@@ -46,7 +56,7 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
             "get": _operation(
                 "Items for this user that they do not have yet, ordered by the learned ranker when the "
                 "model has one (else by the collaborative model); what sells for a user never seen",
-                [_path("user_id", "the user"), top_k],
+                [_path("user_id", "the user"), top_k, *filters],
                 {"200": recommendations},
             )
         },
@@ -62,6 +72,7 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
                     top_k,
                     _weight("w_content", "weight of the content part", config.hybrid_w_content),
                     _weight("w_cf", "weight of the collaborative part", config.hybrid_w_cf),
+                    *filters,
                 ],
                 {"200": recommendations, "404": _error("Unknown product")},
             )
@@ -70,9 +81,49 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
             "get": _operation(
                 f"The answer of the user's A/B variant (MD5 of salt and user; variants {variants}; "
                 "the first is the control)",
-                [{**user, "required": True}, product, top_k],
+                [{**user, "required": True}, product, top_k, *filters],
                 {"200": with_variant, "404": _error("Unknown product")},
             )
+        },
+        "/products/{product_id}": {
+            "get": _operation(
+                "The product as it is served now (fields changed through this API included)",
+                [_path("product_id", "the product")],
+                {"200": _answer("The product", "Product"), "404": _error("Unknown product")},
+            ),
+            "put": {
+                **_operation(
+                    "Add or replace a product (admin): stored durably, then served by every worker and "
+                    "replica within a second; its text places it among similar products",
+                    [_path("product_id", "the product")],
+                    {
+                        "200": _answer("Replaced", "ProductChange"),
+                        "201": _answer("Added", "ProductChange"),
+                        "401": _error("Missing or wrong admin token"),
+                        "404": _error("ADMIN_TOKEN is not set: the catalog routes do not exist"),
+                        "503": _error("The database is unavailable: nothing was stored, retry"),
+                    },
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProductBody"}}},
+                },
+                "security": [{"admin": []}],
+            },
+            "delete": {
+                **_operation(
+                    "Withdraw a product (admin): no answer contains it from the next second on; its "
+                    "history still counts. A PUT with available true brings it back",
+                    [_path("product_id", "the product")],
+                    {
+                        "200": _answer("Withdrawn", "ProductChange"),
+                        "401": _error("Missing or wrong admin token"),
+                        "404": _error("Unknown product, or ADMIN_TOKEN is not set"),
+                        "503": _error("The database is unavailable: nothing was stored, retry"),
+                    },
+                ),
+                "security": [{"admin": []}],
+            },
         },
         "/ab/report": {
             "get": {
@@ -314,6 +365,7 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
         },
         "Received": {"type": "object", "properties": strings("status")},
         "ABReport": _ab_report_schema(),
+        **_product_schemas(),
         "Reload": {
             "type": "object",
             "properties": {**strings("status", "model_version"), "reload": {"type": "object"}},
@@ -385,5 +437,32 @@ def _ab_report_schema() -> dict[str, Any]:
                 },
             },
             "warnings": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+
+
+def _product_schemas() -> dict[str, Any]:
+    fields = {name: {"type": "string", "maxLength": limit} for name, limit in LIMITS.items()}
+    fields["img_url"]["description"] = "an http:// or https:// address"
+    fields |= {
+        "price": {"type": ["number", "null"], "minimum": 0},
+        "available": {"type": "boolean", "default": True},
+    }
+    product = {
+        "type": "object",
+        "required": ["product_id", "title", "category", "price", "available"],
+        "properties": {"product_id": {"type": "string"}, **fields},
+    }
+    return {
+        "ProductBody": {
+            "type": "object",
+            "required": ["title"],
+            "additionalProperties": False,
+            "properties": {**fields, "title": {**fields["title"], "minLength": 1}},
+        },
+        "Product": product,
+        "ProductChange": {
+            "type": "object",
+            "properties": {"status": {"type": "string"}, "product": product},
         },
     }

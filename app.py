@@ -7,8 +7,9 @@ import hashlib
 import hmac
 import logging
 import math
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,14 @@ from recommender.ab_testing import ABRouter, new_recomm_id
 from recommender.artifacts import load_or_build
 from recommender.build import model_settings
 from recommender.cache import Cache, connect, digest
+from recommender.catalog_changes import FIELDS, CatalogStore, Product, parse_product
 from recommender.errors import DataError, FeedbackUnavailableError, UnknownProductError
 from recommender.exposures import ExposureLog
 from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
+from recommender.live_catalog import LiveCatalog
 from recommender.reload import LiveModel, Reloader
 from recommender.service import Recommendation, Recommender
+from recommender.shelf import Answer, Filter, Request, shelve
 from recommender.signal import ChangeSignal
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,9 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_ID_LENGTH = 256
 MAX_EVENT_ID_LENGTH = 128
 FEEDBACK_RETRY_AFTER_SECONDS = 5
+# The strategies an added product can reach users through, by its text.
+NEW_PRODUCT_STRATEGIES = ("content", "hybrid", "ranked")
+MAX_FILTER_VALUES = 500  # category= and exclude= values per request
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock an event's ts may be
 
 
@@ -65,6 +72,23 @@ class Services:
     exposures: ExposureLog | None  # None: AB_EXPOSURES=false
     experiment: str  # digest of the A/B set-up: names the experiment and scopes cache keys
     news: ChangeSignal  # bumped after each stored event: other workers then read the store
+    catalog: CatalogStore
+    catalog_news: ChangeSignal  # bumped after each stored catalog change
+    live_catalogs: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
+
+    def live_catalog(self, model: Recommender) -> LiveCatalog:
+        """The model's catalog with every stored change applied (by any worker or replica): read
+        when a worker of this machine signalled a change, and at least once a second."""
+        live = self.live_catalogs.get(model)
+        if live is None:
+            live = LiveCatalog(model.catalog, model.text, model.popularity, model.catalog_last_id)
+            self.live_catalogs[model] = live
+        if not live.synced or self.catalog_news.should_look():
+            changes = self.catalog.after(live.last_id)
+            live.synced = True
+            if changes:
+                live.apply(changes)
+        return live
 
     def sync_feedback(self, model: Recommender) -> None:
         """Apply the feedback stored since this worker last looked (by any worker or replica).
@@ -130,6 +154,8 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
         exposures=ExposureLog(feedback.engine) if config.ab_exposures else None,
         experiment=hashlib.sha256(experiment).hexdigest()[:8],
         news=ChangeSignal(Path(config.artifacts_dir) / "FEEDBACK_SIGNAL"),
+        catalog=CatalogStore(feedback.engine),
+        catalog_news=ChangeSignal(Path(config.artifacts_dir) / "CATALOG_SIGNAL"),
     )
     built.sync_feedback(model)
     return built
@@ -157,6 +183,7 @@ class Ask:
     svc: Services
     model: Recommender
     args: MultiDict[str, str]
+    live: LiveCatalog
     variant: str | None = None  # the user's A/B variant, on the A/B route
 
     def arg(self, name: str) -> str | None:
@@ -194,6 +221,51 @@ class Ask:
             raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters")
         return raw or None
 
+    def product(self, product_id: str | None) -> str | None:
+        """The product asked about, if the catalog (as it is now) has it; else 404."""
+        if product_id is not None and not self.live.knows(product_id):
+            raise UnknownProductError(product_id)
+        return product_id
+
+    def filter(self) -> Filter:
+        """category= and exclude=: comma-separated lists."""
+        return Filter(
+            frozenset(c.casefold() for c in self._values("category")), frozenset(self._values("exclude"))
+        )
+
+    def _values(self, name: str) -> list[str]:
+        raw = self.arg(name)
+        if not raw:
+            return []
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_ID_LENGTH for v in values):
+            raise BadRequest(
+                f"{name} takes at most {MAX_FILTER_VALUES} comma-separated values "
+                f"of at most {MAX_ID_LENGTH} characters each"
+            )
+        return values
+
+    def shelve(
+        self,
+        answer: Answer,
+        product_id: str | None = None,
+        user_id: str | None = None,
+        textual: bool = False,
+        new_products: bool = False,
+    ) -> dict:
+        """The answer with the catalog as it is now and the request's filters (see shelf.py)."""
+        request = Request(
+            answer,
+            self.top_k(),
+            self.filter(),
+            self.product(product_id),
+            textual=textual,
+            user_items=(lambda: self.model.items_of(user_id).tolist()) if user_id is not None else None,
+            new_products=new_products and user_id is not None,
+            deep=self.model.settings.neighbours,
+        )
+        return _results(shelve(self.live, request))
+
 
 def cached(*params: str, experiment: bool = False) -> Callable:
     """Serve the view's JSON from Redis when the same path and `params` were answered before.
@@ -214,8 +286,8 @@ def cached(*params: str, experiment: bool = False) -> Callable:
             if user_id:  # a personal answer: it must reflect the user's feedback so far
                 svc.sync_feedback(model)
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
-            ask = Ask(svc, model, query, variant)
-            response = _answer(svc, ask, view, view_args, params, user_id)
+            ask = Ask(svc, model, query, svc.live_catalog(model), variant)
+            response = _answer(svc, ask, view, view_args, (*params, "category", "exclude"), user_id)
             if variant is not None and svc.exposures is not None:  # shown to the user: an exposure
                 svc.exposures.record(svc.experiment, user_id.strip(), variant)
             return response
@@ -236,7 +308,8 @@ def _answer(
     args = {p: ask.args[p] for p in params if p in ask.args}
     # The user's feedback count is part of the key: an answer from before an event is never reused.
     seen = model.feedback.events.get(user_id.strip(), 0) if user_id else 0
-    namespace = f"{model.version}:{svc.experiment}"  # a new model or experiment: new keys
+    # A new model, experiment or catalog change that can change an answer: new keys.
+    namespace = f"{model.version}:{svc.experiment}:{ask.live.version}"
     key = digest(namespace, {"route": request.endpoint, "path": view_args, "args": args, "feedback": seen})
     hit = svc.cache.get(key)
     if hit is not None and hit.startswith(b"{"):
@@ -270,14 +343,16 @@ def health() -> dict:
 @api.get("/recommend/content/<path:product_id>")
 @cached("top_k")
 def recommend_content(ask: Ask, product_id: str) -> dict:
-    return _results(ask.model.similar(product_id, ask.top_k()))
+    model = ask.model
+    return ask.shelve(lambda n, product: model.similar(product, n), product_id, textual=True)
 
 
 @api.get("/recommend/user/<path:user_id>")
 @cached("top_k")
 def recommend_user(ask: Ask, user_id: str) -> dict:
-    model = ask.model
-    return _results(model.by_strategy(model.user_strategy, user_id, None, ask.top_k()))
+    model, strategy = ask.model, ask.model.user_strategy
+    answer = lambda n, _: model.by_strategy(strategy, user_id, None, n)  # noqa: E731
+    return ask.shelve(answer, user_id=user_id, new_products=strategy in NEW_PRODUCT_STRATEGIES)
 
 
 @api.get("/recommend/hybrid")
@@ -286,17 +361,23 @@ def recommend_hybrid(ask: Ask) -> dict:
     user_id, product_id = ask.id("user_id"), ask.id("product_id")
     if user_id is None and product_id is None:
         raise BadRequest("give user_id, product_id or both")
-    k = ask.top_k()
     w_content = ask.weight("w_content", ask.svc.config.hybrid_w_content)
     w_cf = ask.weight("w_cf", ask.svc.config.hybrid_w_cf)
     if w_content == 0 and w_cf == 0:
         raise BadRequest("w_content and w_cf cannot both be 0")
+    model = ask.model
     # A user alone, with no weights asked for: the ranker's list from the build (a lookup). With a
     # product, ranking the user's candidates now would cost about a millisecond: the blend answers.
     weighted = ask.arg("w_content") is not None or ask.arg("w_cf") is not None
-    if ask.model.ranked is not None and product_id is None and not weighted:
-        return _results(ask.model.ranked_for(user_id, None, k))
-    return _results(ask.model.hybrid(user_id, product_id, k, w_content, w_cf))
+
+    def answer(n: int, product: str | None) -> list[Recommendation]:
+        if model.ranked is not None and product is None and not weighted:
+            return model.ranked_for(user_id, None, n)
+        if user_id is None and product is None:  # a product the models do not know yet, alone
+            return model.by_strategy("popularity", None, None, n)
+        return model.hybrid(user_id, product, n, w_content, w_cf)
+
+    return ask.shelve(answer, product_id, user_id, new_products=True)
 
 
 @api.get("/recommend/ab")
@@ -305,9 +386,14 @@ def recommend_ab(ask: Ask) -> dict:
     user_id = ask.id("user_id")
     if user_id is None:
         raise BadRequest("user_id is required")
-    product_id, k = ask.id("product_id"), ask.top_k()
     variant = ask.variant or ask.svc.router.assign(user_id)  # assigned once, by @cached
-    return {"variant": variant, **_results(ask.model.by_strategy(variant, user_id, product_id, k))}
+    model = ask.model
+    answer = lambda n, product: model.by_strategy(variant, user_id, product, n)  # noqa: E731
+    textual = variant == "content" and ask.id("product_id") is not None
+    found = ask.shelve(
+        answer, ask.id("product_id"), user_id, textual, new_products=variant in NEW_PRODUCT_STRATEGIES
+    )
+    return {"variant": variant, **found}
 
 
 @api.get("/ab/report")
@@ -330,6 +416,51 @@ def ab_report_view() -> Response:
     return response
 
 
+@api.put("/products/<path:product_id>")
+def put_product(product_id: str) -> tuple[dict, int]:
+    """Add or replace a product (admin): stored, then served by every worker within a second."""
+    svc = services()
+    _require_admin(svc.config)
+    product_id = _path_id(product_id)
+    try:
+        product = parse_product(product_id, request.get_json(force=True, silent=True))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    live = svc.live_catalog(current_model())
+    created = not live.knows(product_id)
+    svc.catalog.add(product)
+    svc.catalog_news.bump()
+    return {
+        "status": "created" if created else "replaced",
+        "product": _product(product),
+    }, 201 if created else 200
+
+
+@api.delete("/products/<path:product_id>")
+def delete_product(product_id: str) -> dict:
+    """Withdraw a product (admin): no answer contains it from the next second on."""
+    svc = services()
+    _require_admin(svc.config)
+    product_id = _path_id(product_id)
+    live = svc.live_catalog(current_model())
+    current = live.product(product_id)
+    if current is None:
+        raise UnknownProductError(product_id)
+    record = live.records.get(product_id)  # else its fields stay the CSV's
+    svc.catalog.add(replace(record, available=False) if record else Product(product_id, "", available=False))
+    svc.catalog_news.bump()
+    return {"status": "withdrawn", "product": _product(replace(current, available=False))}
+
+
+@api.get("/products/<path:product_id>")
+def get_product(product_id: str) -> dict:
+    """A product as it is served now."""
+    product = services().live_catalog(current_model()).product(product_id)
+    if product is None:
+        raise UnknownProductError(product_id)
+    return _product(product)
+
+
 @api.post("/feedback")
 def feedback() -> tuple[dict, int]:
     svc = services()
@@ -341,7 +472,7 @@ def feedback() -> tuple[dict, int]:
     action = body.get("action")
     if action not in ACTIONS:
         raise BadRequest(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
-    if product_id not in current_model().catalog:
+    if not svc.live_catalog(current_model()).knows(product_id):
         raise UnknownProductError(product_id)
     event_id = (
         _id_field(body, "event_id", limit=MAX_EVENT_ID_LENGTH) if body.get("event_id") is not None else None
@@ -412,6 +543,7 @@ def rebuild(config: Config, feedback: FeedbackStore) -> Recommender:
         model_settings(config),
         feedback=events,
         feedback_last_id=last_id,
+        catalog_changes=CatalogStore(feedback.engine).after(0),
     )
 
 
@@ -425,6 +557,17 @@ def _require_admin(config: Config) -> None:
 
 
 # --- parameters ----------------------------------------------------------------------------------
+
+
+def _path_id(product_id: str) -> str:
+    value = product_id.strip()
+    if not value or len(value) > MAX_ID_LENGTH:
+        raise BadRequest(f"a product_id is 1 to {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _product(product: Product) -> dict:
+    return {"product_id": product.product_id, **{f: getattr(product, f) for f in FIELDS}}
 
 
 def _id_field(body: dict, name: str, limit: int = MAX_ID_LENGTH) -> str:

@@ -106,6 +106,7 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "products": len(model.catalog),
             "users": model.history.n_users,
             "feedback_last_id": model.feedback_last_id,
+            "catalog_last_id": model.catalog_last_id,
             "ranker": ranker_meta(model),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -173,6 +174,7 @@ def load(folder: str | Path) -> Recommender:
         text=load_text(folder, array, settings) if (folder / "text_idf.npy").exists() else None,
     )
     model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]
+    model.catalog_last_id = meta.get("catalog_last_id", 0)
     return model
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from recommender.catalog_changes import Product, fold
 from recommender.collaborative import CollaborativeConfig, ItemItemModel
 from recommender.content_based import ContentConfig, ContentModel, TextSpace
 from recommender.data_loader import Catalog, load_catalog, load_interactions
@@ -101,6 +102,7 @@ class Recommender:
         # Feedback stored since the build; whoever holds the store keeps it current (apply()).
         self.feedback = FeedbackOverlay(catalog.index, settings.interaction_weights)
         self.feedback_last_id = 0  # stored feedback up to this event is in the history already
+        self.catalog_last_id = 0  # catalog changes up to this one are in the catalog already
         # Python lists: indexing them with Python ints is the cheapest way to a response's strings.
         self._ids: list[str] = catalog.product_ids.tolist()
         self._titles: list[str] = catalog.titles.tolist()
@@ -158,17 +160,22 @@ class Recommender:
         version: str | None = None,
         feedback: pd.DataFrame | None = None,
         feedback_last_id: int = 0,
+        catalog_changes: list[tuple[int, Product]] | None = None,
     ) -> Recommender:
         """Load both files and fit every model; raises DataError on a bad file.
 
         `version` is model_version() of the same inputs, when the caller computed it already.
         `feedback` (user_id, product_id, interaction_type, ts) joins the interactions: the stored
         feedback up to event `feedback_last_id`; later events apply on top as they arrive.
+        `catalog_changes` (from the catalog API, in order) are folded into the catalog.
         """
         settings = settings or ModelSettings()
-        version = version or model_version(products_csv, interactions_csv, settings, feedback_last_id)
+        catalog_last_id = max((i for i, _ in catalog_changes or []), default=0)
+        version = version or model_version(
+            products_csv, interactions_csv, settings, feedback_last_id, catalog_last_id
+        )
         started = time.perf_counter()
-        catalog = load_catalog(products_csv)
+        catalog = fold(load_catalog(products_csv), catalog_changes or [])
         interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
         if feedback is not None and len(feedback):
             known = feedback[feedback["product_id"].isin(catalog.index.keys())]
@@ -178,6 +185,7 @@ class Recommender:
         model = cls.fit(catalog, interactions, settings, version)
         history = model.history
         model.feedback.last_id = model.feedback_last_id = feedback_last_id
+        model.catalog_last_id = catalog_last_id
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
             model.version,
@@ -308,6 +316,10 @@ class Recommender:
 
     # --- helpers -----------------------------------------------------------------------------
 
+    def items_of(self, user_id: str | None) -> NDArray[np.int32]:
+        """The rows of the user's items: the history the model was built on, plus feedback since."""
+        return self._items_of(user_id)[0]
+
     def _anchor(self, user_id: str | None, product_id: str | None) -> int | None:
         """The product the content part starts from: the one asked about, else the user's latest."""
         if product_id is not None:
@@ -411,10 +423,18 @@ def _with(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:
 
 
 def model_version(
-    products_csv: str | Path, interactions_csv: str | Path, settings: ModelSettings, feedback_last_id: int = 0
+    products_csv: str | Path,
+    interactions_csv: str | Path,
+    settings: ModelSettings,
+    feedback_last_id: int = 0,
+    catalog_last_id: int = 0,
 ) -> str:
-    """A short digest of the input files, settings, feedback and model format: same inputs, same version."""
-    digest = hashlib.sha256(repr((sorted(vars(settings).items()), feedback_last_id, MODEL_FORMAT)).encode())
+    """A short digest of the input files, settings, feedback, catalog changes and model format:
+    same inputs, same version."""
+    inputs = (sorted(vars(settings).items()), feedback_last_id, MODEL_FORMAT)
+    if catalog_last_id:  # (versions made before catalog changes existed stay as they were)
+        inputs += (catalog_last_id,)
+    digest = hashlib.sha256(repr(inputs).encode())
     for path in (products_csv, interactions_csv):
         try:
             with open(path, "rb") as f:

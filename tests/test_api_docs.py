@@ -68,12 +68,25 @@ def test_it_states_the_limits_and_defaults_of_this_deployment(config, fake_redis
         ("POST", "/admin/reload", "/admin/reload", None, "401"),
         ("GET", "/admin/reload", "/admin/reload", None, "200"),
         ("GET", "/ab/report", "/ab/report", None, "200"),
+        ("PUT", "/products/N1", "/products/{product_id}", {"title": "Mug", "price": 3}, "201"),
+        ("PUT", "/products/P1", "/products/{product_id}", {"title": "Red Mug"}, "200"),
+        ("PUT", "/products/P1", "/products/{product_id}", {"title": ""}, "400"),
+        ("DELETE", "/products/P1", "/products/{product_id}", None, "200"),
+        ("GET", "/products/P1", "/products/{product_id}", None, "200"),
+        (
+            "GET",
+            "/recommend/user/U1?category=Kitchen,Coffee&exclude=P2",
+            "/recommend/user/{user_id}",
+            None,
+            "200",
+        ),
         ("GET", "/ab/report", "/ab/report", None, "401"),
     ],
 )
 def test_real_answers_match_the_described_shapes(config, fake_redis, method, url, route, body, code) -> None:
     app = create_app(replace(config, admin_token="s3cret"), redis_client=fake_redis)
-    headers = ADMIN if code == "200" and route in ("/admin/reload", "/ab/report") else {}
+    admin = route in ("/admin/reload", "/ab/report") and code == "200" or method in ("PUT", "DELETE")
+    headers = ADMIN if admin else {}
     client = app.test_client()
     if route == "/ab/report":  # a report with something in it
         for user in ("U1", "U2", "U3", "U4", "U5", "U6"):

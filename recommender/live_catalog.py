@@ -1,0 +1,206 @@
+"""The catalog as the API changed it since the model was built, laid over the model's own.
+
+- A withdrawn product is left out of every answer (its history still counts in the models).
+- A product added, or whose title, category or description changed, gets a text vector in the
+  model's TF-IDF space: its own neighbours come from it, and it takes its place among the
+  neighbours of the products most like it.
+- Titles, categories and prices are served as changed, at once.
+A rebuild folds the changes into the model (see catalog_changes.fold); those up to the model's
+`catalog_last_id` are then only read for availability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.catalog_changes import Product
+from recommender.content_based import TextSpace
+from recommender.data_loader import Catalog
+from recommender.popularity import Popularity
+
+NEIGHBOURS = 100  # text neighbours kept for each product placed by its text
+
+
+class LiveCatalog:
+    """Changes applied in id order; `last_id` is the last one, so a worker asks only for newer.
+
+    `version` is the id of the last change that can change an answer (availability or text): it
+    is part of every cache key, so no cached answer outlives such a change.
+    """
+
+    def __init__(
+        self, catalog: Catalog, text: TextSpace | None, popularity: Popularity, folded_id: int = 0
+    ) -> None:
+        self.catalog, self.text, self.popularity = catalog, text, popularity
+        self.folded_id = folded_id  # changes up to this one are in the model already
+        self.last_id = 0
+        self.synced = False
+        self.version = 0
+        self.records: dict[str, Product] = {}  # each changed product's current record
+        self.added: list[str] = []  # products the model does not have, in order of arrival
+        self.withdrawn: set[str] = set()
+        self.vectors: dict[str, sp.csr_matrix] = {}  # products whose text is newer than the model's
+        self.neighbours: dict[str, dict[str, float]] = {}  # theirs: product id -> similarity
+        self.joining: dict[int, dict[str, float]] = {}  # a model product's neighbours among them
+        self._categories: tuple[np.ndarray, dict[str, int]] | None = None
+        self._best: dict[frozenset[int], np.ndarray] = {}
+
+    # --- changes ----------------------------------------------------------------------------
+
+    def apply(self, changes: Iterable[tuple[int, Product]]) -> None:
+        for change_id, product in changes:
+            self.last_id = max(self.last_id, change_id)
+            pid = product.product_id
+            was_withdrawn = pid in self.withdrawn
+            if product.available:
+                self.withdrawn.discard(pid)
+            else:
+                self.withdrawn.add(pid)
+            new_text = False
+            if not product.availability_only:
+                before = self.records.get(pid)
+                self.records[pid] = product
+                if pid not in self.catalog.index and before is None:
+                    self.added.append(pid)
+                new_text = change_id > self.folded_id and (before is None or not before.same_text(product))
+                if new_text:
+                    self._place(product)
+            if new_text or was_withdrawn != (not product.available):
+                self.version = change_id
+            self._best.clear()
+
+    def _place(self, product: Product) -> None:
+        """Embed the product's text and link it with its nearest products, both ways."""
+        pid = product.product_id
+        for others in self.joining.values():  # its old links go
+            others.pop(pid, None)
+        for others in self.neighbours.values():
+            others.pop(pid, None)
+        if self.text is None:
+            self.neighbours[pid] = {}
+            return
+        vector = self.text.embed(product.title, product.category, product.description)
+        similarity = self.text.similarities(vector)
+        ids = self.catalog.product_ids
+        for other in [pid, *self.vectors]:  # their model vectors are out of date
+            row = self.catalog.index.get(other)
+            if row is not None:
+                similarity[row] = 0.0
+        count = min(NEIGHBOURS, len(similarity))
+        top = np.argpartition(-similarity, count - 1)[:count] if count else np.empty(0, np.int64)
+        top = top[similarity[top] > 0]
+        links = {ids[row]: float(similarity[row]) for row in top.tolist()}
+        for row in top.tolist():
+            self.joining.setdefault(row, {})[pid] = float(similarity[row])
+        for other, other_vector in self.vectors.items():
+            if other != pid:
+                score = float(vector.multiply(other_vector).sum())
+                if score > 0:
+                    links[other] = score
+                    self.neighbours[other][pid] = score
+        self.vectors[pid] = vector
+        self.neighbours[pid] = links
+
+    # --- what the routes ask ----------------------------------------------------------------
+
+    @property
+    def unchanged(self) -> bool:
+        """Nothing to change in the model's answers: no product changed, added or withdrawn."""
+        return not self.records and not self.withdrawn
+
+    def knows(self, product_id: str) -> bool:
+        return product_id in self.catalog.index or product_id in self.records
+
+    def is_added(self, product_id: str) -> bool:
+        """A product the model does not have (added through the API since the build)."""
+        return product_id not in self.catalog.index and product_id in self.records
+
+    def product(self, product_id: str) -> Product | None:
+        """The product as it is served now (a model product's description and image are not kept)."""
+        available = product_id not in self.withdrawn
+        record = self.records.get(product_id)
+        if record is not None:
+            return replace(record, available=available)
+        row = self.catalog.index.get(product_id)
+        if row is None:
+            return None
+        price = float(self.catalog.prices[row]) if len(self.catalog.prices) else float("nan")
+        return Product(
+            product_id,
+            str(self.catalog.titles[row]),
+            str(self.catalog.categories[row]),
+            price=price if np.isfinite(price) else None,
+            available=available,
+        )
+
+    def title(self, product_id: str) -> str:
+        record = self.records.get(product_id)
+        return record.title if record is not None else self.catalog.titles[self.catalog.index[product_id]]
+
+    def similar(self, product_id: str) -> list[tuple[str, float]]:
+        """The text neighbours of a product placed by its text, best first."""
+        links = self.neighbours.get(product_id, {})
+        return sorted(((p, s) for p, s in links.items() if p != product_id), key=lambda x: -x[1])
+
+    def joined(self, product_id: str) -> dict[str, float]:
+        """Products placed by their text that are among the neighbours of a model product."""
+        row = self.catalog.index.get(product_id)
+        return self.joining.get(row, {}) if row is not None else {}
+
+    def nearest_new(self, items: Iterable[int]) -> list[tuple[str, float]]:
+        """Added products by their best similarity to any of `items` (model rows), best first."""
+        best: dict[str, float] = {}
+        for row in items:
+            for pid, score in self.joining.get(row, {}).items():
+                if pid in self.records and pid not in self.catalog.index and score > best.get(pid, 0.0):
+                    best[pid] = score
+        return sorted(best.items(), key=lambda x: -x[1])
+
+    def category_codes(self, names: Iterable[str]) -> frozenset[int]:
+        """The codes of categories named (any case); unknown names match nothing."""
+        _, codes = self._category_table()
+        return frozenset(codes[n] for n in (name.casefold() for name in names) if n in codes)
+
+    def in_categories(self, product_id: str, wanted: frozenset[str]) -> bool:
+        """Whether the product's current category is one of `wanted` (casefolded names)."""
+        record = self.records.get(product_id)
+        if record is not None:
+            return record.category.casefold() in wanted
+        row = self.catalog.index.get(product_id)
+        return row is not None and str(self.catalog.categories[row]).casefold() in wanted
+
+    def best_sellers(self, wanted: frozenset[str]) -> Iterator[str]:
+        """Product ids by sales, best first, within the categories (all when empty); then added ones."""
+        if not wanted:
+            order = self.popularity.order
+        else:
+            codes = self.category_codes(wanted)
+            order = self._best.get(codes)
+            if order is None:
+                table, _ = self._category_table()
+                order = self.popularity.order[np.isin(table[self.popularity.order], list(codes))]
+                self._best[codes] = order
+        ids = self.catalog.product_ids
+        for row in order:  # lazily: a caller usually needs a few
+            pid = ids[row]
+            if not wanted or pid not in self.records or self.in_categories(pid, wanted):
+                yield pid
+        for pid in self.records:  # moved into the categories since the build, or added
+            if wanted and pid in self.catalog.index and self.in_categories(pid, wanted):
+                row = self.catalog.index[pid]
+                if str(self.catalog.categories[row]).casefold() not in wanted:
+                    yield pid
+        yield from (p for p in self.added if not wanted or self.in_categories(p, wanted))
+
+    def _category_table(self) -> tuple[np.ndarray, dict[str, int]]:
+        """Each model product's category as a code, and the codes by casefolded name (made once)."""
+        if self._categories is None:
+            names = [str(c).casefold() for c in self.catalog.categories]
+            codes: dict[str, int] = {}
+            table = np.fromiter((codes.setdefault(n, len(codes)) for n in names), np.int32, len(names))
+            self._categories = (table, codes)
+        return self._categories

@@ -1,0 +1,127 @@
+"""What a shopper is shown: a strategy's answer with the catalog as it is now and the request's
+filters applied.
+
+Withdrawn products, `exclude=` products and products outside `category=` leave the list; it is
+refilled from deeper in the same answer, then from the best sellers within the filter (at score
+0 or below). Products placed by their text since the build join text answers by similarity, and
+an added product whose text is close to a user's items takes one early place in that user's
+personal answers (hybrid, ranked). Titles are served as they are now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from recommender.live_catalog import LiveCatalog
+from recommender.service import Recommendation
+
+# An added product reaches a user when its text is at least this close (cosine of TF-IDF
+# vectors) to one of the user's items; it then takes this place (0-based) in their list.
+NEW_PRODUCT_SIMILARITY = 0.3
+NEW_PRODUCT_PLACE = 2
+
+Answer = Callable[[int, "str | None"], list[Recommendation]]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Per-request filters: `categories` casefolded (empty: any), `exclude` product ids."""
+
+    categories: frozenset[str] = frozenset()
+    exclude: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.categories or self.exclude)
+
+
+@dataclass
+class Request:
+    """One answer to put on the shelf."""
+
+    answer: Answer  # the strategy: (how many, product context) -> its list
+    k: int
+    want: Filter = field(default_factory=Filter)
+    product_id: str | None = None  # the product asked about: never shown
+    textual: bool = False  # the answer is the product's text neighbours
+    user_items: Callable[[], Collection[int]] | None = None  # for personal answers: the user's rows
+    new_products: bool = False  # an added product close to the user's items may take a place
+    deep: int = 100  # how far into the answer to look when the first k are not enough
+
+
+def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
+    r = request
+    if live.unchanged and not r.want:  # nothing changed since the build, nothing filtered
+        return r.answer(r.k, r.product_id)
+    owned: set[str] | None = None
+
+    def owned_ids() -> set[str]:
+        nonlocal owned
+        if owned is None:
+            rows = r.user_items() if r.user_items is not None else ()
+            owned = {live.catalog.product_ids[row] for row in rows}
+        return owned
+
+    def allowed(pid: str) -> bool:
+        return (
+            pid != r.product_id
+            and pid not in live.withdrawn
+            and pid not in r.want.exclude
+            and (not r.want.categories or live.in_categories(pid, r.want.categories))
+        )
+
+    depth = r.k if not (r.want or live.withdrawn) else min(max(r.deep, r.k), 2 * r.k + len(r.want.exclude))
+    chosen = [c for c in _candidates(live, r, depth) if allowed(c[0])][: r.k]
+    if len(chosen) < r.k and depth < max(r.deep, r.k):
+        chosen = [c for c in _candidates(live, r, max(r.deep, r.k)) if allowed(c[0])][: r.k]
+    if len(chosen) < r.k:  # best sellers within the filter, never the user's own items
+        taken = {pid for pid, _ in chosen}
+        floor = min(chosen[-1][1], 0.0) if chosen else 0.0
+        for pid in live.best_sellers(r.want.categories):
+            if len(chosen) == r.k:
+                break
+            if pid not in taken and allowed(pid) and pid not in owned_ids():
+                chosen.append((pid, floor))
+                taken.add(pid)
+    if r.new_products and live.added and r.user_items is not None and r.k > 0:
+        _offer_new(live, chosen, r, allowed, owned_ids())
+    return [Recommendation(pid, live.title(pid), score) for pid, score in chosen]
+
+
+def _candidates(live: LiveCatalog, r: Request, n: int) -> list[tuple[str, float]]:
+    """The answer's first n, as (product id, score), best first."""
+    context = r.product_id
+    if context is not None and live.is_added(context):
+        if r.textual:  # only its text places it
+            return live.similar(context)[:n]
+        context = None  # the models do not know it: answer as without a product
+    if r.textual and context is not None and context in live.vectors:  # its text changed
+        return live.similar(context)[:n]
+    found = [(rec.product_id, rec.score) for rec in r.answer(n, context)]
+    if r.textual and context is not None:
+        joined = live.joined(context)
+        if joined:
+            scores = dict(found) | joined
+            found = sorted(scores.items(), key=lambda x: -x[1])[:n]
+    return found
+
+
+def _offer_new(
+    live: LiveCatalog,
+    chosen: list[tuple[str, float]],
+    r: Request,
+    allowed: Callable[[str], bool],
+    owned: set[str],
+) -> None:
+    """Put the added product closest to the user's items at NEW_PRODUCT_PLACE, if close enough."""
+    taken = {pid for pid, _ in chosen}
+    for pid, similarity in live.nearest_new(r.user_items()):  # type: ignore[misc]
+        if similarity < NEW_PRODUCT_SIMILARITY:
+            return
+        if pid in taken or pid in owned or not allowed(pid):
+            continue
+        place = min(NEW_PRODUCT_PLACE, len(chosen))
+        score = chosen[place][1] if place < len(chosen) else (chosen[-1][1] if chosen else similarity)
+        chosen.insert(place, (pid, score))
+        del chosen[r.k :]
+        return
