@@ -109,6 +109,14 @@ def route_paths(products: Path, interactions: Path, n: int, seed: int) -> dict[s
     users = [rng.choice(user_ids) for _ in range(n)]
     items = [rng.choice(product_ids) for _ in range(n)]
     q = urllib.request.quote
+    categories = pd.read_csv(products, dtype=str, keep_default_na=False).get("category")
+    sizes = categories[categories.str.strip() != ""].value_counts() if categories is not None else []
+    filtered = {}
+    if len(sizes):  # a mid-sized category: the median of the categories' sizes
+        category = sizes.index[len(sizes) // 2]
+        filtered[f"/recommend/user category={category}"] = [
+            f"/recommend/user/{q(u)}?top_k=10&category={q(category)}" for u in users
+        ]
     return {
         "/recommend/content": [f"/recommend/content/{q(p)}?top_k=10" for p in items],
         "/recommend/user": [f"/recommend/user/{q(u)}?top_k=10" for u in users],
@@ -119,6 +127,7 @@ def route_paths(products: Path, interactions: Path, n: int, seed: int) -> dict[s
         # A user alone: the ranker's list from the build, where one was trained.
         "/recommend/hybrid user only": [f"/recommend/hybrid?user_id={q(u)}&top_k=10" for u in users],
         "/recommend/ab": [f"/recommend/ab?user_id={q(u)}&top_k=10" for u in users],
+        **filtered,
     }
 
 

@@ -393,3 +393,67 @@ def test_ab_exposures_survive_restarts_and_kill_9_loses_at_most_a_second_and_wor
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT sum(exposures) FROM ab_exposures")).scalar_one() == 450
     engine.dispose()
+
+
+def send(url: str, method: str, body: dict | None = None, token: str = "t0k") -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {token}")
+    return post_request(request)
+
+
+CATALOG_ROUTES = [
+    "/recommend/content/P1?top_k=4",
+    "/recommend/user/U5?top_k=4",
+    "/recommend/hybrid?user_id=U5&top_k=4",
+    "/recommend/hybrid?user_id=U5&product_id=P2&top_k=4",
+    "/recommend/ab?user_id=U6&top_k=4",
+    "/recommend/ab?user_id=x1&top_k=4",
+]
+
+
+def test_catalog_changes_reach_every_worker_and_replica_cached_or_not(store, tmp_path, real_redis):
+    _, prefix = real_redis
+    from tests.helpers import TEST_REDIS_URL
+
+    db = f"sqlite:///{tmp_path / 'feedback.db'}"
+    cache = {"CACHE_ENABLED": "true", "REDIS_URL": TEST_REDIS_URL, "CACHE_KEY_PREFIX": prefix}
+    api, base = start_service(store, tmp_path, db, ADMIN_TOKEN="t0k", **cache)
+    replica_folder = tmp_path / "replica"
+    replica_folder.mkdir()
+    replica, other = start_service(store, replica_folder, db, ADMIN_TOKEN="t0k", **cache)
+
+    def everywhere(path: str, times: int = 10) -> list[list[str]]:
+        answers = [get(base + path) for _ in range(times)] + [get(other + path) for _ in range(times)]
+        assert all(status == 200 for status, _ in answers), answers
+        return [[r["product_id"] for r in json.loads(body)["results"]] for _, body in answers]
+
+    try:
+        shown = [everywhere(path) for path in CATALOG_ROUTES]  # cached by both servers now
+        assert any("P4" in answer for answers in shown for answer in answers)
+        mug = {"title": "Green Ceramic Mug", "category": "Kitchen", "description": "A green ceramic mug"}
+        assert send(base + "/products/N1", "PUT", mug) == 201
+        assert send(base + "/products/P4", "DELETE") == 200
+        time.sleep(1.1)  # the replica looks at least once a second; this server's workers at once
+        assert all(answer[0] in ("P1", "P2") for answer in everywhere("/recommend/content/N1?top_k=3"))
+        assert all(answer[0] == "N1" for answer in everywhere("/recommend/content/P1?top_k=3"))
+        for path in CATALOG_ROUTES:
+            assert not any("P4" in answer for answer in everywhere(path)), path
+        back = {"title": "Espresso Coffee Beans", "category": "Coffee", "available": True}
+        assert send(other + "/products/P4", "PUT", back) == 200
+        time.sleep(1.1)
+        assert any("P4" in answer for path in CATALOG_ROUTES for answer in everywhere(path, 2))
+        assert send(base + "/products/P5", "DELETE") == 200
+    finally:
+        for server in (api, replica):
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    api, base = start_service(store, tmp_path, db, ADMIN_TOKEN="t0k", **cache)
+    try:  # a restart keeps every change
+        assert get(base + "/recommend/content/P1?top_k=3")[1].count(b'"N1"') == 1
+        for path in CATALOG_ROUTES:
+            assert b'"P5"' not in get(base + path)[1], path
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=30)
