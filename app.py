@@ -254,6 +254,8 @@ class Ask:
         new_products: bool = False,
     ) -> dict:
         """The answer with the catalog as it is now and the request's filters (see shelf.py)."""
+        if self.live.unchanged and "category" not in self.args and "exclude" not in self.args:
+            return _results(answer(self.top_k(), self.product(product_id)))  # nothing to apply
         request = Request(
             answer,
             self.top_k(),
