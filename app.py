@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import math
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from werkzeug.exceptions import (
 )
 
 import api_docs
+import logs
 import monitoring
 from config import Config, ConfigError
 from recommender import ab_report
@@ -120,9 +122,8 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     `redis_client` replaces the client made from REDIS_URL (tests pass a fakeredis client).
     """
     config = config or Config.from_env()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
+    logs.configure(config.log_format)
+    started = time.perf_counter()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json = OrjsonProvider(app)
@@ -130,6 +131,18 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     app.register_blueprint(api)
     register_error_handlers(app)
     monitoring.instrument(app)
+    app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
+        app.wsgi_app, lambda environ: environ.get(monitoring.ROUTE, monitoring.UNMATCHED)
+    )
+    model = app.extensions["recommender"].live.current()
+    log.info(
+        "ready: model %s, %d products, %d users, ranker %s, in %.1f s",
+        model.version,
+        len(model.catalog),
+        model.history.n_users,
+        "trained" if model.ranked is not None else f"not trained ({model.ranker_reason})",
+        time.perf_counter() - started,
+    )
     return app
 
 
@@ -290,6 +303,8 @@ def cached(*params: str, experiment: bool = False) -> Callable:
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
             ask = Ask(svc, model, query, svc.live_catalog(model), variant)
             response = _answer(svc, ask, view, view_args, (*params, "category", "exclude"), user_id)
+            if variant is not None:
+                request.environ[logs.VARIANT] = variant
             if variant is not None and svc.exposures is not None:  # shown to the user: an exposure
                 svc.exposures.record(svc.experiment, user_id.strip(), variant)
             return response
@@ -305,7 +320,9 @@ def _answer(
     """The view's answer, from the cache when the same request was answered before."""
     model = ask.model
     tag = b'","recomm_id":"' + new_recomm_id(svc.experiment, ask.variant).encode() + b'",'
+    environ = request.environ
     if not svc.cache.enabled:
+        environ[logs.SOURCE] = "model"
         return _json(b'{"source":"model' + tag, orjson.dumps(view(ask, **view_args)))
     args = {p: ask.args[p] for p in params if p in ask.args}
     # The user's feedback count is part of the key: an answer from before an event is never reused.
@@ -316,10 +333,12 @@ def _answer(
     hit = svc.cache.get(key)
     if hit is not None and hit.startswith(b"{"):
         monitoring.CACHE_HITS.inc()
+        environ[logs.SOURCE] = "cache"
         return _json(b'{"source":"cache' + tag, hit)
     monitoring.CACHE_MISSES.inc()
     body = orjson.dumps(view(ask, **view_args))
     svc.cache.set(key, body)
+    environ[logs.SOURCE] = "model"
     return _json(b'{"source":"model' + tag, body)
 
 

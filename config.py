@@ -43,6 +43,7 @@ class Config:
     neighbours: int = 100
     ranker: bool = True
     ranker_max_users: int = 50_000
+    log_format: str = "text"  # "json": one JSON object per line (gunicorn.conf.py makes it the default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
@@ -76,6 +77,7 @@ class Config:
             neighbours=get("NEIGHBOURS", _positive_int, defaults.neighbours),
             ranker=get("RANKER", _bool, defaults.ranker),
             ranker_max_users=get("RANKER_MAX_USERS", _positive_int, defaults.ranker_max_users),
+            log_format=get("LOG_FORMAT", _log_format, defaults.log_format),
         )
 
 
@@ -88,6 +90,13 @@ def _redis_url(env: Mapping[str, str], default: str) -> str:
     port = _port("REDIS_PORT", env["REDIS_PORT"]) if "REDIS_PORT" in env else 6379
     db = _non_negative_int("REDIS_DB", env["REDIS_DB"]) if "REDIS_DB" in env else 0
     return f"redis://{host}:{port}/{db}"
+
+
+def _log_format(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("json", "text"):
+        raise ConfigError(f"{name} must be json or text, got {raw!r}")
+    return value
 
 
 def _bool(name: str, raw: str) -> bool:

@@ -15,6 +15,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 preload_app = True
 timeout = 120
 graceful_timeout = 30
+# Logs as one JSON object per line under gunicorn, unless LOG_FORMAT says otherwise (logs.py).
+os.environ.setdefault("LOG_FORMAT", "json")
 accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in ("1", "true", "yes") else None
 
 # /metrics adds up every worker's counts through files in PROMETHEUS_MULTIPROC_DIR (see

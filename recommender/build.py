@@ -10,10 +10,10 @@ ARTIFACTS_DIR, INTERACTION_WEIGHTS, ...), so the version it writes is the one th
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 from collections.abc import Sequence
 
+import logs
 from config import Config
 from recommender.artifacts import save
 from recommender.service import ModelSettings, Recommender
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--out", default=config.artifacts_dir, help="artifacts folder (default: ARTIFACTS_DIR)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(config.log_format)
     started = time.perf_counter()
     model = Recommender.from_csv(args.products, args.interactions, model_settings(config))
     folder = save(model, args.out)

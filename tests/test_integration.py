@@ -133,7 +133,9 @@ def post(url: str, event: dict) -> int:
         return exc.code
 
 
-def start_service(store, tmp_path, feedback_db: str, **extra_env: str) -> tuple[subprocess.Popen, str]:
+def start_service(
+    store, tmp_path, feedback_db: str, stderr=subprocess.DEVNULL, **extra_env: str
+) -> tuple[subprocess.Popen, str]:
     """gunicorn -w 2 on the tiny store, in a process group of its own (so it can be killed whole)."""
     port = free_port()
     products, interactions = store
@@ -152,7 +154,7 @@ def start_service(store, tmp_path, feedback_db: str, **extra_env: str) -> tuple[
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:app"],
         cwd=ROOT,
         env=env,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -457,3 +459,31 @@ def test_catalog_changes_reach_every_worker_and_replica_cached_or_not(store, tmp
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)
+
+
+def test_gunicorn_logs_one_json_line_per_request_with_its_id(store, tmp_path):
+    log_file = tmp_path / "server.log"
+    with open(log_file, "wb") as stderr:
+        api, base = start_service(
+            store, tmp_path, f"sqlite:///{tmp_path / 'f.db'}", stderr, ADMIN_TOKEN="t0k3n-secret"
+        )
+        try:
+            request = urllib.request.Request(base + "/recommend/ab?user_id=U5&top_k=2")
+            request.add_header("X-Request-ID", "checkout-42")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.headers["X-Request-ID"] == "checkout-42"
+            assert get(base + "/recommend/content/NOPE")[0] == 404
+            assert send(base + "/admin/reload", "GET", token="wrong-token") == 401
+        finally:
+            os.killpg(api.pid, signal.SIGTERM)
+            api.wait(timeout=30)
+    text = log_file.read_text()
+    assert "t0k3n-secret" not in text and "wrong-token" not in text
+    ours = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    requests = [line for line in ours if line["logger"] == "recsys.request"]
+    ab = next(line for line in requests if line.get("request_id") == "checkout-42")
+    assert ab["route"] == "/recommend/ab" and ab["status"] == 200 and ab["method"] == "GET"
+    assert ab["source"] == "model" and ab["variant"] in ("content", "hybrid") and ab["duration_ms"] > 0
+    missing = next(line for line in requests if line["route"] == "/recommend/content/<path:product_id>")
+    assert missing["status"] == 404 and len(missing["request_id"]) == 32
+    assert any(line["message"].startswith("ready: model") for line in ours)  # start-up, in the same format

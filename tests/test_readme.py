@@ -1,4 +1,5 @@
-"""The README's curl examples work as written, and its configuration table lists every variable."""
+"""The curl examples of the README and docs/ work as written, the README's configuration table
+lists every variable, and the README stays short and its links lead somewhere."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+# The README and the pages under docs/: their curl examples, in reading order.
+PAGES = [README, *(path.read_text() for path in sorted((ROOT / "docs").glob("*.md")))]
 ADMIN_TOKEN = "readme-token"
 
 
 def curl_commands() -> list[str]:
-    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    blocks = [b for page in PAGES for b in re.findall(r"```bash\n(.*?)```", page, flags=re.S)]
     joined = "\n".join(blocks).replace("\\\n", " ")
     return [line.strip() for line in joined.splitlines() if line.strip().startswith("curl ")]
 
@@ -82,3 +85,10 @@ def test_configuration_table_lists_every_variable():
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"\b[A-Z][A-Z_]{2,}\b", section))
     assert variables <= documented, variables - documented
+
+
+def test_the_readme_is_short_and_its_links_lead_to_pages_that_exist():
+    assert len(README) < 12_000
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}"

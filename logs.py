@@ -1,0 +1,97 @@
+"""Logs operators can search: one line per request, and the service's own messages, as JSON
+(LOG_FORMAT=json, the default under gunicorn) or as plain text (LOG_FORMAT=text).
+
+A request's line carries its time, request id (the client's X-Request-ID when it sends a sane
+one, else a new one; echoed in the answer's X-Request-ID header), method, route template,
+status, duration in ms, and where there is one, the answer's source (model or cache) and A/B
+variant. Nothing from headers, bodies or query strings is logged, so no token or secret is.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+REQUEST_ID = "recsys.request_id"  # environ keys the app fills in for the request's line
+SOURCE = "recsys.source"
+VARIANT = "recsys.variant"
+SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+requests_log = logging.getLogger("recsys.request")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, and the record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
+class _Handler(logging.StreamHandler):
+    """The service's handler on the root logger (one, however many apps a process makes)."""
+
+
+def configure(log_format: str) -> None:
+    """Send every log record to stderr in `log_format` ("json" or "text"), at INFO and above."""
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _Handler)), None)
+    if handler is None:
+        handler = _Handler(sys.stderr)
+        root.addHandler(handler)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
+
+class RequestLog:
+    """WSGI middleware: gives every request an id, echoes it, and logs the request's line."""
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], route_of: Callable[[dict], str]) -> None:
+        self.wsgi_app = wsgi_app
+        self.route_of = route_of
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        sent = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = environ[REQUEST_ID] = sent if SANE_ID.fullmatch(sent) else uuid.uuid4().hex
+        status = "500"
+
+        def with_id(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal status
+            status = line[:3]
+            headers.append(("X-Request-ID", request_id))
+            return start_response(line, headers, exc_info)
+
+        body = self.wsgi_app(environ, with_id)
+        if requests_log.isEnabledFor(logging.INFO):
+            fields = {
+                "request_id": request_id,
+                "method": environ.get("REQUEST_METHOD", ""),
+                "route": self.route_of(environ),
+                "status": int(status),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            for key, name in ((SOURCE, "source"), (VARIANT, "variant")):
+                if key in environ:
+                    fields[name] = environ[key]
+            message = f"{fields['method']} {fields['route']} {status} {fields['duration_ms']} ms"
+            requests_log.info(message, extra={"fields": fields})
+        return body

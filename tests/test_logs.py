@@ -1,0 +1,82 @@
+"""Request logs: one JSON line per request with its id, route, status, duration, source, variant."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from dataclasses import replace
+
+import pytest
+
+import logs
+from app import create_app
+from config import Config, ConfigError
+
+
+@pytest.fixture
+def lines():
+    """What the request logger writes, as JSON lines, parsed."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logs.requests_log.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logs.requests_log.removeHandler(handler)
+
+
+def test_every_request_is_one_json_line_with_its_id(client, lines):
+    answer = client.get("/recommend/user/U5?top_k=2", headers={"X-Request-ID": "abc-123"})
+    assert answer.headers["X-Request-ID"] == "abc-123"
+    client.get("/recommend/user/U5?top_k=2")  # the cached answer this time
+    client.get("/recommend/ab?user_id=U5")
+    client.get("/no/such/route")
+    first, cached, ab, missing = lines()
+    assert first["request_id"] == "abc-123" and first["route"] == "/recommend/user/<path:user_id>"
+    assert (first["method"], first["status"], first["source"], first["level"]) == (
+        "GET",
+        200,
+        "model",
+        "INFO",
+    )
+    assert first["duration_ms"] >= 0 and first["time"].endswith("+00:00")
+    assert cached["source"] == "cache" and len(cached["request_id"]) == 32  # a new id when none was sent
+    assert ab["variant"] in ("content", "hybrid") and "variant" not in first
+    assert missing["status"] == 404 and missing["route"] == "unmatched" and "source" not in missing
+
+
+@pytest.mark.parametrize("sent", ["", "a" * 129, "bad id INJECTED", '{"json": 1}'])
+def test_a_request_id_that_is_not_sane_is_replaced(client, lines, sent):
+    answer = client.get("/health", headers={"X-Request-ID": sent})
+    made = answer.headers["X-Request-ID"]
+    assert made != sent and len(made) == 32
+    assert lines()[0]["request_id"] == made
+
+
+def test_no_token_reaches_a_log_line(config, fake_redis, lines):
+    client = create_app(
+        replace(config, admin_token="top-secret-token"), redis_client=fake_redis
+    ).test_client()
+    client.get("/admin/reload", headers={"Authorization": "Bearer top-secret-token"})
+    client.get("/admin/reload", headers={"Authorization": "Bearer guessed-token"})
+    client.get("/recommend/user/U5?top_k=2&token=top-secret-token")
+    text = json.dumps(lines())
+    assert "secret" not in text and "guessed" not in text
+
+
+def test_the_json_formatter_keeps_errors_on_one_line():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info())
+    line = logs.JsonFormatter().format(record)
+    assert "\n" not in line
+    parsed = json.loads(line)
+    assert parsed["message"] == "failed here" and "ValueError: boom" in parsed["error"]
+
+
+def test_log_format_is_checked():
+    assert Config.from_env({"LOG_FORMAT": "JSON"}).log_format == "json"
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        Config.from_env({"LOG_FORMAT": "xml"})
