@@ -132,7 +132,9 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     register_error_handlers(app)
     monitoring.instrument(app)
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
-        app.wsgi_app, lambda environ: environ.get(monitoring.ROUTE, monitoring.UNMATCHED)
+        app.wsgi_app,
+        lambda environ: environ.get(monitoring.ROUTE, monitoring.UNMATCHED),
+        json_lines=config.log_format == "json",
     )
     model = app.extensions["recommender"].live.current()
     log.info(

@@ -9,11 +9,14 @@ variant. Nothing from headers, bodies or query strings is logged, so no token or
 
 from __future__ import annotations
 
+import atexit
+import io
 import logging
+import os
 import re
 import sys
+import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -61,17 +64,72 @@ def configure(log_format: str) -> None:
         root.setLevel(logging.INFO)
 
 
-class RequestLog:
-    """WSGI middleware: gives every request an id, echoes it, and logs the request's line."""
+class LineBuffer:
+    """JSON lines of requests, written together at least every half second and at exit: a
+    write per request would cost more than the rest of the line's work."""
 
-    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], route_of: Callable[[dict], str]) -> None:
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.target: Any = None  # where lines go; None: this process's stderr
+        self._lines: list[bytes] = []
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def write(self, line: bytes) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        with self._lock:
+            self._lines.append(line)
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if not lines:
+            return
+        target = self.target or sys.stderr
+        data = b"".join(lines)
+        if hasattr(target, "buffer"):
+            target.flush()
+            target = target.buffer
+        try:
+            target.write(data if isinstance(target, io.RawIOBase | io.BufferedIOBase) else data.decode())
+            target.flush()
+        except (OSError, ValueError):  # stderr closed: nowhere to log to
+            pass
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._lines = []  # a parent's lines are the parent's to write
+        threading.Thread(target=self._run, args=(self._pid,), name="request-log", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _run(self, pid: int) -> None:
+        while self._pid == pid:
+            time.sleep(self.interval)
+            self.flush()
+
+
+LINES = LineBuffer()
+
+
+class RequestLog:
+    """WSGI middleware: gives every request an id, echoes it, and logs the request's line (a
+    JSON line through LINES, or a text record through the `recsys.request` logger)."""
+
+    def __init__(
+        self, wsgi_app: Callable[..., Iterable[bytes]], route_of: Callable[[dict], str], json_lines: bool
+    ) -> None:
         self.wsgi_app = wsgi_app
         self.route_of = route_of
+        self.json_lines = json_lines
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         sent = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = environ[REQUEST_ID] = sent if SANE_ID.fullmatch(sent) else uuid.uuid4().hex
+        request_id = environ[REQUEST_ID] = sent if SANE_ID.fullmatch(sent) else os.urandom(16).hex()
         status = "500"
 
         def with_id(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -81,17 +139,21 @@ class RequestLog:
             return start_response(line, headers, exc_info)
 
         body = self.wsgi_app(environ, with_id)
-        if requests_log.isEnabledFor(logging.INFO):
-            fields = {
-                "request_id": request_id,
-                "method": environ.get("REQUEST_METHOD", ""),
-                "route": self.route_of(environ),
-                "status": int(status),
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-            for key, name in ((SOURCE, "source"), (VARIANT, "variant")):
-                if key in environ:
-                    fields[name] = environ[key]
-            message = f"{fields['method']} {fields['route']} {status} {fields['duration_ms']} ms"
+        fields = {
+            "request_id": request_id,
+            "method": environ.get("REQUEST_METHOD", ""),
+            "route": self.route_of(environ),
+            "status": int(status),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        for key, name in ((SOURCE, "source"), (VARIANT, "variant")):
+            if key in environ:
+                fields[name] = environ[key]
+        message = f"{fields['method']} {fields['route']} {status} {fields['duration_ms']} ms"
+        if self.json_lines:
+            now = datetime.now(UTC).isoformat(timespec="milliseconds")
+            head = {"time": now, "level": "INFO", "logger": requests_log.name, "message": message}
+            LINES.write(orjson.dumps(head | fields) + b"\n")
+        elif requests_log.isEnabledFor(logging.INFO):
             requests_log.info(message, extra={"fields": fields})
         return body

@@ -36,6 +36,7 @@ from recommender.neighbours import Neighbours, UserLists
 from recommender.popularity import Popularity
 from recommender.ranked import RankedModel
 from recommender.ranker import Ranker
+from recommender.recent import RecentEvents
 from recommender.service import MODEL_FORMAT, ModelSettings, Recommender, model_version
 from recommender.snapshot import ItemStats
 
@@ -89,6 +90,7 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "user_hybrid_scores": model.user_hybrid.table.scores,
             **(ranked_arrays(model) if model.ranked is not None else {}),
             "prices": model.catalog.prices,
+            **(recent_arrays(model.history.recent) if model.history.recent is not None else {}),
             **(text_arrays(model.text) if model.text is not None else {}),
         }
         for name, array in arrays.items():
@@ -151,8 +153,12 @@ def load(folder: str | Path) -> Recommender:
         shape=(len(users), len(catalog)),
         copy=False,
     )
-    history = UserHistory({u: i for i, u in enumerate(users)}, matrix, array("history_last_item"))
     settings = ModelSettings(**meta["settings"])
+    recent = None
+    if (folder / "recent_indptr.npy").exists():
+        names = list(settings.interaction_weights)
+        recent = RecentEvents(*(array(f"recent_{n}") for n in ("indptr", "items", "kinds", "times")), names)
+    history = UserHistory({u: i for i, u in enumerate(users)}, matrix, array("history_last_item"), recent)
     similar = Neighbours(array("similar_indices"), array("similar_scores"))
     collaborative = Neighbours(array("collaborative_indices"), array("collaborative_scores"))
     user_cf = UserLists(Neighbours(array("user_cf_indices"), array("user_cf_scores")))
@@ -176,6 +182,10 @@ def load(folder: str | Path) -> Recommender:
     model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]
     model.catalog_last_id = meta.get("catalog_last_id", 0)
     return model
+
+
+def recent_arrays(recent: RecentEvents) -> dict[str, NDArray]:
+    return {f"recent_{n}": getattr(recent, n) for n in ("indptr", "items", "kinds", "times")}
 
 
 def text_arrays(text: TextSpace) -> dict[str, NDArray]:

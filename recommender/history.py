@@ -10,6 +10,8 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from recommender.recent import RecentEvents
+
 
 @dataclass(frozen=True)
 class HistoryConfig:
@@ -35,6 +37,7 @@ class UserHistory:
     user_index: dict[str, int]
     matrix: sp.csr_matrix
     last_item: NDArray[np.int32]
+    recent: RecentEvents | None = None  # each user's latest events, for the console (serving model only)
 
     @classmethod
     def build(

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from recommender.overlay import FeedbackOverlay
 from recommender.popularity import Popularity
 from recommender.ranked import RankedModel, fit_ranked
 from recommender.ranker import RankerConfig
+from recommender.recent import RecentEvents
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class Recommender:
     ) -> Recommender:
         """Fit every model on a catalog and its interaction log (the loader's frame)."""
         history = UserHistory.build(interactions, len(catalog), settings.history)
+        names = list(settings.interaction_weights)
+        history = replace(history, recent=RecentEvents.build(interactions, history.user_index, names))
         started = time.perf_counter()
         content = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog)
         similar_items = content.neighbours

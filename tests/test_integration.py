@@ -487,3 +487,82 @@ def test_gunicorn_logs_one_json_line_per_request_with_its_id(store, tmp_path):
     missing = next(line for line in requests if line["route"] == "/recommend/content/<path:product_id>")
     assert missing["status"] == 404 and len(missing["request_id"]) == 32
     assert any(line["message"].startswith("ready: model") for line in ours)  # start-up, in the same format
+
+
+def test_the_render_blueprint_starts_the_service_as_render_would(tmp_path, postgres_url, real_redis):
+    """render.yaml's web service, started with its own start command and the environment it
+    describes (its Key Value and database replaced by this machine's Redis and PostgreSQL)."""
+    import shlex
+
+    import yaml
+
+    from tests.helpers import TEST_REDIS_URL
+
+    blueprint = yaml.safe_load((ROOT / "render.yaml").read_text())
+    (web,) = [s for s in blueprint["services"] if s["type"] == "web"]
+    (cache,) = [s for s in blueprint["services"] if s["type"] == "keyvalue"]
+    (database,) = blueprint["databases"]
+    assert web["buildCommand"].startswith("pip install -r requirements.txt")
+    assert web["healthCheckPath"] == "/health"
+    env = {}
+    for var in web["envVars"]:
+        if "value" in var:
+            env[var["key"]] = var["value"]
+        elif "fromService" in var:
+            assert var["fromService"]["name"] == cache["name"] and var["key"] == "REDIS_URL"
+            env[var["key"]] = TEST_REDIS_URL
+        elif "fromDatabase" in var:
+            assert var["fromDatabase"]["name"] == database["name"] and var["key"] == "FEEDBACK_DB"
+            env[var["key"]] = postgres_url
+        else:
+            assert var.get("generateValue") is True
+            env[var["key"]] = "generated-secret"
+    documented = (ROOT / "README.md").read_text()
+    assert all(key in documented for key in env if key != "PYTHON_VERSION")  # settings users can read about
+    port = free_port()
+    process = subprocess.Popen(
+        shlex.split(web["startCommand"]),
+        cwd=ROOT,
+        env={
+            **os.environ,
+            **env,
+            "PORT": str(port),
+            "CACHE_KEY_PREFIX": real_redis[1],
+            "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+            "RANKER": "false",  # the demo store's ranker takes half a minute to train: not needed here
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # as installed
+        },
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, seconds=180)
+        health = json.loads(get(f"http://127.0.0.1:{port}/health")[1])
+        assert health["cache"] == "ok"
+        event = {"user_id": "render-user", "product_id": "P001", "action": "clicked"}
+        assert post(f"http://127.0.0.1:{port}/feedback", event) == 202  # into PostgreSQL
+        assert send(f"http://127.0.0.1:{port}/admin/reload", "GET", token="generated-secret") == 200
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 1
+    engine.dispose()
+
+
+def test_the_compose_file_wires_the_api_to_its_redis_and_keeps_feedback():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    api, redis_service = compose["services"]["api"], compose["services"]["redis"]
+    assert api["build"] == "." and api["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert api["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert (
+        "/health" in " ".join(api["healthcheck"]["test"]) and "ping" in redis_service["healthcheck"]["test"]
+    )
+    database = api["environment"]["FEEDBACK_DB"].removeprefix("sqlite:///")
+    mounted = [v.split(":")[1] for v in api["volumes"]]
+    assert any(database.startswith(folder) for folder in mounted)  # feedback outlives the container
+    assert api["ports"] == ["${PORT:-5000}:5000"]

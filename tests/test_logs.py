@@ -17,13 +17,21 @@ from config import Config, ConfigError
 
 @pytest.fixture
 def lines():
-    """What the request logger writes, as JSON lines, parsed."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.JsonFormatter())
-    logs.requests_log.addHandler(handler)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    logs.requests_log.removeHandler(handler)
+    """The JSON request lines written so far, parsed."""
+    sink = io.BytesIO()
+    logs.LINES.target = sink
+
+    def read() -> list[dict]:
+        logs.LINES.flush()
+        return [json.loads(line) for line in sink.getvalue().splitlines()]
+
+    yield read
+    logs.LINES.target = None
+
+
+@pytest.fixture
+def client(config, fake_redis):
+    return create_app(replace(config, log_format="json"), redis_client=fake_redis).test_client()
 
 
 def test_every_request_is_one_json_line_with_its_id(client, lines):
@@ -80,3 +88,11 @@ def test_log_format_is_checked():
     assert Config.from_env({"LOG_FORMAT": "JSON"}).log_format == "json"
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         Config.from_env({"LOG_FORMAT": "xml"})
+
+
+def test_text_logs_say_the_same_for_reading_locally(config, fake_redis, caplog):
+    client = create_app(config, redis_client=fake_redis).test_client()  # LOG_FORMAT=text
+    with caplog.at_level(logging.INFO, logger="recsys.request"):
+        client.get("/recommend/user/U5?top_k=2")
+    (record,) = [r for r in caplog.records if r.name == "recsys.request"]
+    assert record.getMessage().startswith("GET /recommend/user/<path:user_id> 200 ")

@@ -1,0 +1,56 @@
+"""Each user's latest events in the log (product, interaction type, time), for people to look at."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+KEEP = 20  # events kept per user
+
+
+@dataclass(frozen=True)
+class RecentEvents:
+    """User u's events are rows indptr[u]:indptr[u + 1], oldest first."""
+
+    indptr: NDArray[np.int64]
+    items: NDArray[np.int32]
+    kinds: NDArray[np.int8]  # index into `names`
+    times: NDArray[np.int64]  # seconds since 1970, UTC
+    names: Sequence[str]  # the interaction types
+
+    @classmethod
+    def build(
+        cls, interactions: pd.DataFrame, user_index: dict[str, int], names: Sequence[str], keep: int = KEEP
+    ) -> RecentEvents:
+        """From the loader's frame (user_id, item, interaction_type, ts)."""
+        frame = pd.DataFrame(
+            {
+                "user": interactions["user_id"].map(user_index).to_numpy(np.int64),
+                "item": interactions["item"].to_numpy(np.int32),
+                "kind": interactions["interaction_type"].map({n: i for i, n in enumerate(names)}).to_numpy(),
+                "time": interactions["ts"].to_numpy("datetime64[s]").astype(np.int64),
+            }
+        )
+        frame = frame.sort_values(["user", "time"], kind="stable").groupby("user").tail(keep)
+        counts = np.bincount(frame["user"].to_numpy(), minlength=len(user_index))
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return cls(
+            indptr,
+            frame["item"].to_numpy(np.int32),
+            frame["kind"].to_numpy(np.int8),
+            frame["time"].to_numpy(np.int64),
+            list(names),
+        )
+
+    def of(self, row: int) -> list[tuple[int, str, datetime]]:
+        """The user's events, newest first: (item, interaction type, time)."""
+        start, stop = int(self.indptr[row]), int(self.indptr[row + 1])
+        return [
+            (int(self.items[i]), self.names[self.kinds[i]], datetime.fromtimestamp(int(self.times[i]), UTC))
+            for i in range(stop - 1, start - 1, -1)
+        ]
