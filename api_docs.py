@@ -13,6 +13,7 @@ from typing import Any
 from config import Config
 from recommender.catalog_changes import LIMITS
 from recommender.feedback import ACTIONS
+from recommender.service import STRATEGIES
 
 
 def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: int) -> dict[str, Any]:
@@ -23,6 +24,7 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
         {"type": "integer", "minimum": 1, "maximum": config.max_top_k, "default": min(10, config.max_top_k)},
     )
     text = {"type": "string", "maxLength": id_length}
+    count = {"type": "integer", "minimum": 1}
     user = _query("user_id", f"the user (at most {id_length} characters)", text)
     product = _query("product_id", f"the product (at most {id_length} characters)", text)
     recommendations = _answer("Recommendations, best first", "Recommendations")
@@ -36,6 +38,11 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
             {"type": "string"},
         ),
         _query("exclude", "comma-separated product ids never returned (at most 500)", {"type": "string"}),
+        _query(
+            "details",
+            "1: each result also carries category, price, img_url and new (no interaction yet)",
+            {"type": "string", "enum": ["0", "1", "true", "false"]},
+        ),
     ]
     paths = {
         "/health": {
@@ -56,7 +63,20 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
             "get": _operation(
                 "Items for this user that they do not have yet, ordered by the learned ranker when the "
                 "model has one (else by the collaborative model); what sells for a user never seen",
-                [_path("user_id", "the user"), top_k, *filters],
+                [
+                    _path("user_id", "the user"),
+                    top_k,
+                    _query(
+                        "strategy",
+                        "answer with this strategy instead of the default "
+                        "(ranked when trained, else collaborative)",
+                        {
+                            "type": "string",
+                            "enum": list(STRATEGIES),
+                        },
+                    ),
+                    *filters,
+                ],
                 {"200": recommendations},
             )
         },
@@ -85,6 +105,38 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
                 {"200": with_variant, "404": _error("Unknown product")},
             )
         },
+        "/products": {
+            "get": _operation(
+                "Search the catalog: products whose title holds every word of q (any case), best "
+                "sellers first; withdrawn products left out; an empty q gives the best sellers",
+                [
+                    _query(
+                        "q",
+                        "words of the title (at most 200 characters)",
+                        {**text, "maxLength": 200},
+                    ),
+                    _query(
+                        "limit",
+                        "how many, 1 to 100",
+                        {**count, "maximum": 100, "default": 20},
+                    ),
+                ],
+                {"200": _answer("Matching products", "ProductList")},
+            )
+        },
+        "/users/{user_id}": {
+            "get": _operation(
+                "The user's latest events (from the log the model was built on, and feedback stored "
+                "since), newest first, and their A/B variant",
+                [_path("user_id", "the user")],
+                {"200": _answer("The user", "User"), "404": _error("A user never seen")},
+            )
+        },
+        "/console": {"get": _page("The console: overview")},
+        "/console/{page}": {
+            "get": _page("The console's pages: products/<product_id>, users/<user_id>, experiment")
+        },
+        "/console/static/{name}": {"get": _page("The console's script and style", "a file")},
         "/products/{product_id}": {
             "get": _operation(
                 "The product as it is served now (fields changed through this API included)",
@@ -247,6 +299,10 @@ def _operation(
     return {"summary": summary, "parameters": parameters or [], "responses": answers}
 
 
+def _page(summary: str, what: str = "HTML") -> dict[str, Any]:
+    return _operation(summary, responses={"200": {"description": what, "content": {"text/html": {}}}})
+
+
 def _admin(summary: str, code: str, description: str) -> dict[str, Any]:
     return {
         **_operation(
@@ -339,6 +395,8 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
                     "properties": {"trained": {"type": "boolean"}, "reason": {"type": "string"}},
                 },
                 "reload": {"type": "object"},
+                "built": {"type": "object", "description": "at, seconds, interactions"},
+                "feedback_store": {"type": "string", "enum": ["ok", "unavailable", "unknown"]},
             },
         },
         "Feedback": {
@@ -448,6 +506,7 @@ def _product_schemas() -> dict[str, Any]:
         "price": {"type": ["number", "null"], "minimum": 0},
         "available": {"type": "boolean", "default": True},
     }
+    listed = {k: v for k, v in fields.items() if k not in ("available", "description")}
     product = {
         "type": "object",
         "required": ["product_id", "title", "category", "price", "available"],
@@ -461,6 +520,46 @@ def _product_schemas() -> dict[str, Any]:
             "properties": {**fields, "title": {**fields["title"], "minLength": 1}},
         },
         "Product": product,
+        "ProductList": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["product_id", "title", "category", "price", "img_url"],
+                        "properties": {
+                            "product_id": {"type": "string"},
+                            **listed,
+                        },
+                    },
+                }
+            },
+        },
+        "User": {
+            "type": "object",
+            "required": ["user_id", "variant", "events"],
+            "properties": {
+                "user_id": {"type": "string"},
+                "variant": {"type": "string"},
+                "items": {"type": "integer"},
+                "events": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["product_id", "action", "ts", "source"],
+                        "properties": {
+                            "product_id": {"type": "string"},
+                            "title": {"type": ["string", "null"]},
+                            "action": {"type": "string"},
+                            "ts": {"type": "string"},
+                            "source": {"type": "string", "enum": ["log", "feedback"]},
+                        },
+                    },
+                },
+            },
+        },
         "ProductChange": {
             "type": "object",
             "properties": {"status": {"type": "string"}, "product": product},

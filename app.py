@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request, send_from_directory
 from flask.json.provider import JSONProvider
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import (
@@ -45,19 +45,23 @@ from recommender.exposures import ExposureLog
 from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
 from recommender.live_catalog import LiveCatalog
 from recommender.reload import LiveModel, Reloader
-from recommender.service import Recommendation, Recommender
+from recommender.service import STRATEGIES, Recommendation, Recommender
 from recommender.shelf import Answer, Filter, Request, shelve
 from recommender.signal import ChangeSignal
 
 log = logging.getLogger(__name__)
 
+CONSOLE = Path(__file__).resolve().parent / "console"  # the console's page, script and style
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ID_LENGTH = 256
 MAX_EVENT_ID_LENGTH = 128
 FEEDBACK_RETRY_AFTER_SECONDS = 5
 # The strategies an added product can reach users through, by its text.
 NEW_PRODUCT_STRATEGIES = ("content", "hybrid", "ranked")
-MAX_FILTER_VALUES = 500  # category= and exclude= values per request
+MAX_FILTER_VALUES = 500
+MAX_QUERY_LENGTH = 200
+MAX_SEARCH_RESULTS = 100
+USER_EVENTS = 20  # events GET /users/<id> shows  # category= and exclude= values per request
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock an event's ts may be
 
 
@@ -269,7 +273,8 @@ class Ask:
         new_products: bool = False,
     ) -> dict:
         """The answer with the catalog as it is now and the request's filters (see shelf.py)."""
-        if self.live.unchanged and "category" not in self.args and "exclude" not in self.args:
+        args = self.args
+        if self.live.unchanged and "category" not in args and "exclude" not in args and "details" not in args:
             return _results(answer(self.top_k(), self.product(product_id)))  # nothing to apply
         request = Request(
             answer,
@@ -281,7 +286,23 @@ class Ask:
             new_products=new_products and user_id is not None,
             deep=self.model.settings.neighbours,
         )
-        return _results(shelve(self.live, request))
+        found = shelve(self.live, request)
+        if self.arg("details") in ("1", "true"):  # what a page shows beside each title
+            return {"results": [self._detailed(r) for r in found]}
+        return _results(found)
+
+    def _detailed(self, found: Recommendation) -> dict:
+        product = self.live.product(found.product_id)
+        assert product is not None
+        return {
+            "product_id": found.product_id,
+            "title": found.title,
+            "score": found.score,
+            "category": product.category,
+            "price": product.price,
+            "img_url": product.img_url,
+            "new": self.live.is_new(found.product_id),
+        }
 
 
 def cached(*params: str, experiment: bool = False) -> Callable:
@@ -304,7 +325,9 @@ def cached(*params: str, experiment: bool = False) -> Callable:
                 svc.sync_feedback(model)
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
             ask = Ask(svc, model, query, svc.live_catalog(model), variant)
-            response = _answer(svc, ask, view, view_args, (*params, "category", "exclude"), user_id)
+            response = _answer(
+                svc, ask, view, view_args, (*params, "category", "exclude", "details"), user_id
+            )
             if variant is not None:
                 request.environ[logs.VARIANT] = variant
             if variant is not None and svc.exposures is not None:  # shown to the user: an exposure
@@ -358,6 +381,8 @@ def health() -> dict:
         "cache": svc.cache.ping(),
         "products": len(model.catalog),
         "users": model.history.n_users,
+        "built": model.built,
+        "feedback_store": svc.feedback.state,
         "ranker": {"trained": model.ranked is not None, "reason": model.ranker_reason},
         "reload": svc.reloader.status(),
     }
@@ -371,9 +396,12 @@ def recommend_content(ask: Ask, product_id: str) -> dict:
 
 
 @api.get("/recommend/user/<path:user_id>")
-@cached("top_k")
+@cached("top_k", "strategy")
 def recommend_user(ask: Ask, user_id: str) -> dict:
-    model, strategy = ask.model, ask.model.user_strategy
+    model = ask.model
+    strategy = ask.arg("strategy") or model.user_strategy
+    if strategy not in STRATEGIES:
+        raise BadRequest(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
     answer = lambda n, _: model.by_strategy(strategy, user_id, None, n)  # noqa: E731
     return ask.shelve(answer, user_id=user_id, new_products=strategy in NEW_PRODUCT_STRATEGIES)
 
@@ -437,6 +465,52 @@ def ab_report_view() -> Response:
     response = current_app.json.response(report)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@api.get("/products")
+def search_products() -> dict:
+    """Products whose title holds every word of q, best sellers first."""
+    q = request.args.get("q", "")
+    if len(q) > MAX_QUERY_LENGTH:
+        raise BadRequest(f"q is longer than {MAX_QUERY_LENGTH} characters")
+    raw = request.args.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SEARCH_RESULTS:
+        raise BadRequest(f"limit must be an integer from 1 to {MAX_SEARCH_RESULTS}; got {raw!r}")
+    live = services().live_catalog(current_model())
+    found = [live.product(pid) for pid in live.search(q, int(raw))]
+    return {"results": [_listed(p) for p in found if p is not None]}
+
+
+@api.get("/users/<path:user_id>")
+def user_history(user_id: str) -> dict:
+    """The user's latest events (from the log the model was built on, and stored since), newest first."""
+    svc, model = services(), current_model()
+    user_id = user_id.strip()
+    live = svc.live_catalog(model)
+    stored = svc.feedback.recent_of(user_id, USER_EVENTS)
+    row = model.history.user_index.get(user_id)
+    logged = model.history.recent.of(row) if row is not None and model.history.recent is not None else []
+    if row is None and not stored:
+        raise NotFound(f"no user {user_id!r}: no interaction in the log and no feedback stored")
+    ids = model.catalog.product_ids
+    events = [(pid, action, ts, "feedback") for pid, action, ts in stored]
+    events += [(ids[item], action, ts.replace(tzinfo=None), "log") for item, action, ts in logged]
+    events.sort(key=lambda e: e[2], reverse=True)
+    return {
+        "user_id": user_id,
+        "variant": svc.router.assign(user_id),
+        "items": len(model.items_of(user_id)),
+        "events": [
+            {
+                "product_id": pid,
+                "title": live.title(pid) if live.knows(pid) else None,
+                "action": action,
+                "ts": ts.isoformat() + "Z",
+                "source": source,
+            }
+            for pid, action, ts, source in events[:USER_EVENTS]
+        ],
+    }
 
 
 @api.put("/products/<path:product_id>")
@@ -540,6 +614,18 @@ def docs() -> Response:
     return current_app.response_class(api_docs.page(describe(services().config)), mimetype="text/html")
 
 
+@api.get("/console")
+@api.get("/console/<path:page>")
+def console_page(page: str = "") -> Response:
+    """The console (one page; its script shows what the address asks for)."""
+    return send_from_directory(CONSOLE, "index.html", max_age=0)
+
+
+@api.get("/console/static/<path:name>")
+def console_file(name: str) -> Response:
+    return send_from_directory(CONSOLE, name, max_age=300)
+
+
 @api.post("/admin/reload")
 def admin_reload() -> tuple[dict, int]:
     """Rebuild from the CSVs and all stored feedback in the background; every worker then switches."""
@@ -587,6 +673,11 @@ def _path_id(product_id: str) -> str:
     if not value or len(value) > MAX_ID_LENGTH:
         raise BadRequest(f"a product_id is 1 to {MAX_ID_LENGTH} characters")
     return value
+
+
+def _listed(product: Product) -> dict:
+    fields = ("product_id", "title", "category", "price", "img_url")
+    return {f: getattr(product, f) for f in fields}
 
 
 def _product(product: Product) -> dict:

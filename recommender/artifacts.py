@@ -98,6 +98,7 @@ def save(model: Recommender, directory: str | Path) -> Path:
         _save_strings(work, "product_ids", model.catalog.product_ids)
         _save_strings(work, "titles", model.catalog.titles)
         _save_strings(work, "categories", model.catalog.categories)
+        _save_strings(work, "img_urls", model.catalog.img_urls)
         _save_strings(work, "user_ids", list(model.history.user_index))
         if model.text is not None:
             _save_strings(work, "text_terms", model.text.terms)
@@ -109,6 +110,7 @@ def save(model: Recommender, directory: str | Path) -> Path:
             "users": model.history.n_users,
             "feedback_last_id": model.feedback_last_id,
             "catalog_last_id": model.catalog_last_id,
+            "built": model.built,
             "ranker": ranker_meta(model),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -146,6 +148,7 @@ def load(folder: str | Path) -> Recommender:
         descriptions=np.empty(0, dtype=object),  # only the text model's fit reads these
         index={pid: i for i, pid in enumerate(product_ids)},
         prices=array("prices"),
+        img_urls=np.array(_load_strings(folder, "img_urls"), dtype=object),
     )
     users = _load_strings(folder, "user_ids")
     matrix = sp.csr_matrix(
@@ -181,6 +184,7 @@ def load(folder: str | Path) -> Recommender:
     )
     model.feedback.last_id = model.feedback_last_id = meta["feedback_last_id"]
     model.catalog_last_id = meta.get("catalog_last_id", 0)
+    model.built = meta.get("built", {})
     return model
 
 

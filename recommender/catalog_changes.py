@@ -165,6 +165,7 @@ def fold(catalog: Catalog, changes: list[tuple[int, Product]]) -> Catalog:
         return catalog
     ids, titles = catalog.product_ids.copy(), catalog.titles.copy()
     categories, descriptions = catalog.categories.copy(), catalog.descriptions.copy()
+    images = catalog.img_urls.copy() if len(catalog.img_urls) else np.full(len(ids), "", dtype=object)
     prices = catalog.prices.copy() if len(catalog.prices) else np.full(len(ids), np.nan, np.float32)
     added = [p for pid, p in records.items() if pid not in catalog.index]
     for pid, product in records.items():
@@ -176,6 +177,7 @@ def fold(catalog: Catalog, changes: list[tuple[int, Product]]) -> Catalog:
                 product.description,
             )
             prices[row] = _price(product)
+            images[row] = product.img_url
 
     def column(values: np.ndarray, new: list) -> np.ndarray:
         return np.concatenate([values, np.array(new, dtype=values.dtype)])
@@ -188,6 +190,7 @@ def fold(catalog: Catalog, changes: list[tuple[int, Product]]) -> Catalog:
         categories=column(categories, [p.category for p in added]),
         descriptions=column(descriptions, [p.description for p in added]),
         prices=column(prices, [_price(p) for p in added]),
+        img_urls=column(images, [p.img_url for p in added]),
         index={pid: i for i, pid in enumerate(ids)},
     )
 

@@ -16,7 +16,7 @@ from recommender.errors import DataError, UnknownProductError
 log = logging.getLogger(__name__)
 
 PRODUCT_COLUMNS = ("product_id", "title")
-OPTIONAL_PRODUCT_COLUMNS = ("category", "description")
+OPTIONAL_PRODUCT_COLUMNS = ("category", "description", "img_url")
 INTERACTION_COLUMNS = ("user_id", "product_id", "interaction_type", "ts")
 
 
@@ -30,6 +30,7 @@ class Catalog:
     descriptions: NDArray[np.object_]
     index: dict[str, int]
     prices: NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))  # NaN: unknown
+    img_urls: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))  # "": none
 
     def __len__(self) -> int:
         return len(self.product_ids)
@@ -72,6 +73,7 @@ def load_catalog(path: str | Path) -> Catalog:
         descriptions=columns["description"].str.strip().to_numpy(dtype=object),
         index={pid: i for i, pid in enumerate(product_ids)},
         prices=_prices(frame),
+        img_urls=columns["img_url"].str.strip().to_numpy(dtype=object),
     )
 
 

@@ -64,6 +64,7 @@ class FeedbackStore:
         this = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: (store := this()) and store._after_fork())
         self._table_ready = False
+        self.state = "unknown"  # "ok" or "unavailable" after each use: what /health reports
         self._readers = threading.local()
         c = feedback_table.c
         self._after = (
@@ -85,6 +86,7 @@ class FeedbackStore:
             self._create_table()
             with self.engine.begin() as conn:
                 conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
+            self.state = "ok"
             return True
         except sa.exc.IntegrityError as exc:
             if event.event_id is not None and self._stored(event.event_id):
@@ -93,6 +95,7 @@ class FeedbackStore:
             raise FeedbackUnavailableError("the feedback store refused the event; retry later") from exc
         except sa.exc.SQLAlchemyError as exc:
             log.error("feedback not stored: %s", exc)
+            self.state = "unavailable"
             raise FeedbackUnavailableError("the feedback store is unavailable; retry later") from exc
 
     def events_after(self, last_id: int) -> list[tuple[int, str, str, str, datetime]]:
@@ -113,8 +116,28 @@ class FeedbackStore:
         except sa.exc.SQLAlchemyError as exc:
             log.warning("feedback store unreadable, answering without new feedback: %s", exc)
             self._readers.connection = None
+            self.state = "unavailable"
             return []
+        self.state = "ok"
         return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    def recent_of(self, user_id: str, limit: int) -> list[tuple[str, str, datetime]]:
+        """The user's latest stored events, newest first: (product_id, action, ts). Empty if the
+        store cannot be read."""
+        c = feedback_table.c
+        query = (
+            sa.select(c.product_id, c.action, c.ts)
+            .where(c.user_id == user_id)
+            .order_by(c.id.desc())
+            .limit(limit)
+        )
+        try:
+            self._create_table()
+            with self.engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("feedback store unreadable: %s", exc)
+            return []
 
     def snapshot(self) -> tuple[pd.DataFrame, int]:
         """Every stored event as interactions (user_id, product_id, interaction_type, ts), and the last id."""

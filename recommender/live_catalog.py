@@ -11,6 +11,7 @@ A rebuild folds the changes into the model (see catalog_changes.fold); those up 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
@@ -48,6 +49,8 @@ class LiveCatalog:
         self.joining: dict[int, dict[str, float]] = {}  # a model product's neighbours among them
         self._categories: tuple[np.ndarray, dict[str, int]] | None = None
         self._best: dict[frozenset[int], np.ndarray] = {}
+        self._titles: tuple[str, list[int]] | None = None
+        self._rank: np.ndarray | None = None
 
     # --- changes ----------------------------------------------------------------------------
 
@@ -134,8 +137,14 @@ class LiveCatalog:
             str(self.catalog.titles[row]),
             str(self.catalog.categories[row]),
             price=price if np.isfinite(price) else None,
+            img_url=str(self.catalog.img_urls[row]) if len(self.catalog.img_urls) else "",
             available=available,
         )
+
+    def is_new(self, product_id: str) -> bool:
+        """Nobody has interacted with it in the model's log (added since, or never sold)."""
+        row = self.catalog.index.get(product_id)
+        return row is None or bool(self.popularity.scores[row] == 0)
 
     def title(self, product_id: str) -> str:
         record = self.records.get(product_id)
@@ -195,6 +204,49 @@ class LiveCatalog:
                 if str(self.catalog.categories[row]).casefold() not in wanted:
                     yield pid
         yield from (p for p in self.added if not wanted or self.in_categories(p, wanted))
+
+    def search(self, query: str, limit: int) -> list[str]:
+        """Products whose title holds every word of `query` (any case), best sellers first;
+        withdrawn products left out. An empty query gives the best sellers."""
+        words = query.casefold().split()
+        if not words:
+            return [p for p in self.best_sellers(frozenset()) if p not in self.withdrawn][:limit]
+        text, starts = self._title_text()
+        rows: set[int] = set()
+        at = text.find(words[0])
+        while at >= 0:  # every title holding the first word, in one scan of the joined titles
+            row = bisect.bisect_right(starts, at) - 1
+            rows.add(row)
+            at = text.find(words[0], starts[row + 1])
+        ids = self.catalog.product_ids
+        found = [
+            ids[row]
+            for row in rows
+            if ids[row] not in self.records
+            and all(w in text[starts[row] : starts[row + 1] - 1] for w in words)
+        ]
+        found += [p for p, r in self.records.items() if all(w in r.title.casefold() for w in words)]
+        rank = self._sales_rank()
+        found = [p for p in found if p not in self.withdrawn]
+        found.sort(key=lambda p: rank[self.catalog.index[p]] if p in self.catalog.index else len(rank))
+        return found[:limit]
+
+    def _title_text(self) -> tuple[str, list[int]]:
+        """Every model product's title, casefolded, one per line, and where each starts (made once)."""
+        if self._titles is None:
+            titles = [str(t).casefold().replace("\n", " ") for t in self.catalog.titles]
+            starts = [0]
+            for title in titles:
+                starts.append(starts[-1] + len(title) + 1)
+            self._titles = ("\n".join(titles) + "\n", starts)
+        return self._titles
+
+    def _sales_rank(self) -> np.ndarray:
+        if self._rank is None:
+            rank = np.empty(len(self.popularity.order), np.int64)
+            rank[self.popularity.order] = np.arange(len(rank))
+            self._rank = rank
+        return self._rank
 
     def _category_table(self) -> tuple[np.ndarray, dict[str, int]]:
         """Each model product's category as a code, and the codes by casefolded name (made once)."""

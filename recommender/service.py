@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # How a built model is laid out (its arrays and what they hold). It is part of every model version,
 # so a release that changes it builds afresh instead of loading a folder an older release saved.
-MODEL_FORMAT = 7
+MODEL_FORMAT = 8
 
 # The ways of answering for a user; each is one variant an A/B experiment may use.
 STRATEGIES = ("content", "collaborative", "hybrid", "popularity", "ranked")
@@ -104,6 +104,7 @@ class Recommender:
         self.feedback = FeedbackOverlay(catalog.index, settings.interaction_weights)
         self.feedback_last_id = 0  # stored feedback up to this event is in the history already
         self.catalog_last_id = 0  # catalog changes up to this one are in the catalog already
+        self.built: dict = {}  # when, in how long, from how many interactions (from_csv, artifacts)
         # Python lists: indexing them with Python ints is the cheapest way to a response's strings.
         self._ids: list[str] = catalog.product_ids.tolist()
         self._titles: list[str] = catalog.titles.tolist()
@@ -189,6 +190,11 @@ class Recommender:
         history = model.history
         model.feedback.last_id = model.feedback_last_id = feedback_last_id
         model.catalog_last_id = catalog_last_id
+        model.built = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.perf_counter() - started, 1),
+            "interactions": len(interactions),
+        }
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
             model.version,

@@ -170,12 +170,12 @@ def shop(tmp_path, fake_redis):
 
 SHOP_ROUTES = [
     "/recommend/content/S1?top_k=8",
-    "/recommend/user/u3?top_k=8",
+    "/recommend/user/V3?top_k=8",
     "/recommend/user/stranger?top_k=8",
-    "/recommend/hybrid?user_id=u3&top_k=8",
-    "/recommend/hybrid?user_id=u3&product_id=S2&top_k=8",
-    "/recommend/ab?user_id=u3&top_k=8",
-    "/recommend/ab?user_id=u4&top_k=8",
+    "/recommend/hybrid?user_id=V3&top_k=8",
+    "/recommend/hybrid?user_id=V3&product_id=S2&top_k=8",
+    "/recommend/ab?user_id=V3&top_k=8",
+    "/recommend/ab?user_id=V4&top_k=8",
 ]
 
 
@@ -204,10 +204,10 @@ def test_scores_stay_in_order_under_filters(shop):
 
 
 def test_a_filter_naming_no_category_of_the_catalog_answers_empty(shop):
-    assert ids(shop.get("/recommend/user/u3?category=Nothing")) == []
+    assert ids(shop.get("/recommend/user/V3?category=Nothing")) == []
 
 
 def test_filters_are_checked(shop):
     too_many = ",".join(f"p{i}" for i in range(501))
-    assert shop.get(f"/recommend/user/u3?exclude={too_many}").status_code == 400
-    assert shop.get(f"/recommend/user/u3?category={'x' * 300}").status_code == 400
+    assert shop.get(f"/recommend/user/V3?exclude={too_many}").status_code == 400
+    assert shop.get(f"/recommend/user/V3?category={'x' * 300}").status_code == 400
