@@ -134,9 +134,11 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
         },
         "/console": {"get": _page("The console: overview")},
         "/console/{page}": {
-            "get": _page("The console's pages: products/<product_id>, users/<user_id>, experiment")
+            "get": _page(
+                "The console's pages: products/<product_id>, users/<user_id>, experiment", parameter="page"
+            )
         },
-        "/console/static/{name}": {"get": _page("The console's script and style", "a file")},
+        "/console/static/{name}": {"get": _page("The console's script and style", "a file", "name")},
         "/products/{product_id}": {
             "get": _operation(
                 "The product as it is served now (fields changed through this API included)",
@@ -299,8 +301,11 @@ def _operation(
     return {"summary": summary, "parameters": parameters or [], "responses": answers}
 
 
-def _page(summary: str, what: str = "HTML") -> dict[str, Any]:
-    return _operation(summary, responses={"200": {"description": what, "content": {"text/html": {}}}})
+def _page(summary: str, what: str = "HTML", parameter: str | None = None) -> dict[str, Any]:
+    parameters = [_path(parameter, "the rest of the address")] if parameter else None
+    page = _operation(summary, parameters, {"200": {"description": what, "content": {"text/html": {}}}})
+    page["responses"].pop("400", None)
+    return page
 
 
 def _admin(summary: str, code: str, description: str) -> dict[str, Any]:
