@@ -133,6 +133,7 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     app.json = OrjsonProvider(app)
     app.extensions["recommender"] = build_services(config, redis_client)
     app.register_blueprint(api)
+    app.after_request(_no_store)
     register_error_handlers(app)
     monitoring.instrument(app)
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
@@ -451,6 +452,7 @@ def recommend_ab(ask: Ask) -> dict:
 def ab_report_view() -> Response:
     """The current experiment's report (behind the admin token when one is set)."""
     svc = services()
+    g.no_store = True
     if svc.config.admin_token:
         _require_admin(svc.config)
     if svc.exposures is not None:
@@ -657,7 +659,9 @@ def rebuild(config: Config, feedback: FeedbackStore) -> Recommender:
 
 
 def _require_admin(config: Config) -> None:
-    """404 when no ADMIN_TOKEN is set (the admin routes do not exist then); 401 for a wrong token."""
+    """404 when no ADMIN_TOKEN is set (the admin routes do not exist then); 401 for a wrong token.
+    An admin answer is never kept by a cache on the way (Cache-Control: no-store)."""
+    g.no_store = True
     if not config.admin_token:
         raise NotFound()
     sent = request.headers.get("Authorization", "")
@@ -714,6 +718,12 @@ def _results(recommendations: list[Recommendation]) -> dict:
 
 
 # --- errors --------------------------------------------------------------------------------------
+
+
+def _no_store(response: Response) -> Response:
+    if g.get("no_store"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:

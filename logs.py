@@ -136,6 +136,7 @@ class RequestLog:
             nonlocal status
             status = line[:3]
             headers.append(("X-Request-ID", request_id))
+            headers.append(("X-Content-Type-Options", "nosniff"))  # answers are what they say they are
             return start_response(line, headers, exc_info)
 
         body = self.wsgi_app(environ, with_id)

@@ -96,3 +96,31 @@ def test_text_logs_say_the_same_for_reading_locally(config, fake_redis, caplog):
         client.get("/recommend/user/U5?top_k=2")
     (record,) = [r for r in caplog.records if r.name == "recsys.request"]
     assert record.getMessage().startswith("GET /recommend/user/<path:user_id> 200 ")
+
+
+def test_every_answer_says_nosniff_and_admin_answers_are_never_stored(config, fake_redis):
+    client = create_app(replace(config, admin_token="s3cret"), redis_client=fake_redis).test_client()
+    admin = {"Authorization": "Bearer s3cret"}
+    answers = [
+        client.get("/health"),
+        client.get("/recommend/user/U5"),
+        client.get("/recommend/content/NOPE"),
+        client.get("/recommend/user/U5?top_k=0"),
+        client.get("/console"),
+        client.get("/console/static/console.js"),
+        client.post("/feedback", data="not json"),
+    ]
+    for answer in answers:
+        answer.close()  # the console's files are streamed from disk
+    assert all(a.headers["X-Content-Type-Options"] == "nosniff" for a in answers)
+    assert all(
+        "Cache-Control" not in a.headers or "no-store" not in a.headers["Cache-Control"] for a in answers
+    )
+    private = [
+        client.get("/admin/reload", headers=admin),
+        client.get("/admin/reload"),
+        client.get("/ab/report", headers=admin),
+        client.put("/products/N1", json={"title": "Mug"}, headers=admin),
+        client.delete("/products/N1"),
+    ]
+    assert all(a.headers["Cache-Control"] == "no-store" for a in private), [a.status_code for a in private]
