@@ -19,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, g, request, send_from_directory
 from flask.json.provider import JSONProvider
+from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import (
     BadRequest,
@@ -133,6 +134,7 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     app.json = OrjsonProvider(app)
     app.extensions["recommender"] = build_services(config, redis_client)
     app.register_blueprint(api)
+    limit_feedback(app, config, shared=redis_client is None and config.cache_enabled)
     app.after_request(_no_store)
     register_error_handlers(app)
     monitoring.instrument(app)
@@ -151,6 +153,42 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
         time.perf_counter() - started,
     )
     return app
+
+
+def limit_feedback(app: Flask, config: Config, shared: bool) -> None:
+    """At most FEEDBACK_RATE_LIMIT events per user_id (Flask-Limiter, keyed on the body's user_id:
+    a store's backend posts every shopper's events from one address). Counted in Redis, so all
+    workers and replicas share the count (`shared`; else each process counts alone); when Redis
+    fails the limit is open, after at most a short timeout."""
+    if config.feedback_rate_limit is None:
+        return
+    limiter = Limiter(
+        key_func=_feedback_user,
+        app=app,
+        storage_uri=config.redis_url if shared else "memory://",
+        storage_options={"socket_timeout": 0.1, "socket_connect_timeout": 0.1} if shared else {},
+        strategy="fixed-window",
+        key_prefix=f"{config.cache_key_prefix}feedback-limit",
+        swallow_errors=True,
+    )
+    rate = config.feedback_rate_limit
+    message = f"more than {rate} feedback events for this user_id; retry after Retry-After seconds"
+    limited = limiter.limit(rate, error_message=message)
+    app.view_functions["api.feedback"] = limited(app.view_functions["api.feedback"])
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc: RateLimitExceeded):  # type: ignore[no-untyped-def]
+        response = _error(exc)
+        current = limiter.current_limit
+        wait = math.ceil(current.reset_at - time.time()) if current is not None else 60
+        response.headers["Retry-After"] = str(max(1, wait))
+        return response
+
+
+def _feedback_user() -> str:
+    body = request.get_json(force=True, silent=True)
+    user = body.get("user_id") if isinstance(body, dict) else None
+    return f"user:{str(user).strip()[:MAX_ID_LENGTH]}" if user is not None else "no-user"
 
 
 def build_services(config: Config, redis_client: Any = None) -> Services:

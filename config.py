@@ -43,6 +43,7 @@ class Config:
     neighbours: int = 100
     ranker: bool = True
     ranker_max_users: int = 50_000
+    feedback_rate_limit: str | None = "120/minute"  # per user_id; None (FEEDBACK_RATE_LIMIT=off): no limit
     log_format: str = "text"  # "json": one JSON object per line (gunicorn.conf.py makes it the default)
 
     @classmethod
@@ -78,6 +79,7 @@ class Config:
             ranker=get("RANKER", _bool, defaults.ranker),
             ranker_max_users=get("RANKER_MAX_USERS", _positive_int, defaults.ranker_max_users),
             log_format=get("LOG_FORMAT", _log_format, defaults.log_format),
+            feedback_rate_limit=get("FEEDBACK_RATE_LIMIT", _rate_limit, defaults.feedback_rate_limit),
         )
 
 
@@ -90,6 +92,20 @@ def _redis_url(env: Mapping[str, str], default: str) -> str:
     port = _port("REDIS_PORT", env["REDIS_PORT"]) if "REDIS_PORT" in env else 6379
     db = _non_negative_int("REDIS_DB", env["REDIS_DB"]) if "REDIS_DB" in env else 0
     return f"redis://{host}:{port}/{db}"
+
+
+def _rate_limit(name: str, raw: str) -> str | None:
+    """A rate such as 120/minute or 10 per second; off or 0 for none."""
+    from limits import parse
+
+    value = raw.strip().lower()
+    if value in ("off", "0", "none"):
+        return None
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as 120/minute or off, got {raw!r}") from None
+    return value
 
 
 def _log_format(name: str, raw: str) -> str:
