@@ -192,7 +192,7 @@ def main() -> None:
             for name, row_port, row_paths in plan:
                 runs[name].append(wrk(row_port, row_paths, args.duration, args.connections))
         facts = {"ready_seconds": service.ready_seconds, "peak_gb": service.peak_gb}
-    _delete_keys(redis_url, prefix)
+    delete_keys(redis_url, prefix)
     shutil.rmtree(work, ignore_errors=True)
 
     rows = {
@@ -217,7 +217,7 @@ def main() -> None:
         print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {errors:.0f} | {share:.2f} |")
 
 
-def _delete_keys(url: str, prefix: str) -> None:
+def delete_keys(url: str, prefix: str) -> None:
     import redis
 
     client = redis.Redis.from_url(url)

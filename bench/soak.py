@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
-from load import ROOT, Server, free_port
+from load import ROOT, Server, delete_keys, free_port
 from memory import descendants
 
 TOKEN = "soak-token"
@@ -151,7 +151,7 @@ def main() -> None:
             health = json.loads(response.read())
 
     shutil.rmtree(work, ignore_errors=True)
-    _delete_keys(env["REDIS_URL"], env["CACHE_KEY_PREFIX"])
+    delete_keys(env["REDIS_URL"], env["CACHE_KEY_PREFIX"])
     span = args.minutes * 60 / max(1, round(args.minutes))
     print(
         f"\nsoak: {args.minutes:g} minutes, gunicorn -w 2, {args.products.parent.name}; "
@@ -180,18 +180,6 @@ def main() -> None:
         f"| all | {total_before:.0f} | {total_after:.0f} | {(total_after / total_before - 1) * 100:+.1f}% |"
     )
     print(f"\nerrors in all: {sum(s[2] for s in samples)} of {len(samples)} requests")
-
-
-def _delete_keys(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    except redis.RedisError:
-        pass
 
 
 if __name__ == "__main__":

@@ -77,8 +77,8 @@ OLD_TABLE = """CREATE TABLE feedback (
     event_id VARCHAR(128) UNIQUE)"""
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_a_table_from_an_earlier_release_gains_the_new_column_and_keeps_its_rows(request, tmp_path, database):
+def old_table(request, tmp_path, database: str, table: str, rows: str) -> str:
+    """A feedback table as an earlier release made it, with rows; its database's URL."""
     url = (
         f"sqlite:///{tmp_path / 'old.db'}"
         if database == "sqlite"
@@ -86,20 +86,24 @@ def test_a_table_from_an_earlier_release_gains_the_new_column_and_keeps_its_rows
     )
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                OLD_TABLE.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")
-                if database == "postgresql"
-                else OLD_TABLE
-            )
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO feedback (user_id, product_id, action, ts, received_at) "
-                "VALUES ('U1', 'P1', 'view', '2024-01-01 10:00:00', '2024-01-01 10:00:01')"
-            )
-        )
+        if database == "postgresql":
+            table = table.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")
+        conn.execute(sa.text(table))
+        conn.execute(sa.text(rows))
     engine.dispose()
+    return url
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_table_from_an_earlier_release_gains_the_new_column_and_keeps_its_rows(request, tmp_path, database):
+    url = old_table(
+        request,
+        tmp_path,
+        database,
+        OLD_TABLE,
+        "INSERT INTO feedback (user_id, product_id, action, ts, received_at) "
+        "VALUES ('U1', 'P1', 'view', '2024-01-01 10:00:00', '2024-01-01 10:00:01')",
+    )
     store = FeedbackStore(url)
     store.add(
         FeedbackEvent(
@@ -118,30 +122,17 @@ def test_a_table_from_an_earlier_release_gains_the_new_column_and_keeps_its_rows
 def test_events_stored_with_a_recomm_id_before_the_ab_columns_existed_name_their_variant(
     request, tmp_path, database
 ):
-    url = (
-        f"sqlite:///{tmp_path / 'old.db'}"
-        if database == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    engine = sa.create_engine(url)
     table = OLD_TABLE.replace("UNIQUE)", "UNIQUE, recomm_id VARCHAR(128))")
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                table.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")
-                if database == "postgresql"
-                else table
-            )
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO feedback (user_id, product_id, action, ts, received_at, recomm_id) VALUES "
-                "('U1', 'P1', 'clicked', '2024-01-01', '2024-01-01', 'ab12cd34-content-0f1e'), "
-                "('U2', 'P2', 'clicked', '2024-01-01', '2024-01-01', '0f1e2d3c4b5a6978'), "
-                "('U3', 'P3', 'view', '2024-01-01', '2024-01-01', NULL)"
-            )
-        )
-    engine.dispose()
+    url = old_table(
+        request,
+        tmp_path,
+        database,
+        table,
+        "INSERT INTO feedback (user_id, product_id, action, ts, received_at, recomm_id) VALUES "
+        "('U1', 'P1', 'clicked', '2024-01-01', '2024-01-01', 'ab12cd34-content-0f1e'), "
+        "('U2', 'P2', 'clicked', '2024-01-01', '2024-01-01', '0f1e2d3c4b5a6978'), "
+        "('U3', 'P3', 'view', '2024-01-01', '2024-01-01', NULL)",
+    )
     store = FeedbackStore(url)
     with store.engine.connect() as conn:
         rows = conn.execute(
