@@ -496,9 +496,9 @@ def ab_report_view() -> Response:
     if svc.exposures is not None:
         svc.exposures.flush()  # this worker's latest exposures; other workers' are at most a second old
     try:
-        report = ab_report.build(
-            svc.feedback.engine, svc.experiment, svc.config.ab_variants, current_model().catalog
-        )
+        live = svc.live_catalog(current_model())
+        prices = live.price_of if live.has_prices else None
+        report = ab_report.build(svc.feedback.engine, svc.experiment, svc.config.ab_variants, prices)
     except sa.exc.SQLAlchemyError as exc:
         log.error("A/B report unavailable: %s", exc)
         raise FeedbackUnavailableError("the feedback store is unavailable; retry later") from exc

@@ -11,18 +11,18 @@ users who clicked (`p_value`, `lift`) and who bought (`conversion`), see recomme
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from recommender.data_loader import Catalog
 from recommender.experiment import Comparison, compare, sample_ratio
 from recommender.exposures import exposures_table
 from recommender.feedback import feedback_table
+
+Prices = Callable[[str], "float | None"]
 
 # The event types a report counts, and the name each has in it.
 COUNTED = {"clicked": "clicks", "add_to_cart": "add_to_cart", "purchase": "conversions"}
@@ -38,13 +38,16 @@ class Outcomes:
     purchases: dict[str, int] = field(default_factory=dict)
 
 
-def build(engine: Engine, experiment: str, variants: Sequence[tuple[str, float]], catalog: Catalog) -> dict:
-    """The report of `experiment` (variants as configured, the first the control)."""
+def build(
+    engine: Engine, experiment: str, variants: Sequence[tuple[str, float]], price_of: Prices | None
+) -> dict:
+    """The report of `experiment` (variants as configured, the first the control). `price_of`
+    gives a product's current price (None: unknown); None when the catalog has no prices."""
     exposed, since = _exposed(engine, experiment)
     after, quoted = _outcomes(engine, experiment)
     names = [name for name, _ in variants]
     control = names[0]
-    price = _pricing(catalog)
+    price = _pricing(price_of)
     rows: dict[str, dict] = {}
     for name, weight in variants:
         users, exposures = exposed.get(name, (0, 0))
@@ -166,22 +169,12 @@ def _outcomes(engine: Engine, experiment: str) -> tuple[dict[str, Outcomes], dic
     return found["after"], found["quoted"]
 
 
-def _pricing(catalog: Catalog):  # type: ignore[no-untyped-def]
+def _pricing(price_of: Prices | None):  # type: ignore[no-untyped-def]
     """Revenue of a {product_id: purchases} count: None when the catalog has no prices at all;
     products without a known price add nothing."""
-    prices = catalog.prices
-    if not len(prices) or not np.isfinite(prices).any():
+    if price_of is None:
         return lambda purchases: None
-
-    def revenue(purchases: dict[str, int]) -> float:
-        total = 0.0
-        for product_id, count in purchases.items():
-            row = catalog.index.get(product_id)
-            if row is not None and np.isfinite(prices[row]):
-                total += float(prices[row]) * count
-        return round(total, 2)
-
-    return revenue
+    return lambda purchases: round(sum((price_of(p) or 0.0) * n for p, n in purchases.items()), 2)
 
 
 def _ratio(part: int, whole: int) -> float | None:

@@ -141,6 +141,17 @@ class LiveCatalog:
             available=available,
         )
 
+    def price_of(self, product_id: str) -> float | None:
+        """The product's price as served now; None when unknown."""
+        product = self.product(product_id)
+        return product.price if product is not None else None
+
+    @property
+    def has_prices(self) -> bool:
+        prices = self.catalog.prices
+        known = bool(len(prices)) and bool(np.isfinite(prices).any())
+        return known or any(r.price is not None for r in self.records.values())
+
     def is_new(self, product_id: str) -> bool:
         """Nobody has interacted with it in the model's log (added since, or never sold)."""
         row = self.catalog.index.get(product_id)

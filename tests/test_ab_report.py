@@ -9,13 +9,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from app import create_app
 from recommender import ab_report
-from recommender.data_loader import Catalog
 from recommender.exposures import ExposureLog, exposures_table
 from recommender.feedback import FeedbackEvent, FeedbackStore
 
@@ -107,11 +105,8 @@ def report_of(tmp_path, arms: dict[str, tuple[int, int]], weights=None, prices=T
         conn.execute(exposures_table.insert(), exposures)
     for event in events:
         store.add(event)
-    catalog = Catalog(product_ids=["P1"], titles=["Mug"], categories=[""], descriptions=[""], index={"P1": 0})
-    if prices:
-        catalog = replace(catalog, prices=np.array([4.0], np.float32))
     variants = [(name, 50.0) for name in arms] if weights is None else weights
-    report = ab_report.build(store.engine, "x1", variants, catalog)
+    report = ab_report.build(store.engine, "x1", variants, {"P1": 4.0}.get if prices else None)
     store.engine.dispose()
     return report
 
@@ -145,6 +140,21 @@ def test_a_configured_uneven_split_is_no_mismatch(tmp_path):
 def test_a_catalog_without_prices_reports_no_revenue(tmp_path):
     report = report_of(tmp_path, {"content": (10, 1), "hybrid": (10, 1)}, prices=False)
     assert report["variants"]["content"]["revenue"] is None
+
+
+def test_revenue_follows_a_price_changed_through_the_catalog_api(config, fake_redis):
+    client = create_app(replace(config, admin_token="s3cret"), redis_client=fake_redis).test_client()
+    body = client.get("/recommend/ab?user_id=buyer").get_json()
+    admin = {"Authorization": "Bearer s3cret"}
+    assert (
+        client.put(
+            "/products/P4", json={"title": "Espresso Coffee Beans", "price": 20}, headers=admin
+        ).status_code
+        == 200
+    )
+    client.post("/feedback", json={"user_id": "buyer", "product_id": "P4", "action": "purchase"})
+    report = client.get("/ab/report", headers=admin).get_json()
+    assert report["variants"][body["variant"]]["revenue"] == 20.0  # the price as it is now, not the CSV's 12
 
 
 def test_a_variant_nobody_saw_yet_is_shown_with_a_warning(tmp_path):
