@@ -98,6 +98,7 @@ class Reloader:
     def _run(self, build: Callable[[], Recommender]) -> None:
         previous = self.live.current().version
         started = time.perf_counter()
+        log.info("reload started: rebuilding model %s from the inputs", previous)
         try:
             model = build()
             save(model, self.live.directory)
@@ -106,9 +107,9 @@ class Reloader:
             log.error("reload failed, model %s keeps serving:\n%s", previous, traceback.format_exc())
             self._report("failed", previous=previous, error=str(exc) or type(exc).__name__)
             return
-        self._report(
-            "done", previous=previous, version=model.version, seconds=round(time.perf_counter() - started, 1)
-        )
+        seconds = round(time.perf_counter() - started, 1)
+        log.info("reload done: model %s replaces %s, in %.1f s", model.version, previous, seconds)
+        self._report("done", previous=previous, version=model.version, seconds=seconds)
 
     def _report(self, state: str, **fields: object) -> None:
         status = {

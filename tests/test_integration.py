@@ -474,6 +474,10 @@ def test_gunicorn_logs_one_json_line_per_request_with_its_id(store, tmp_path):
                 assert response.headers["X-Request-ID"] == "checkout-42"
             assert get(base + "/recommend/content/NOPE")[0] == 404
             assert send(base + "/admin/reload", "GET", token="wrong-token") == 401
+            assert send(base + "/admin/reload", "POST", {}, token="t0k3n-secret") == 202
+            deadline = time.monotonic() + 60
+            while b'"done"' not in get(base + "/health")[1] and time.monotonic() < deadline:
+                time.sleep(0.2)
         finally:
             os.killpg(api.pid, signal.SIGTERM)
             api.wait(timeout=30)
@@ -487,6 +491,7 @@ def test_gunicorn_logs_one_json_line_per_request_with_its_id(store, tmp_path):
     missing = next(line for line in requests if line["route"] == "/recommend/content/<path:product_id>")
     assert missing["status"] == 404 and len(missing["request_id"]) == 32
     assert any(line["message"].startswith("ready: model") for line in ours)  # start-up, in the same format
+    assert any(line["message"].startswith("reload done: model") for line in ours)  # and the reload
 
 
 def test_the_render_blueprint_starts_the_service_as_render_would(tmp_path, postgres_url, real_redis):
