@@ -131,7 +131,9 @@ class LiveCatalog:
         row = self.catalog.index.get(product_id)
         if row is None:
             return None
-        price = float(self.catalog.prices[row]) if len(self.catalog.prices) else float("nan")
+        # Prices are kept as float32: str() gives the shortest decimal that is the same float32 (5.33,
+        # not 5.329999923706055).
+        price = float(str(self.catalog.prices[row])) if len(self.catalog.prices) else float("nan")
         return Product(
             product_id,
             str(self.catalog.titles[row]),

@@ -211,3 +211,23 @@ def test_filters_are_checked(shop):
     too_many = ",".join(f"p{i}" for i in range(501))
     assert shop.get(f"/recommend/user/V3?exclude={too_many}").status_code == 400
     assert shop.get(f"/recommend/user/V3?category={'x' * 300}").status_code == 400
+
+
+def test_prices_are_served_as_the_catalog_wrote_them(admin, tmp_path, fake_redis):
+    assert admin.get("/products/P1").get_json()["price"] == 8.5
+    products = tmp_path / "priced.csv"
+    products.write_text("product_id,title,price\nA,Tea cup,5.33\nB,Tea pot,19.99\n")
+    interactions = tmp_path / "none.csv"
+    interactions.write_text("user_id,product_id,interaction_type,ts\n")
+    config = Config(
+        products_csv=str(products),
+        interactions_csv=str(interactions),
+        feedback_db=f"sqlite:///{tmp_path / 'p.db'}",
+        artifacts_dir=str(tmp_path / "priced-artifacts"),
+    )
+    priced = create_app(config, redis_client=fake_redis).test_client()
+    assert [r["price"] for r in priced.get("/products?q=tea").get_json()["results"]] == [5.33, 19.99]
+    shop_price = admin.get("/products?q=knife").get_json()["results"][0]["price"]
+    assert shop_price == 30.0
+    results = admin.get("/recommend/content/P1?top_k=3&details=1").get_json()["results"]
+    assert all(r["price"] is None or r["price"] == round(r["price"], 2) for r in results)
