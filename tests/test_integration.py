@@ -126,11 +126,7 @@ def test_killing_redis_under_gunicorn_fails_no_request(store, tmp_path):
 def post(url: str, event: dict) -> int:
     request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST")
     request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return post_request(request)
 
 
 def start_service(
@@ -350,7 +346,7 @@ def test_a_trained_ranker_under_gunicorn_ranks_in_both_workers_and_retrains_on_r
 
 def post_request(request: urllib.request.Request) -> int:
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
