@@ -59,10 +59,10 @@ MAX_EVENT_ID_LENGTH = 128
 FEEDBACK_RETRY_AFTER_SECONDS = 5
 # The strategies an added product can reach users through, by its text.
 NEW_PRODUCT_STRATEGIES = ("content", "hybrid", "ranked")
-MAX_FILTER_VALUES = 500
+MAX_FILTER_VALUES = 500  # category= and exclude= values per request
 MAX_QUERY_LENGTH = 200
 MAX_SEARCH_RESULTS = 100
-USER_EVENTS = 20  # events GET /users/<id> shows  # category= and exclude= values per request
+USER_EVENTS = 20  # events GET /users/<id> shows
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock an event's ts may be
 
 
@@ -331,8 +331,7 @@ class Ask:
         return _results(found)
 
     def _detailed(self, found: Recommendation) -> dict:
-        product = self.live.product(found.product_id)
-        assert product is not None
+        product = self.live.product(found.product_id) or Product(found.product_id, found.title)
         return {
             "product_id": found.product_id,
             "title": found.title,
@@ -352,6 +351,7 @@ def cached(*params: str, experiment: bool = False) -> Callable:
     never errors. The stored JSON is sent as it is, with "source" and a new "recomm_id" put in
     front (`experiment`: the answer is an A/B variant's, and its id names the variant).
     """
+    keyed = (*params, "category", "exclude", "details")  # every route's filters are in its key too
 
     def decorator(view: Callable[..., dict]) -> Callable[..., Response]:
         @functools.wraps(view)
@@ -364,9 +364,7 @@ def cached(*params: str, experiment: bool = False) -> Callable:
                 svc.sync_feedback(model)
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
             ask = Ask(svc, model, query, svc.live_catalog(model), variant)
-            response = _answer(
-                svc, ask, view, view_args, (*params, "category", "exclude", "details"), user_id
-            )
+            response = _answer(svc, ask, view, view_args, keyed, user_id)
             if variant is not None:
                 request.environ[logs.VARIANT] = variant
             if variant is not None and svc.exposures is not None:  # shown to the user: an exposure
