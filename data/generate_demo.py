@@ -310,19 +310,29 @@ COMPLEMENTS = {
     "Home Decor": "Kitchen",
 }
 COLOURS = ["Red", "Blue", "Green", "Black", "White", "Grey", "Navy", "Sage", "Mustard", "Blush"]
+ALL_PHRASES = [p for vocab in CATEGORIES.values() for p in vocab["phrases"]]
 PRICE_BASE = {"Electronics": 45.0, "Outdoor": 40.0, "Sports": 25.0, "Kitchen": 22.0, "Toys": 18.0}
 
 
 def generate(
-    n_products: int, n_users: int, n_interactions: int, seed: int
+    n_products: int,
+    n_users: int,
+    n_interactions: int,
+    seed: int,
+    skew: float = 1.05,
+    phrases: int = 2,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(products, interactions) in the service's CSV columns."""
+    """(products, interactions) in the service's CSV columns.
+
+    `skew` is the Zipf exponent of popularity inside a category (smaller: a flatter curve, more
+    products with many buyers); `phrases` the number of stock sentences in each description.
+    """
     rng = np.random.default_rng(seed)
     names = list(CATEGORIES)
     n_cat = len(names)
     # Products are numbered category by category: P001.. are Kitchen, and so on.
     category = np.sort(np.arange(n_products) % n_cat)
-    products = _catalog(rng, category, names)
+    products = _catalog(rng, category, names, phrases)
     cat_start = np.searchsorted(category, np.arange(n_cat + 1))
 
     # Zipf-like popularity inside each category, as cumulative weights offset by the category number
@@ -331,7 +341,7 @@ def generate(
     for c in range(n_cat):
         size = cat_start[c + 1] - cat_start[c]
         rank[cat_start[c] : cat_start[c + 1]] = rng.permutation(size) + 1
-    weight = 1.0 / rank**1.05
+    weight = 1.0 / rank**skew
     cum = np.empty(n_products)
     for c in range(n_cat):
         part = np.cumsum(weight[cat_start[c] : cat_start[c + 1]])
@@ -401,7 +411,9 @@ def generate(
     return products, interactions
 
 
-def _catalog(rng: np.random.Generator, category: np.ndarray, names: list[str]) -> pd.DataFrame:
+def _catalog(
+    rng: np.random.Generator, category: np.ndarray, names: list[str], phrases: int = 2
+) -> pd.DataFrame:
     n = len(category)
     titles, descriptions, prices = [], [], []
     for c in category:
@@ -411,9 +423,11 @@ def _catalog(rng: np.random.Generator, category: np.ndarray, names: list[str]) -
         material = vocab["materials"][rng.integers(len(vocab["materials"]))]
         colour = COLOURS[rng.integers(len(COLOURS))]
         titles.append(f"{style} {material} {noun} - {colour}")
-        phrases = rng.choice(vocab["phrases"], size=2, replace=False)
+        # Two sentences of the product's category; any more come from the whole store's.
+        said = list(rng.choice(vocab["phrases"], size=min(phrases, 2), replace=False))
+        said += [ALL_PHRASES[j] for j in rng.integers(len(ALL_PHRASES), size=max(0, phrases - 2))]
         descriptions.append(
-            f"{style} {noun.lower()} in {material.lower()}, {colour.lower()}. {' '.join(phrases)}"
+            f"{style} {noun.lower()} in {material.lower()}, {colour.lower()}. {' '.join(said)}"
         )
         prices.append(round(PRICE_BASE.get(names[c], 12.0) * float(rng.lognormal(0.0, 0.45)), 2))
     return pd.DataFrame(
@@ -441,15 +455,34 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--interactions", type=int, default=82684, help="about how many rows to write")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--skew", type=float, default=1.05, help="popularity exponent in a category (lower: flatter)"
+    )
+    parser.add_argument("--phrases", type=int, default=2, help="sentences in each description")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
-    products, interactions = generate(args.products, args.users, args.interactions, args.seed)
+    products, interactions = generate(
+        args.products, args.users, args.interactions, args.seed, args.skew, args.phrases
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     products.to_csv(args.out / "products.csv", index=False)
     interactions.to_csv(args.out / "interactions.csv", index=False)
     print(
         f"{args.out}: {len(products)} products, {len(interactions)} interactions, "
-        f"{interactions['user_id'].nunique()} users"
+        f"{interactions['user_id'].nunique()} users; {shape(interactions, len(products))}"
+    )
+
+
+def shape(interactions: pd.DataFrame, n_products: int) -> str:
+    """How concentrated the store is: what the top 1% of products hold, the median product, users."""
+    pairs = interactions[["user_id", "product_id"]].drop_duplicates()
+    counts = pairs["product_id"].value_counts().to_numpy()  # most first; products nobody took: 0
+    buyers = np.concatenate([counts, np.zeros(n_products - len(counts))])
+    top = buyers[: max(1, n_products // 100)].sum() / buyers.sum()
+    per_user = pairs.groupby("user_id").size()
+    return (
+        f"top 1% of products hold {top:.0%} of the buyers, the median product has "
+        f"{np.median(buyers):.0f}, users hold {per_user.mean():.1f} products on average"
     )
 
 
