@@ -142,6 +142,8 @@ class _Cooccurrence:
     def __init__(self, item_users: sp.csr_matrix, counts: NDArray[np.floating]) -> None:
         self.item_users = item_users
         self.user_items = item_users.T.tocsr()
+        self.item_counts = counts
+        self.history_lengths = np.diff(self.user_items.indptr)
         head = np.argsort(-counts, kind="stable")[:HEAD_ITEMS]
         head = head[counts[head] > 0]
         self.head_pos = np.full(item_users.shape[0], -1, np.int64)
@@ -149,6 +151,7 @@ class _Cooccurrence:
         rows = item_users[head]
         self.head = (rows @ rows.T).toarray().astype(np.float32)
         self._slot = np.full(item_users.shape[0], -1, np.int64)  # item -> column in _counts
+        self._user_slot = np.full(item_users.shape[1], -1, np.int64)  # user -> row in _counts
 
     def pairs(self, predictors: NDArray[np.integer], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
         """G[p, q] for every pair of predictors of each target: an array (targets, width, width)."""
@@ -181,21 +184,39 @@ class _Cooccurrence:
         return out
 
     def _counts(self, rest: NDArray[np.integer], block: NDArray[np.integer]) -> NDArray[np.float32]:
-        """Dense co-occurrence counts of the items `rest` with the items `block` (both sorted)."""
+        """Dense co-occurrence counts of the items `rest` with the items `block` (both sorted).
+
+        Only the users of `rest` matter. Who has which `block` item among them is read from
+        whichever is shorter: those users' histories (when the block holds popular items), or the
+        block items' user lists (when those users have long histories: a flat popularity curve).
+        """
         users = np.unique(self.item_users[rest].indices)
+        if self.history_lengths[users].sum() <= self.item_counts[block].sum():
+            local = self._from_histories(users, block)
+        else:
+            local = self._from_user_lists(users, block)
+        return (local[:, np.searchsorted(block, rest)].T @ local).toarray()
+
+    def _from_histories(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csr_matrix:
+        """users x block: 1 where the user has the item, from the users' histories."""
         histories = self.user_items[users]
         self._slot[block] = np.arange(len(block))
         slots = self._slot[histories.indices]
         self._slot[block] = -1
         in_block = slots >= 0
         owner = np.repeat(np.arange(len(users)), np.diff(histories.indptr))
-        per_user = np.bincount(owner[in_block], minlength=len(users))
-        local = sp.csr_matrix(
-            (
-                np.ones(int(in_block.sum()), np.float32),
-                slots[in_block],
-                np.concatenate([[0], np.cumsum(per_user)]),
-            ),
-            shape=(len(users), len(block)),
-        )
-        return (local[:, np.searchsorted(block, rest)].T @ local).toarray()
+        return _ones(owner[in_block], slots[in_block], (len(users), len(block)))
+
+    def _from_user_lists(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csr_matrix:
+        """users x block: 1 where the user has the item, from the items' user lists."""
+        lists = self.item_users[block]
+        self._user_slot[users] = np.arange(len(users))
+        slots = self._user_slot[lists.indices]
+        self._user_slot[users] = -1
+        among = slots >= 0
+        item = np.repeat(np.arange(len(block)), np.diff(lists.indptr))
+        return _ones(slots[among], item[among], (len(users), len(block)))
+
+
+def _ones(rows: NDArray[np.integer], cols: NDArray[np.integer], shape: tuple[int, int]) -> sp.csr_matrix:
+    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)

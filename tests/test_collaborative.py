@@ -135,3 +135,50 @@ def test_forked_workers_solve_the_same_regressions(monkeypatch):
     assert threading.active_count() == 1, "forking needs a single-threaded process"
     forked = regression.neighbourhood_regression(item_users, candidates, 5.0, workers=2)
     assert (serial != forked).nnz == 0 and serial.nnz > 0
+
+
+def _skewed_item_users(seed: int) -> sp.csr_matrix:
+    """80 items x 300 users, a few items far more popular than the rest."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, 81) ** 0.8
+    taken = rng.random((80, 300)) < 0.3 * popularity[:, None] / popularity.max()
+    return sp.csr_matrix(taken.astype(np.float32))
+
+
+def test_cooccurrence_counts_agree_with_the_dense_product_both_ways():
+    from recommender.regression import _Cooccurrence
+
+    item_users = _skewed_item_users(3)
+    gram = _Cooccurrence(item_users, np.diff(item_users.indptr).astype(np.float64))
+    dense = (item_users @ item_users.T).toarray()
+    rest, block = np.array([40, 55, 79]), np.array([0, 3, 40, 41, 55, 60, 79])
+    users = np.unique(item_users[rest].indices)
+    expected = dense[np.ix_(rest, block)]
+    for local in (gram._from_histories(users, block), gram._from_user_lists(users, block)):
+        assert local.shape == (len(users), len(block))
+        counted = (local[:, np.searchsorted(block, rest)].T @ local).toarray()
+        assert np.array_equal(counted, expected)
+    assert np.array_equal(gram._counts(rest, block), expected)
+
+
+def test_regression_with_a_small_head_solves_each_item_on_its_own_candidates(monkeypatch):
+    """Pairs outside the dense head are counted per batch: the weights are the dense solution's."""
+    from sklearn.preprocessing import normalize
+
+    from recommender import regression
+    from recommender.neighbours import top_k_neighbours
+
+    monkeypatch.setattr(regression, "HEAD_ITEMS", 5)
+    monkeypatch.setattr(regression, "BLOCK_ITEMS", 64)
+    item_users = _skewed_item_users(5)
+    unit = normalize(item_users)
+    candidates = top_k_neighbours(unit, unit, 12)
+    weights = regression.neighbourhood_regression(item_users, candidates, 4.0, workers=1).toarray()
+    gram = (item_users @ item_users.T).toarray().astype(np.float64)
+    for i in range(item_users.shape[0]):
+        predictors = candidates.indices[i][candidates.indices[i] >= 0]
+        system = gram[np.ix_(predictors, predictors)] + 4.0 * np.eye(len(predictors))
+        solved = np.linalg.solve(system, gram[predictors, i])
+        expected = np.where(solved > 0, solved, 0.0)
+        assert np.allclose(weights[predictors, i], expected, atol=1e-4), i
+    assert (weights > 0).sum() > 100
