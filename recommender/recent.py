@@ -28,22 +28,21 @@ class RecentEvents:
         cls, interactions: pd.DataFrame, user_index: dict[str, int], names: Sequence[str], keep: int = KEEP
     ) -> RecentEvents:
         """From the loader's frame (user_id, item, interaction_type, ts)."""
-        frame = pd.DataFrame(
-            {
-                "user": interactions["user_id"].map(user_index).to_numpy(np.int64),
-                "item": interactions["item"].to_numpy(np.int32),
-                "kind": interactions["interaction_type"].map({n: i for i, n in enumerate(names)}).to_numpy(),
-                "time": interactions["ts"].to_numpy("datetime64[s]").astype(np.int64),
-            }
-        )
-        frame = frame.sort_values(["user", "time"], kind="stable").groupby("user").tail(keep)
-        counts = np.bincount(frame["user"].to_numpy(), minlength=len(user_index))
-        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        users = pd.Index(list(user_index)).get_indexer(interactions["user_id"]).astype(np.int64)
+        kinds = pd.Index(list(names)).get_indexer(interactions["interaction_type"]).astype(np.int8)
+        times = interactions["ts"].to_numpy("datetime64[s]").astype(np.int64)
+        order = np.lexsort((times, users))  # by user, then time; stable, so ties keep the log's order
+        counts = np.bincount(users, minlength=len(user_index))
+        ends = np.cumsum(counts)
+        # A row is kept when fewer than `keep` of its user's rows come after it.
+        from_end = np.repeat(ends, counts) - np.arange(len(order))
+        kept = order[from_end <= keep]
+        indptr = np.concatenate([[0], np.cumsum(np.minimum(counts, keep))]).astype(np.int64)
         return cls(
             indptr,
-            frame["item"].to_numpy(np.int32),
-            frame["kind"].to_numpy(np.int8),
-            frame["time"].to_numpy(np.int64),
+            interactions["item"].to_numpy(np.int32)[kept],
+            kinds[kept],
+            times[kept],
             list(names),
         )
 
