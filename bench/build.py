@@ -8,7 +8,11 @@ an item-KNN fit does).
 
 Synthetic stores come from data/generate_demo.py (kept under --stores between runs):
 5K is the shipped demo store; 100K products have 200K users and 5M interactions; 1M products
-have 1M users and 20M interactions.
+have 1M users and 20M interactions. With --flat the stores have a flatter popularity curve,
+longer descriptions and more interactions (85 per product: at 100K the top 1% of products hold
+30% of the buyers, the median product has 21 and users 28): the regression's hardest case.
+
+    python bench/build.py --sizes 100000 --flat --no-versus
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from memory import PeakSampler
 
 ROOT = Path(__file__).resolve().parent.parent
 STORES = {100_000: (200_000, 5_000_000), 1_000_000: (1_000_000, 20_000_000)}
+FLAT = ["--skew", "0.85", "--phrases", "6"]  # generator options of a --flat store
 
 # Runs one build in a fresh process and prints its seconds and peak resident memory as JSON.
 BUILD = """
@@ -73,16 +78,18 @@ print("STATS " + json.dumps(out))
 """
 
 
-def store(size: int, folder: Path) -> tuple[Path, Path]:
-    if size == 5000:
+def store(size: int, folder: Path, flat: bool = False) -> tuple[Path, Path]:
+    if size == 5000 and not flat:
         return ROOT / "data" / "products.csv", ROOT / "data" / "interactions.csv"
     users, interactions = STORES.get(size, (2 * size, 50 * size))
-    target = folder / f"store-{size}"
+    if flat:
+        users, interactions = 2 * size, 85 * size
+    target = folder / f"store-{size}{'-flat' if flat else ''}"
     if not (target / "interactions.csv").exists():
         print(f"generating {size} products, {users} users, {interactions} rows ...", file=sys.stderr)
         generator = [sys.executable, str(ROOT / "data" / "generate_demo.py")]
         sizes = ["--products", str(size), "--users", str(users), "--interactions", str(interactions)]
-        subprocess.run([*generator, *sizes, "--out", str(target)], check=True)
+        subprocess.run([*generator, *sizes, *(FLAT if flat else []), "--out", str(target)], check=True)
     return target / "products.csv", target / "interactions.csv"
 
 
@@ -108,10 +115,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="5000,100000")
     parser.add_argument("--stores", type=Path, default=Path(tempfile.gettempdir()) / "recsys-bench")
     parser.add_argument("--no-versus", action="store_true", help="skip the implicit comparison")
+    parser.add_argument("--flat", action="store_true", help="stores with a flatter popularity curve")
     args = parser.parse_args()
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        products, interactions = store(size, args.stores)
+        products, interactions = store(size, args.stores, args.flat)
         with tempfile.TemporaryDirectory() as out:
             started = time.perf_counter()
             build = run(
