@@ -150,8 +150,8 @@ class _Cooccurrence:
         self.head_pos[head] = np.arange(len(head))
         rows = item_users[head]
         self.head = (rows @ rows.T).toarray().astype(np.float32)
-        self._slot = np.full(item_users.shape[0], -1, np.int64)  # item -> column in _counts
-        self._user_slot = np.full(item_users.shape[1], -1, np.int64)  # user -> row in _counts
+        self._slot = np.full(item_users.shape[0], -1, np.int64)  # scratch for _restricted: items
+        self._user_slot = np.full(item_users.shape[1], -1, np.int64)  # and users
 
     def pairs(self, predictors: NDArray[np.integer], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
         """G[p, q] for every pair of predictors of each target: an array (targets, width, width)."""
@@ -199,24 +199,21 @@ class _Cooccurrence:
 
     def _from_histories(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csr_matrix:
         """users x block: 1 where the user has the item, from the users' histories."""
-        histories = self.user_items[users]
-        self._slot[block] = np.arange(len(block))
-        slots = self._slot[histories.indices]
-        self._slot[block] = -1
-        in_block = slots >= 0
-        owner = np.repeat(np.arange(len(users)), np.diff(histories.indptr))
-        return _ones(owner[in_block], slots[in_block], (len(users), len(block)))
+        return _restricted(self.user_items[users], block, self._slot)
 
     def _from_user_lists(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csr_matrix:
         """users x block: 1 where the user has the item, from the items' user lists."""
-        lists = self.item_users[block]
-        self._user_slot[users] = np.arange(len(users))
-        slots = self._user_slot[lists.indices]
-        self._user_slot[users] = -1
-        among = slots >= 0
-        item = np.repeat(np.arange(len(block)), np.diff(lists.indptr))
-        return _ones(slots[among], item[among], (len(users), len(block)))
+        return _restricted(self.item_users[block], users, self._user_slot).T.tocsr()
 
 
-def _ones(rows: NDArray[np.integer], cols: NDArray[np.integer], shape: tuple[int, int]) -> sp.csr_matrix:
-    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+def _restricted(rows: sp.csr_matrix, columns: NDArray[np.integer], slot: NDArray[np.int64]) -> sp.csr_matrix:
+    """rows x columns: 1 where a row holds one of `columns` (sorted ids); `slot` is scratch, all -1."""
+    slot[columns] = np.arange(len(columns))
+    found = slot[rows.indices]
+    slot[columns] = -1
+    keep = found >= 0
+    owner = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    return sp.csr_matrix(
+        (np.ones(int(keep.sum()), np.float32), (owner[keep], found[keep])),
+        shape=(rows.shape[0], len(columns)),
+    )
