@@ -28,7 +28,8 @@ class RecentEvents:
         cls, interactions: pd.DataFrame, user_index: dict[str, int], names: Sequence[str], keep: int = KEEP
     ) -> RecentEvents:
         """From the loader's frame (user_id, item, interaction_type, ts)."""
-        users = pd.Index(list(user_index)).get_indexer(interactions["user_id"]).astype(np.int64)
+        rows = np.fromiter(user_index.values(), np.int64, len(user_index))
+        users = rows[pd.Index(list(user_index)).get_indexer(interactions["user_id"])]
         kinds = pd.Index(list(names)).get_indexer(interactions["interaction_type"]).astype(np.int8)
         times = interactions["ts"].to_numpy("datetime64[s]").astype(np.int64)
         order = np.lexsort((times, users))  # by user, then time; stable, so ties keep the log's order

@@ -17,7 +17,7 @@ def test_keeps_each_users_latest_events_newest_first():
         }
     )
     names = ["view", "add_to_cart", "purchase"]
-    recent = RecentEvents.build(frame, {"A": 0, "B": 1, "C": 2}, names, keep=3)
+    recent = RecentEvents.build(frame, {"C": 2, "B": 1, "A": 0}, names, keep=3)  # rows, not key order
     day = lambda d: datetime(2024, 1, d, tzinfo=UTC)  # noqa: E731
     # A's two events at the same time keep the log's order (item 4 before 6); the oldest is left out.
     assert recent.of(0) == [(6, "view", day(4)), (4, "view", day(4)), (1, "view", day(3))]
