@@ -152,6 +152,7 @@ class _Cooccurrence:
         self.head = (rows @ rows.T).toarray().astype(np.float32)
         self._slot = np.full(item_users.shape[0], -1, np.int64)  # scratch for _restricted: items
         self._user_slot = np.full(item_users.shape[1], -1, np.int64)  # and users
+        self._seen = np.zeros(item_users.shape[1], bool)  # scratch for _users_of
 
     def pairs(self, predictors: NDArray[np.integer], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
         """G[p, q] for every pair of predictors of each target: an array (targets, width, width)."""
@@ -190,12 +191,19 @@ class _Cooccurrence:
         whichever is shorter: those users' histories (when the block holds popular items), or the
         block items' user lists (when those users have long histories: a flat popularity curve).
         """
-        users = np.unique(self.item_users[rest].indices)
+        users = self._users_of(rest)
         if self.history_lengths[users].sum() <= self.item_counts[block].sum():
             local = self._from_histories(users, block)
         else:
             local = self._from_user_lists(users, block)
         return (local[:, np.searchsorted(block, rest)].T @ local).toarray()
+
+    def _users_of(self, items: NDArray[np.integer]) -> NDArray[np.intp]:
+        """The users of any of `items`, sorted (marked in a scratch array: no sort, no hashing)."""
+        self._seen[self.item_users[items].indices] = True
+        users = np.flatnonzero(self._seen)
+        self._seen[users] = False
+        return users
 
     def _from_histories(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csr_matrix:
         """users x block: 1 where the user has the item, from the users' histories."""

@@ -153,6 +153,8 @@ def test_cooccurrence_counts_agree_with_the_dense_product_both_ways():
     dense = (item_users @ item_users.T).toarray()
     rest, block = np.array([40, 55, 79]), np.array([0, 3, 40, 41, 55, 60, 79])
     users = np.unique(item_users[rest].indices)
+    assert np.array_equal(gram._users_of(np.array([0, 1])), np.unique(item_users[[0, 1]].indices))
+    assert np.array_equal(gram._users_of(rest), users)  # nothing left over from the call before
     expected = dense[np.ix_(rest, block)]
     for local in (gram._from_histories(users, block), gram._from_user_lists(users, block)):
         assert local.shape == (len(users), len(block))
