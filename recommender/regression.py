@@ -193,10 +193,13 @@ class _Cooccurrence:
         """
         users = self._users_of(rest)
         if self.history_lengths[users].sum() <= self.item_counts[block].sum():
-            local = self._from_histories(users, block)
+            rows = self._from_histories(users, block)
+            columns = rows.tocsc()
         else:
-            local = self._from_user_lists(users, block)
-        return (local[:, np.searchsorted(block, rest)].T @ local).toarray()
+            columns = self._from_user_lists(users, block)
+            rows = columns.tocsr()
+        # Both layouts of users x block: the rest's columns transposed are rows, without a copy.
+        return (columns[:, np.searchsorted(block, rest)].T @ rows).toarray()
 
     def _users_of(self, items: NDArray[np.integer]) -> NDArray[np.intp]:
         """The users of any of `items`, sorted (marked in a scratch array: no sort, no hashing)."""
@@ -210,8 +213,8 @@ class _Cooccurrence:
         return _restricted(self.user_items[users], block, self._slot)
 
     def _from_user_lists(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csr_matrix:
-        """users x block: 1 where the user has the item, from the items' user lists."""
-        return _restricted(self.item_users[block], users, self._user_slot).T.tocsr()
+        """users x block (column-major): 1 where the user has the item, from the items' user lists."""
+        return _restricted(self.item_users[block], users, self._user_slot).T
 
 
 def _restricted(rows: sp.csr_matrix, columns: NDArray[np.integer], slot: NDArray[np.int64]) -> sp.csr_matrix:
@@ -220,8 +223,9 @@ def _restricted(rows: sp.csr_matrix, columns: NDArray[np.integer], slot: NDArray
     found = slot[rows.indices]
     slot[columns] = -1
     keep = found >= 0
-    owner = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    # Each row keeps its entries in their order: the row pointers are the running count kept.
+    indptr = np.concatenate([[0], np.cumsum(keep)])[rows.indptr]
     return sp.csr_matrix(
-        (np.ones(int(keep.sum()), np.float32), (owner[keep], found[keep])),
+        (np.ones(int(indptr[-1]), np.float32), found[keep], indptr),
         shape=(rows.shape[0], len(columns)),
     )
