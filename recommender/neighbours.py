@@ -104,6 +104,23 @@ def ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
     return rows, cols, data, rank
 
 
+def ranked_presorted(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
+    """ranked() for entries already in row then score-descending order (as sp_matmul_topn(sort=True)
+    gives them): no sort, only runs of equal scores are put in column order."""
+    same = (rows[1:] == rows[:-1]) & (data[1:] == data[:-1])
+    if same.any():
+        tied = np.zeros(len(rows), bool)
+        tied[1:] = same
+        tied[:-1] |= same
+        at = np.flatnonzero(tied)
+        run = np.cumsum(np.concatenate([[True], ~same]))[at]  # which run of equal scores
+        cols = cols.copy()
+        cols[at] = cols[at][np.lexsort((cols[at], run))]
+    counts = np.bincount(rows, minlength=n_rows)
+    rank = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, cols, data, rank
+
+
 def place(table: Neighbours, rows, cols, data, rank, offset: int = 0) -> None:  # type: ignore[no-untyped-def]
     """Write ranked entries (as ranked() gives them) into the table's rows from `offset` on;
     entries ranked beyond the table's width are left out."""
@@ -115,7 +132,8 @@ def place(table: Neighbours, rows, cols, data, rank, offset: int = 0) -> None:  
 def not_owned(rows: NDArray[np.int64], cols: NDArray[np.int32], owned: sp.csr_matrix) -> NDArray[np.bool_]:
     """A mask of the entries (row, col) that are not stored in `owned` (rows x items).
 
-    Both come in row then column order, so their keys are sorted: a binary search each, no hashing.
+    The owned entries are taken in row then column order, so their keys are sorted: one binary
+    search per entry (in any order), no hashing.
     """
     n_items = owned.shape[1]
     own_rows, own_cols, _ = entries(owned)
@@ -279,11 +297,12 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
     for start in range(0, n_users, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n_users)
         own = history[start:stop]
-        block = sp_matmul_topn(own, matrix, top_n=k + spare, threshold=0.0, n_threads=THREADS)
-        rows, cols, data = entries(block)
+        block = sp_matmul_topn(own, matrix, top_n=k + spare, threshold=0.0, sort=True, n_threads=THREADS)
+        rows = np.repeat(np.arange(stop - start), np.diff(block.indptr))  # best first in each row
+        cols, data = block.indices, block.data
         found = np.bincount(rows, minlength=stop - start)
         keep = not_owned(rows, cols, own)
-        rows, cols, data, rank = ranked(rows[keep], cols[keep], data[keep], stop - start)
+        rows, cols, data, rank = ranked_presorted(rows[keep], cols[keep], data[keep], stop - start)
         place(lists, rows, cols, data, rank, start)
         # A list is short of its true top k only if the product was cut and the user's items filled it.
         kept = np.bincount(rows, minlength=stop - start)

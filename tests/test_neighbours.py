@@ -11,6 +11,7 @@ from recommender.neighbours import (
     gather,
     merge,
     ranked,
+    ranked_presorted,
     top_k_neighbours,
     top_n,
     top_of_sum,
@@ -83,6 +84,25 @@ def test_user_lists_equal_gathering_at_request_time():
     assert lists.of(0, 6) is None  # longer than what was kept: computed at request time
 
 
+def test_user_lists_break_ties_by_item_as_at_request_time():
+    # Scores from two values and every weight 1: most lists hold ties, which go to the lower item.
+    rng = np.random.default_rng(8)
+    indices = np.array([rng.permutation(np.delete(np.arange(30), i))[:8] for i in range(30)], np.int32)
+    table = Neighbours(indices, -np.sort(-rng.choice(np.array([0.5, 1.0], np.float32), (30, 8)), axis=1))
+    history = sp.random(40, 30, density=0.1, random_state=rng, format="csr", dtype=np.float32)
+    history.data[:] = 1.0
+    lists = user_lists(history, table, k=6)
+    tied = 0
+    for user in range(40):
+        owned = history[user].indices
+        expected = top_n(*gather(table, owned, history[user].data), 6, exclude=owned)
+        got = lists.of(user, 6)
+        assert got is not None
+        assert got[0].tolist() == expected[0].tolist()
+        tied += len(got[1]) - len(np.unique(got[1]))
+    assert tied > 20
+
+
 def test_users_crowded_by_their_own_items_get_their_true_list():
     # One user has items 0..3; the only neighbours of those are each other and item 4.
     table = Neighbours(
@@ -113,3 +133,8 @@ def test_ranked_orders_by_row_then_score_then_column_for_any_sign():
     assert cols.tolist() == matrix.indices[order].tolist()
     assert data.tolist() == matrix.data[order].tolist()
     assert rank.tolist() == [r for n in np.diff(matrix.indptr) for r in range(n)]
+    # Entries already by score (columns shuffled within equal scores) come out the same way.
+    shuffled = rng.permutation(len(cols))
+    by_score = np.lexsort((shuffled, -data, rows))
+    again = ranked_presorted(rows[by_score], cols[by_score], data[by_score], 30)
+    assert [a.tolist() for a in again] == [rows.tolist(), cols.tolist(), data.tolist(), rank.tolist()]
