@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.neighbours import Neighbours, entries, not_owned, place, ranked, top_of_sum
+from recommender.neighbours import Neighbours, best_of_rows, entries, not_owned, place, ranked, top_of_sum
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
@@ -65,5 +65,5 @@ def blend_rows(
     rows, cols, data = entries(summed)
     keep = (data > 0) & not_owned(rows, cols, exclude.tocsr())
     table = Neighbours(np.full((n_rows, n), -1, np.int32), np.zeros((n_rows, n), np.float32))
-    place(table, *ranked(rows[keep], cols[keep], data[keep], n_rows))
+    place(table, *ranked(*best_of_rows(rows[keep], cols[keep], data[keep], n_rows, n), n_rows))
     return table

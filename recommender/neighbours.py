@@ -104,6 +104,31 @@ def ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
     return rows, cols, data, rank
 
 
+def best_of_rows(rows, cols, data, n_rows, n, block_rows=8192):  # type: ignore[no-untyped-def]
+    """The entries among which ranked() would find each row's n first: the n highest scores of
+    each row, ties to the lower column. Entries come, and stay, in row then column order, with
+    positive scores. Rows are laid out dense (block_rows at a time) and split at their n-th score."""
+    if len(rows) == 0 or np.bincount(rows).max() <= n:
+        return rows, cols, data
+    starts = np.searchsorted(rows, np.arange(0, n_rows + block_rows, block_rows))
+    kept = []
+    for first, (lo, hi) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
+        if lo == hi:
+            continue
+        r = rows[lo:hi] - first * block_rows
+        counts = np.bincount(r)
+        slot = np.arange(hi - lo) - np.repeat(np.cumsum(counts) - counts, counts)
+        dense = np.zeros((len(counts), max(int(counts.max()), n)), np.float32)  # 0: no entry
+        dense[r, slot] = data[lo:hi]
+        nth = -np.partition(-dense, n - 1, axis=1)[:, n - 1 : n]
+        above, tied = dense > nth, (dense == nth) & (dense > 0)
+        # Of the entries tied with the n-th score, those with the lowest columns fill the row.
+        take = above | (tied & (np.cumsum(tied, axis=1) <= n - above.sum(axis=1, keepdims=True)))
+        kept.append(lo + np.flatnonzero(take[r, slot]))
+    keep = np.concatenate(kept)
+    return rows[keep], cols[keep], data[keep]
+
+
 def ranked_presorted(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
     """ranked() for entries already in row then score-descending order (as sp_matmul_topn(sort=True)
     gives them): no sort, only runs of equal scores are put in column order."""

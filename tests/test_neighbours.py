@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from recommender import neighbours as nb
 from recommender.neighbours import (
     Neighbours,
+    best_of_rows,
     entries,
     gather,
     merge,
@@ -138,3 +139,21 @@ def test_ranked_orders_by_row_then_score_then_column_for_any_sign():
     by_score = np.lexsort((shuffled, -data, rows))
     again = ranked_presorted(rows[by_score], cols[by_score], data[by_score], 30)
     assert [a.tolist() for a in again] == [rows.tolist(), cols.tolist(), data.tolist(), rank.tolist()]
+
+
+def test_best_of_rows_keeps_what_ranked_would_put_first():
+    rng = np.random.default_rng(4)
+    dense = np.where(rng.random((50, 40)) < 0.5, rng.choice(np.array([0.5, 1.0, 2.0]), (50, 40)), 0)
+    dense[7], dense[8] = 0, 0  # ties at the cut, an empty row, and a row shorter than n
+    dense[8, 3] = 1.0
+    matrix = sp.csr_matrix(dense.astype(np.float32))
+    rows, cols, data = entries(matrix.copy())
+    for n, block_rows in ((4, 8192), (4, 3), (1, 7), (40, 5)):
+        got = best_of_rows(rows, cols, data, 50, n, block_rows)
+        assert all(np.all(np.diff(a) >= 0) for a in (got[0],))  # still in row order
+        best = ranked(rows, cols, data, 50)
+        first = best[3] < n
+        expected = np.lexsort((best[1][first], best[0][first]))
+        assert got[0].tolist() == best[0][first][expected].tolist()
+        assert got[1].tolist() == best[1][first][expected].tolist()
+        assert got[2].tolist() == best[2][first][expected].tolist()
