@@ -40,13 +40,14 @@ def evaluate(
     settings: ModelSettings | None = None,
     hybrid_weights: Sequence[float] = HYBRID_WEIGHTS,
     baselines_on: bool = True,
+    horizon_days: int | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[list[Row], dict[str, object]]:
     """Every row of the comparison, and facts about the split."""
     settings = settings or ModelSettings()
     catalog = load_catalog(products_csv)
     interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
-    split = temporal_split(interactions, pd.Timestamp(cutoff), len(catalog))
+    split = temporal_split(interactions, pd.Timestamp(cutoff), len(catalog), horizon_days)
     if not split.truth:
         raise SystemExit(f"no test users: nobody with history before {cutoff} took a new item after it")
     started = time.perf_counter()
@@ -62,6 +63,7 @@ def evaluate(
         "test_users": len(users),
         "new_items": int(split.new_items.sum()),
         "cutoff": cutoff,
+        "horizon_days": horizon_days,
         "k": k,
         "ranker": ranker_facts(model, users, [split.truth[u] for u in users]),
     }
@@ -178,12 +180,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--report-dir", type=Path, default=Path("reports"))
     parser.add_argument("--name", help="report name (default: the products file's folder)")
     parser.add_argument("--no-baselines", action="store_true", help="skip BM25 item-KNN and EASE")
+    parser.add_argument(
+        "--horizon",
+        type=int,
+        metavar="DAYS",
+        help="test on what users took within DAYS of the cutoff (default: all after it)",
+    )
     args = parser.parse_args(argv)
 
     runs: list[Run] = []
     for cutoff in (c.strip() for c in args.cutoff.split(",") if c.strip()):
         rows, facts = evaluate(
-            args.products, args.interactions, cutoff, args.k, baselines_on=not args.no_baselines
+            args.products,
+            args.interactions,
+            cutoff,
+            args.k,
+            baselines_on=not args.no_baselines,
+            horizon_days=args.horizon,
         )
         print(f"cutoff {cutoff}\n{table(rows, args.k)}\n")
         runs.append((rows, facts))

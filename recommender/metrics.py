@@ -19,13 +19,18 @@ class Split:
     new_items: NDArray[np.bool_]  # True for items with no training interaction
 
 
-def temporal_split(interactions: pd.DataFrame, cutoff: pd.Timestamp, n_items: int) -> Split:
+def temporal_split(
+    interactions: pd.DataFrame, cutoff: pd.Timestamp, n_items: int, horizon_days: int | None = None
+) -> Split:
     """Train on rows before `cutoff`; test users had history before it and new items after it.
 
-    A user's ground truth is the set of items they interacted with after the cutoff and never before.
+    A user's ground truth is the set of items they interacted with after the cutoff and never
+    before: up to the end of the log, or within `horizon_days` of the cutoff.
     """
     before = interactions["ts"] < cutoff
     train, test = interactions[before], interactions[~before]
+    if horizon_days is not None:
+        test = test[test["ts"] < cutoff + pd.Timedelta(days=horizon_days)]
     seen = set(zip(train["user_id"], train["item"], strict=True))
     known_users = set(train["user_id"])
     truth: dict[str, set[int]] = {}

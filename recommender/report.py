@@ -161,7 +161,7 @@ def write_report(runs: list[Run], out_dir: Path, name: str, command: str) -> Pat
         f"Metrics at K={k}; recommended lists never contain items the user had before the cutoff. "
         "Baselines are at the best setting of their grid, tuned on the test period itself (generous "
         "to them). New hits: recommended products that had no interaction before the cutoff and "
-        "that the user then took.\n",
+        "that the user then took." + _horizon(runs[0][1].get("horizon_days")) + "\n",
         f"## Across cutoffs\n\n{across(runs, k)}\n",
         f"## The ranker\n\n{ranker_section(runs)}\n",
         f"![NDCG@{k} against the hybrid weight]({png.name})\n",
@@ -177,3 +177,8 @@ def write_report(runs: list[Run], out_dir: Path, name: str, command: str) -> Pat
     report = out_dir / f"{name}.md"
     report.write_text("\n".join(parts))
     return report
+
+
+def _horizon(days: object) -> str:
+    """The sentence that says the test period was cut short, if it was."""
+    return f" Test period: the {days} days after each cutoff (not the rest of the log)." if days else ""

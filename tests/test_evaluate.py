@@ -79,6 +79,20 @@ def test_several_cutoffs_make_one_report_with_a_column_each(split_store, tmp_pat
     assert "NDCG@3 2024-01-04 (new hits) | NDCG@3 2024-02-01 (new hits)" in report
     assert "## Cutoff 2024-01-04" in report and "## Cutoff 2024-02-01" in report
     assert "## The ranker" in report and "not trained" in report  # the tiny store is too small
+    assert "Test period" not in report  # the rest of the log, as usual
+
+
+def test_a_horizon_keeps_only_what_users_took_within_it(split_store, tmp_path):
+    products, interactions = split_store
+    args = ["--products", str(products), "--interactions", str(interactions), "--cutoff", "2024-02-01"]
+    args += ["--k", "3", "--report-dir", str(tmp_path), "--name", "soon", "--no-baselines"]
+    _, everyone = evaluate(
+        *split_store, cutoff="2024-02-01", k=3, baselines_on=False, progress=lambda _: None
+    )
+    main([*args, "--horizon", "30", "--json", str(tmp_path / "soon.json")])
+    facts = json.loads((tmp_path / "soon.json").read_text())["cutoffs"][0]["facts"]
+    assert facts["horizon_days"] == 30 and facts["test_users"] < everyone["test_users"]
+    assert "Test period: the 30 days after each cutoff" in (tmp_path / "soon.md").read_text()
 
 
 def test_no_test_users_is_a_clear_error(store):

@@ -64,3 +64,8 @@ def test_temporal_split_keeps_only_new_items_of_returning_users():
     assert list(split.truth) == ["A"]  # B has no history before; C took nothing new after
     assert split.truth["A"].tolist() == [2]  # item 1 is a repeat, not new
     assert split.new_items.tolist() == [False, False, True, True, True]
+    # Within 30 days of the cutoff: A's item 2 (taken 30 days after it) is out, so A is no test user.
+    short = temporal_split(frame, pd.Timestamp("2024-02-01"), n_items=5, horizon_days=30)
+    assert len(short.train) == 3 and short.truth == {}
+    longer = temporal_split(frame, pd.Timestamp("2024-02-01"), n_items=5, horizon_days=31)
+    assert longer.truth["A"].tolist() == [2]
