@@ -75,14 +75,22 @@ def test_user_lists_equal_gathering_at_request_time():
     table = top_k_neighbours(items.T.tocsr(), items.T.tocsr(), k=8)
     history = sp.random(40, 30, density=0.15, random_state=rng, format="csr", dtype=np.float32)
     lists = user_lists(history, table, k=5)
-    for user in range(40):
+    _assert_as_at_request_time(lists, history, table, 5)
+    assert lists.of(0, 6) is None  # longer than what was kept: computed at request time
+
+
+def _assert_as_at_request_time(lists, history, table, k):  # type: ignore[no-untyped-def]
+    """Every user's built list is the one gathered for them at request time; returns the scores."""
+    scores = []
+    for user in range(history.shape[0]):
         owned = history[user].indices
-        expected = top_n(*gather(table, owned, history[user].data), 5, exclude=owned)
-        got = lists.of(user, 5)
+        expected = top_n(*gather(table, owned, history[user].data), k, exclude=owned)
+        got = lists.of(user, k)
         assert got is not None
         assert got[0].tolist() == expected[0].tolist()
         assert got[1] == pytest.approx(expected[1], rel=1e-5)
-    assert lists.of(0, 6) is None  # longer than what was kept: computed at request time
+        scores.append(got[1])
+    return scores
 
 
 def test_user_lists_break_ties_by_item_as_at_request_time():
@@ -92,16 +100,8 @@ def test_user_lists_break_ties_by_item_as_at_request_time():
     table = Neighbours(indices, -np.sort(-rng.choice(np.array([0.5, 1.0], np.float32), (30, 8)), axis=1))
     history = sp.random(40, 30, density=0.1, random_state=rng, format="csr", dtype=np.float32)
     history.data[:] = 1.0
-    lists = user_lists(history, table, k=6)
-    tied = 0
-    for user in range(40):
-        owned = history[user].indices
-        expected = top_n(*gather(table, owned, history[user].data), 6, exclude=owned)
-        got = lists.of(user, 6)
-        assert got is not None
-        assert got[0].tolist() == expected[0].tolist()
-        tied += len(got[1]) - len(np.unique(got[1]))
-    assert tied > 20
+    scores = _assert_as_at_request_time(user_lists(history, table, k=6), history, table, 6)
+    assert sum(len(s) - len(np.unique(s)) for s in scores) > 20  # ties were there to break
 
 
 def test_users_crowded_by_their_own_items_get_their_true_list():
