@@ -212,7 +212,7 @@ class _Cooccurrence:
         """users x block: 1 where the user has the item, from the users' histories."""
         return _restricted(self.user_items[users], block, self._slot)
 
-    def _from_user_lists(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csr_matrix:
+    def _from_user_lists(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csc_matrix:
         """users x block (column-major): 1 where the user has the item, from the items' user lists."""
         return _restricted(self.item_users[block], users, self._user_slot).T
 
