@@ -99,9 +99,7 @@ def ranked(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
     key = (rows.astype(np.int64) << 32) | (np.uint32(0xFFFFFFFF) - ascending).astype(np.int64)
     order = np.argsort(key, kind="stable")
     rows, cols, data = rows[order], cols[order], data[order]
-    counts = np.bincount(rows, minlength=n_rows)
-    rank = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return rows, cols, data, rank
+    return rows, cols, data, _positions(np.bincount(rows, minlength=n_rows))
 
 
 def best_of_rows(rows, cols, data, n_rows, n, block_rows=8192):  # type: ignore[no-untyped-def]
@@ -117,7 +115,7 @@ def best_of_rows(rows, cols, data, n_rows, n, block_rows=8192):  # type: ignore[
             continue
         r = rows[lo:hi] - first * block_rows
         counts = np.bincount(r)
-        slot = np.arange(hi - lo) - np.repeat(np.cumsum(counts) - counts, counts)
+        slot = _positions(counts)
         dense = np.zeros((len(counts), max(int(counts.max()), n)), np.float32)  # 0: no entry
         dense[r, slot] = data[lo:hi]
         nth = -np.partition(-dense, n - 1, axis=1)[:, n - 1 : n]
@@ -141,9 +139,12 @@ def ranked_presorted(rows, cols, data, n_rows):  # type: ignore[no-untyped-def]
         run = np.cumsum(np.concatenate([[True], ~same]))[at]  # which run of equal scores
         cols = cols.copy()
         cols[at] = cols[at][np.lexsort((cols[at], run))]
-    counts = np.bincount(rows, minlength=n_rows)
-    rank = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return rows, cols, data, rank
+    return rows, cols, data, _positions(np.bincount(rows, minlength=n_rows))
+
+
+def _positions(counts: NDArray[np.integer]) -> NDArray[np.int64]:
+    """Each entry's place in its row (0 first), for entries grouped by row, counts[r] in row r."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def place(table: Neighbours, rows, cols, data, rank, offset: int = 0) -> None:  # type: ignore[no-untyped-def]
