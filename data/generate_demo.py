@@ -14,6 +14,7 @@ The same seed gives the same files. Structure a recommender should find:
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -321,8 +322,8 @@ def generate(
     seed: int,
     skew: float = 1.05,
     phrases: int = 2,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(products, interactions) in the service's CSV columns.
+) -> tuple[pd.DataFrame, Log]:
+    """The products in the service's CSV columns, and the interactions as a Log.
 
     `skew` is the Zipf exponent of popularity inside a category (smaller: a flatter curve, more
     products with many buyers); `phrases` the number of stock sentences in each description.
@@ -388,27 +389,55 @@ def generate(
     with_companion = bought & (rng.random(len(v_item)) < 0.45)
 
     frames = [
-        (v_session, v_item, "view", v_time),
-        (v_session[carted], v_item[carted], "add_to_cart", v_time[carted] + np.timedelta64(30, "s")),
-        (v_session[bought], v_item[bought], "purchase", v_time[bought] + np.timedelta64(90, "s")),
+        (v_session, v_item, v_time),
+        (v_session[carted], v_item[carted], v_time[carted] + np.timedelta64(30, "s")),
+        (v_session[bought], v_item[bought], v_time[bought] + np.timedelta64(90, "s")),
         (
             v_session[with_companion],
             companion[v_item[with_companion]],
-            "purchase",
             v_time[with_companion] + np.timedelta64(120, "s"),
         ),
     ]
-    interactions = pd.DataFrame(
-        {
-            "user_id": np.concatenate([_ids("U", s_user[s]) for s, _, _, _ in frames]),
-            "product_id": np.concatenate([_ids("P", i) for _, i, _, _ in frames]),
-            "interaction_type": np.concatenate([np.full(len(i), t) for _, i, t, _ in frames]),
-            "ts": np.concatenate([t for _, _, _, t in frames]),
-        }
+    coded = zip(KIND_CODES, frames, strict=True)
+    kinds = np.concatenate([np.full(len(i), k, np.int8) for k, (_, i, _) in coded])
+    times = np.concatenate([t for _, _, t in frames])
+    order = np.argsort(times, kind="stable")
+    log = Log(
+        users=np.concatenate([s_user[s] for s, _, _ in frames])[order],
+        items=np.concatenate([i for _, i, _ in frames])[order],
+        kinds=kinds[order],
+        ts=times[order],
     )
-    interactions = interactions.sort_values("ts", kind="stable").reset_index(drop=True)
-    interactions["ts"] = interactions["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return products, interactions
+    return products, log
+
+
+@dataclass(frozen=True)
+class Log:
+    """The interactions as numbers, in time order (a store of 85M rows fits in memory this way)."""
+
+    users: np.ndarray  # user number: U001 is 0
+    items: np.ndarray  # product number: P001 is 0
+    kinds: np.ndarray  # index into KINDS
+    ts: np.ndarray  # datetime64[s]
+
+    def write(self, path: Path, chunk: int = 2_000_000) -> None:
+        """The service's interactions CSV, written `chunk` rows at a time."""
+        with open(path, "w", newline="") as out:
+            for start in range(0, len(self.ts), chunk):
+                rows = slice(start, start + chunk)
+                frame = pd.DataFrame(
+                    {
+                        "user_id": _ids("U", self.users[rows]),
+                        "product_id": _ids("P", self.items[rows]),
+                        "interaction_type": np.array(KINDS)[self.kinds[rows]],
+                        "ts": pd.Series(self.ts[rows]).dt.strftime("%Y-%m-%dT%H:%M:%S"),
+                    }
+                )
+                frame.to_csv(out, index=False, header=start == 0)
+
+
+KINDS = ("view", "add_to_cart", "purchase")
+KIND_CODES = (0, 1, 2, 2)  # of the frames above: views, carts, purchases, companion purchases
 
 
 def _catalog(
@@ -461,28 +490,25 @@ def main() -> None:
     parser.add_argument("--phrases", type=int, default=2, help="sentences in each description")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
-    products, interactions = generate(
-        args.products, args.users, args.interactions, args.seed, args.skew, args.phrases
-    )
+    products, log = generate(args.products, args.users, args.interactions, args.seed, args.skew, args.phrases)
     args.out.mkdir(parents=True, exist_ok=True)
     products.to_csv(args.out / "products.csv", index=False)
-    interactions.to_csv(args.out / "interactions.csv", index=False)
+    log.write(args.out / "interactions.csv")
     print(
-        f"{args.out}: {len(products)} products, {len(interactions)} interactions, "
-        f"{interactions['user_id'].nunique()} users; {shape(interactions, len(products))}"
+        f"{args.out}: {len(products)} products, {len(log.ts)} interactions, "
+        f"{len(np.unique(log.users))} users; {shape(log, len(products))}"
     )
 
 
-def shape(interactions: pd.DataFrame, n_products: int) -> str:
+def shape(log: Log, n_products: int) -> str:
     """How concentrated the store is: what the top 1% of products hold, the median product, users."""
-    pairs = interactions[["user_id", "product_id"]].drop_duplicates()
-    counts = pairs["product_id"].value_counts().to_numpy()  # most first; products nobody took: 0
-    buyers = np.concatenate([counts, np.zeros(n_products - len(counts))])
+    pairs = np.unique(log.users.astype(np.int64) * n_products + log.items)
+    buyers = np.sort(np.bincount(pairs % n_products, minlength=n_products))[::-1]  # most first
     top = buyers[: max(1, n_products // 100)].sum() / buyers.sum()
-    per_user = pairs.groupby("user_id").size()
+    per_user = len(pairs) / len(np.unique(pairs // n_products))
     return (
         f"top 1% of products hold {top:.0%} of the buyers, the median product has "
-        f"{np.median(buyers):.0f}, users hold {per_user.mean():.1f} products on average"
+        f"{np.median(buyers):.0f}, users hold {per_user:.1f} products on average"
     )
 
 
