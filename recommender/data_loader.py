@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 PRODUCT_COLUMNS = ("product_id", "title")
 OPTIONAL_PRODUCT_COLUMNS = ("category", "description", "img_url")
 INTERACTION_COLUMNS = ("user_id", "product_id", "interaction_type", "ts")
+# Interaction rows read at once: their text takes about 200 bytes a row until it is coded.
+CHUNK_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -86,42 +88,76 @@ def _prices(frame: pd.DataFrame) -> NDArray[np.float32]:
         return np.where(np.isfinite(prices) & (prices > 0), prices, np.nan).astype(np.float32)
 
 
-def load_interactions(path: str | Path, catalog: Catalog, types: Collection[str]) -> pd.DataFrame:
+def load_interactions(
+    path: str | Path, catalog: Catalog, types: Collection[str], chunk_rows: int = CHUNK_ROWS
+) -> pd.DataFrame:
     """Read interactions.csv into columns user_id, item (catalog row), interaction_type, ts (naive UTC).
 
     Rows naming a product that is not in the catalog, or an interaction type outside `types`,
     are skipped and counted in a warning. A header with no rows is a store with no history yet.
+    The file is read `chunk_rows` rows at a time: only a chunk's text is in memory at once.
     """
-    frame = _read_csv(path, INTERACTION_COLUMNS)
     name = Path(path).name
+    skipped = {
+        "product_id": _Skipped("is not in the catalog"),
+        "interaction_type": _Skipped(f"is not one of {', '.join(types)}"),
+    }
+    parts, start = [], 0
+    for frame in _read_chunks(path, INTERACTION_COLUMNS, chunk_rows):
+        parts.append(_interactions(frame, start, name, catalog, types, skipped))
+        start += len(frame)
+    for column, rows in skipped.items():
+        if rows.count:
+            log.warning(
+                "%s: skipped %d rows whose %s %s (e.g. %r on line %d)",
+                name,
+                rows.count,
+                column,
+                rows.reason,
+                rows.example,
+                rows.line,
+            )
+    if start and not sum(len(part) for part in parts):
+        log.warning("%s: no usable rows; recommendations fall back to content and catalog order", name)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+@dataclass
+class _Skipped:
+    """Rows skipped for one reason, and the first of them."""
+
+    reason: str
+    count: int = 0
+    example: str = ""
+    line: int = 0
+
+    def add(self, bad: NDArray[np.bool_], values: pd.Series, start: int) -> None:
+        """Count a chunk's `bad` rows (the chunk's first row is data row `start` of the file)."""
+        if bad.any() and not self.count:
+            first = int(np.argmax(bad))
+            self.example, self.line = values.iloc[first], _line(start + first)
+        self.count += int(bad.sum())
+
+
+def _interactions(
+    frame: pd.DataFrame,
+    start: int,
+    name: str,
+    catalog: Catalog,
+    types: Collection[str],
+    skipped: dict[str, _Skipped],
+) -> pd.DataFrame:
+    """One chunk's rows (the first is data row `start` of the file), checked and coded."""
     users = _per_value(frame["user_id"], lambda u: u.str.strip())
-    _reject_empty(users, name, "user_id")
-    ts = _parse_timestamps(frame["ts"], name)
+    _reject_empty(users, name, "user_id", start)
+    ts = _parse_timestamps(frame["ts"], name, start)
     kinds = _per_value(frame["interaction_type"], lambda k: k.str.strip().str.lower())
     items = _per_value(frame["product_id"], lambda p: p.str.strip().map(catalog.index))
-
     known_item = items.notna().to_numpy()
     known_kind = kinds.isin(list(types)).to_numpy()
-    if not known_item.all():
-        log.warning(
-            "%s: skipped %d rows whose product_id is not in the catalog (e.g. %r on line %d)",
-            name,
-            int((~known_item).sum()),
-            frame["product_id"].iloc[int(np.argmin(known_item))],
-            _line(int(np.argmin(known_item))),
-        )
-    if not known_kind.all():
-        log.warning(
-            "%s: skipped %d rows whose interaction_type is not one of %s (e.g. %r on line %d)",
-            name,
-            int((~known_kind).sum()),
-            ", ".join(types),
-            kinds.iloc[int(np.argmin(known_kind))],
-            _line(int(np.argmin(known_kind))),
-        )
+    skipped["product_id"].add(~known_item, frame["product_id"], start)
+    skipped["interaction_type"].add(~known_kind, kinds, start)
     keep = known_item & known_kind
-    if len(frame) and not keep.any():
-        log.warning("%s: no usable rows; recommendations fall back to content and catalog order", name)
     return pd.DataFrame(
         {
             "user_id": users[keep].to_numpy(dtype=object),
@@ -133,20 +169,36 @@ def load_interactions(path: str | Path, catalog: Catalog, types: Collection[str]
 
 
 def _read_csv(path: str | Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """The whole file as one frame."""
+    (frame,) = _read_chunks(path, required, None)
+    return frame
+
+
+def _read_chunks(path: str | Path, required: tuple[str, ...], rows: int | None) -> Iterator[pd.DataFrame]:
+    """The file `rows` rows at a time (None: all at once; a header alone: one empty frame)."""
     path = Path(path)
+    options = {"dtype": str, "keep_default_na": False, "na_filter": False}
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        if rows is None:
+            yield _checked(pd.read_csv(path, **options), path.name, required)
+            return
+        with pd.read_csv(path, chunksize=rows, **options) as reader:
+            for frame in reader:
+                yield _checked(frame, path.name, required)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path.name}: the file is empty (expected a header: {','.join(required)})") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path.name}: not a readable CSV file ({exc})") from None
+
+
+def _checked(frame: pd.DataFrame, name: str, required: tuple[str, ...]) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{path.name} line 1: missing column(s) {', '.join(missing)}; "
+            f"{name} line 1: missing column(s) {', '.join(missing)}; "
             f"the header must contain {','.join(required)}"
         )
     return frame
@@ -158,7 +210,7 @@ def _per_value(column: pd.Series, change: Callable[[pd.Index], pd.Index]) -> pd.
     return pd.Series(np.asarray(change(pd.Index(distinct)))[codes], index=column.index)
 
 
-def _parse_timestamps(raw: pd.Series, name: str) -> pd.Series:
+def _parse_timestamps(raw: pd.Series, name: str, start: int = 0) -> pd.Series:
     ts = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
     if ts.isna().any():  # perhaps only spaces around some values: strip (slow on millions) and retry
         ts = pd.to_datetime(raw.str.strip(), format="ISO8601", utc=True, errors="coerce")
@@ -166,17 +218,17 @@ def _parse_timestamps(raw: pd.Series, name: str) -> pd.Series:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{name} line {_line(row)}, column ts: {raw.iloc[row]!r} is not an ISO 8601 time "
+            f"{name} line {_line(start + row)}, column ts: {raw.iloc[row]!r} is not an ISO 8601 time "
             "(e.g. 2024-03-01T14:05:00)"
         )
     return ts
 
 
-def _reject_empty(values: pd.Series, name: str, column: str) -> None:
+def _reject_empty(values: pd.Series, name: str, column: str, start: int = 0) -> None:
     empty = (values == "").to_numpy()
     if empty.any():
         raise DataError(
-            f"{name} line {_line(int(np.flatnonzero(empty)[0]))}, column {column}: empty {column}"
+            f"{name} line {_line(start + int(np.flatnonzero(empty)[0]))}, column {column}: empty {column}"
         )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+import pandas as pd
 import pytest
 
 from recommender.data_loader import load_catalog, load_interactions
@@ -107,3 +108,46 @@ def test_header_only_interactions_is_a_store_without_history(store, tmp_path):
         write(tmp_path / "i.csv", "user_id,product_id,interaction_type,ts\n"), catalog, TYPES
     )
     assert frame.empty
+
+
+def test_interactions_read_in_chunks_are_the_whole_file(store):
+    catalog = load_catalog(store[0])
+    whole = load_interactions(store[1], catalog, TYPES)
+    for rows in (1, 2, 3, len(whole) + 1):
+        chunked = load_interactions(store[1], catalog, TYPES, chunk_rows=rows)
+        pd.testing.assert_frame_equal(chunked, whole)
+
+
+def test_chunks_keep_file_lines_in_errors_and_warnings(store, tmp_path, caplog):
+    catalog = load_catalog(store[0])
+    rows = [
+        "U1,P1,view,2024-01-01",
+        "U1,P2,wishlist,2024-01-01",
+        "U2,P1,view,2024-01-02",
+        "U2,GONE,view,2024-01-02",
+        "U2,GONE,view,2024-01-03",
+        "U3,P2,purchase,2024-01-04",
+    ]
+    path = write(tmp_path / "i.csv", "\n".join(["user_id,product_id,interaction_type,ts", *rows]) + "\n")
+    with caplog.at_level(logging.WARNING):
+        frame = load_interactions(path, catalog, TYPES, chunk_rows=2)
+    assert frame["user_id"].tolist() == ["U1", "U2", "U3"]
+    assert "skipped 2 rows whose product_id is not in the catalog (e.g. 'GONE' on line 5)" in caplog.text
+    assert "skipped 1 rows whose interaction_type is not one of" in caplog.text
+    assert "'wishlist' on line 3" in caplog.text
+
+    bad = write(tmp_path / "bad.csv", path.read_text().replace("2024-01-03", "soon"))
+    with pytest.raises(DataError, match="bad.csv line 6, column ts: 'soon'"):
+        load_interactions(bad, catalog, TYPES, chunk_rows=2)
+
+
+def test_a_log_whose_rows_are_all_skipped_says_so(store, tmp_path, caplog):
+    catalog = load_catalog(store[0])
+    path = write(
+        tmp_path / "i.csv",
+        "user_id,product_id,interaction_type,ts\nU1,GONE,wishlist,2024-01-01\nU1,P1,wishlist,2024-01-01\n",
+    )
+    with caplog.at_level(logging.WARNING):
+        frame = load_interactions(path, catalog, TYPES, chunk_rows=1)
+    assert frame.empty and list(frame.columns) == ["user_id", "item", "interaction_type", "ts"]
+    assert "i.csv: no usable rows" in caplog.text
