@@ -102,9 +102,10 @@ def load_interactions(
         "product_id": _Skipped("is not in the catalog"),
         "interaction_type": _Skipped(f"is not one of {', '.join(types)}"),
     }
+    products = pd.Index(catalog.product_ids)  # hashed once, not once a chunk
     parts, start = [], 0
     for frame in _read_chunks(path, INTERACTION_COLUMNS, chunk_rows):
-        parts.append(_interactions(frame, start, name, catalog, types, skipped))
+        parts.append(_interactions(frame, start, name, products, types, skipped))
         start += len(frame)
     for column, rows in skipped.items():
         if rows.count:
@@ -143,7 +144,7 @@ def _interactions(
     frame: pd.DataFrame,
     start: int,
     name: str,
-    catalog: Catalog,
+    products: pd.Index,
     types: Collection[str],
     skipped: dict[str, _Skipped],
 ) -> pd.DataFrame:
@@ -152,8 +153,8 @@ def _interactions(
     _reject_empty(users, name, "user_id", start)
     ts = _parse_timestamps(frame["ts"], name, start)
     kinds = _per_value(frame["interaction_type"], lambda k: k.str.strip().str.lower())
-    items = _per_value(frame["product_id"], lambda p: p.str.strip().map(catalog.index))
-    known_item = items.notna().to_numpy()
+    items = _per_value(frame["product_id"], lambda p: products.get_indexer(p.str.strip())).to_numpy()
+    known_item = items >= 0
     known_kind = kinds.isin(list(types)).to_numpy()
     skipped["product_id"].add(~known_item, frame["product_id"], start)
     skipped["interaction_type"].add(~known_kind, kinds, start)
@@ -161,7 +162,7 @@ def _interactions(
     return pd.DataFrame(
         {
             "user_id": users[keep].to_numpy(dtype=object),
-            "item": items[keep].to_numpy(dtype=np.int32),
+            "item": items[keep].astype(np.int32),
             "interaction_type": kinds[keep].to_numpy(dtype=object),
             "ts": ts[keep].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"),
         }
