@@ -43,34 +43,47 @@ class UserHistory:
     def build(
         cls, interactions: pd.DataFrame, n_items: int, config: HistoryConfig | None = None
     ) -> UserHistory:
-        """From the loader's frame (user_id, item, interaction_type, ts)."""
+        """From the loader's frame (user_id, item, interaction_type, ts).
+
+        Plain arrays sorted by (user, item) rather than a groupby: a log of 85M rows then needs a
+        few copies of one column at a time, not several of the frame.
+        """
         config = config or HistoryConfig()
+        if not len(interactions):
+            return cls({}, sp.csr_matrix((0, n_items), dtype=np.float32), np.empty(0, np.int32))
         codes, users = pd.factorize(interactions["user_id"], sort=False)
+        kinds, names = pd.factorize(interactions["interaction_type"], sort=False)
         top_weight = max(config.weights.values())
-        frame = pd.DataFrame(
-            {
-                "code": codes,
-                "item": interactions["item"].to_numpy(),
-                "weight": interactions["interaction_type"].map(config.weights).to_numpy(np.float32)
-                / top_weight,
-                "ts": interactions["ts"].to_numpy(),
-            }
-        )
-        pairs = frame.groupby(["code", "item"], sort=False).agg(weight=("weight", "max"), ts=("ts", "max"))
-        code = pairs.index.get_level_values("code").to_numpy()
-        item = pairs.index.get_level_values("item").to_numpy()
-        latest = frame.groupby("code")["ts"].max().to_numpy()
-        age_days = (latest[code] - pairs["ts"].to_numpy()) / np.timedelta64(1, "D")
+        weight = (np.array([config.weights[n] for n in names], np.float32) / top_weight)[kinds]
+        del kinds
+        item = interactions["item"].to_numpy()
+        ts = interactions["ts"].to_numpy()
+        # One run per (user, item) pair: its strongest interaction and its latest time.
+        order = np.argsort(codes.astype(np.int64) * n_items + item, kind="stable")
+        pair_code, pair_item = codes[order], item[order]
+        first = np.flatnonzero(np.r_[True, (np.diff(pair_code) != 0) | (np.diff(pair_item) != 0)])
+        pair_code, pair_item = pair_code[first], pair_item[first]
+        pair_weight = np.maximum.reduceat(weight[order], first)
+        pair_ts = np.maximum.reduceat(ts[order], first)
+        del order, weight
+        # Pairs are grouped by user: each user's latest time is the latest of their pairs'.
+        user_first = np.flatnonzero(np.r_[True, np.diff(pair_code) != 0])
+        latest = np.maximum.reduceat(pair_ts, user_first)  # users are coded in order of appearance
+        age_days = (latest[pair_code] - pair_ts) / np.timedelta64(1, "D")
         floor = config.recency_floor
         recency = floor + (1.0 - floor) * np.exp(-age_days / config.recency_days)
-        strength = (pairs["weight"].to_numpy() * recency).astype(np.float32)
-        matrix = sp.csr_matrix((strength, (code, item)), shape=(len(users), n_items), dtype=np.float32)
+        strength = (pair_weight * recency).astype(np.float32)
+        matrix = sp.csr_matrix(
+            (strength, (pair_code, pair_item)), shape=(len(users), n_items), dtype=np.float32
+        )
         matrix.sort_indices()
         matrix.eliminate_zeros()
+        # Each user's last item: of the rows at their latest time, the last one in the log.
         last_item = np.full(len(users), -1, dtype=np.int32)
-        if len(frame):
-            newest = frame.sort_values("ts", kind="stable").groupby("code").tail(1)
-            last_item[newest["code"].to_numpy()] = newest["item"].to_numpy()
+        rows = np.flatnonzero(ts == latest[codes])
+        rows = rows[np.argsort(codes[rows], kind="stable")]  # by user, in log order within each
+        last = rows[np.r_[codes[rows][1:] != codes[rows][:-1], True]]
+        last_item[codes[last]] = item[last]
         return cls({u: i for i, u in enumerate(users)}, matrix, last_item)
 
     def __contains__(self, user_id: object) -> bool:

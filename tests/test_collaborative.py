@@ -184,3 +184,25 @@ def test_regression_with_a_small_head_solves_each_item_on_its_own_candidates(mon
         expected = np.where(solved > 0, solved, 0.0)
         assert np.allclose(weights[predictors, i], expected, atol=1e-4), i
     assert (weights > 0).sum() > 100
+
+
+def test_last_item_is_of_the_latest_row_and_of_ties_the_last_in_the_log():
+    frame = pd.DataFrame(
+        {
+            "user_id": ["A", "B", "A", "A", "B", "B"],
+            "item": np.array([2, 1, 0, 3, 0, 1], np.int32),
+            "interaction_type": ["view", "view", "view", "view", "view", "purchase"],
+            "ts": pd.to_datetime(
+                ["2024-01-05", "2024-01-01", "2024-01-03", "2024-01-05", "2024-01-02", "2023-12-01"]
+            ),
+        }
+    )
+    history = UserHistory.build(frame, 4, HistoryConfig(WEIGHTS))
+    assert history.last_item.tolist() == [3, 0]
+    items, strength = history.items_of("B")
+    # B's item 1: its strongest type (a purchase) at its latest time (a view, a day before B's last)
+    assert dict(zip(items.tolist(), strength.tolist(), strict=True)) == pytest.approx(
+        {0: 1.0 / 1.5, 1: 0.3 + 0.7 * np.exp(-1 / 90)}, rel=1e-5
+    )
+    empty = UserHistory.build(frame.iloc[:0], 4, HistoryConfig(WEIGHTS))
+    assert empty.n_users == 0 and empty.matrix.shape == (0, 4) and empty.last_item.size == 0
