@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 PRODUCT_COLUMNS = ("product_id", "title")
 OPTIONAL_PRODUCT_COLUMNS = ("category", "description", "img_url")
 INTERACTION_COLUMNS = ("user_id", "product_id", "interaction_type", "ts")
+COLUMNS = ("user_id", "item", "interaction_type", "ts")  # of the loaded interactions
 # Interaction rows read at once: their text takes about 200 bytes a row until it is coded.
 CHUNK_ROWS = 1_000_000
 
@@ -103,9 +104,11 @@ def load_interactions(
         "interaction_type": _Skipped(f"is not one of {', '.join(types)}"),
     }
     products = pd.Index(catalog.product_ids)  # hashed once, not once a chunk
-    parts, start = [], 0
+    parts: dict[str, list[np.ndarray]] = {column: [] for column in COLUMNS}
+    start = 0
     for frame in _read_chunks(path, INTERACTION_COLUMNS, chunk_rows):
-        parts.append(_interactions(frame, start, name, products, types, skipped))
+        for column, values in _interactions(frame, start, name, products, types, skipped).items():
+            parts[column].append(values)
         start += len(frame)
     for column, rows in skipped.items():
         if rows.count:
@@ -118,9 +121,10 @@ def load_interactions(
                 rows.example,
                 rows.line,
             )
-    if start and not sum(len(part) for part in parts):
+    if start and not sum(len(part) for part in parts["item"]):
         log.warning("%s: no usable rows; recommendations fall back to content and catalog order", name)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    # Column by column, each chunk's copy let go once joined: the log is in memory about once.
+    return pd.DataFrame({column: np.concatenate(parts.pop(column)) for column in COLUMNS})
 
 
 @dataclass
@@ -147,8 +151,8 @@ def _interactions(
     products: pd.Index,
     types: Collection[str],
     skipped: dict[str, _Skipped],
-) -> pd.DataFrame:
-    """One chunk's rows (the first is data row `start` of the file), checked and coded."""
+) -> dict[str, np.ndarray]:
+    """One chunk's columns (its first row is data row `start` of the file), checked and coded."""
     users = _per_value(frame["user_id"], lambda u: u.str.strip())
     _reject_empty(users, name, "user_id", start)
     ts = _parse_timestamps(frame["ts"], name, start)
@@ -159,14 +163,12 @@ def _interactions(
     skipped["product_id"].add(~known_item, frame["product_id"], start)
     skipped["interaction_type"].add(~known_kind, kinds, start)
     keep = known_item & known_kind
-    return pd.DataFrame(
-        {
-            "user_id": users[keep].to_numpy(dtype=object),
-            "item": items[keep].astype(np.int32),
-            "interaction_type": kinds[keep].to_numpy(dtype=object),
-            "ts": ts[keep].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"),
-        }
-    )
+    return {
+        "user_id": users[keep].to_numpy(dtype=object),
+        "item": items[keep].astype(np.int32),
+        "interaction_type": kinds[keep].to_numpy(dtype=object),
+        "ts": ts[keep].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"),
+    }
 
 
 def _read_csv(path: str | Path, required: tuple[str, ...]) -> pd.DataFrame:
