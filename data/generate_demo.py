@@ -388,23 +388,24 @@ def generate(
     bought = carted & (rng.random(len(v_item)) < 0.55)
     with_companion = bought & (rng.random(len(v_item)) < 0.45)
 
+    view, cart, purchase = (KINDS.index(k) for k in ("view", "add_to_cart", "purchase"))
     frames = [
-        (v_session, v_item, v_time),
-        (v_session[carted], v_item[carted], v_time[carted] + np.timedelta64(30, "s")),
-        (v_session[bought], v_item[bought], v_time[bought] + np.timedelta64(90, "s")),
+        (v_session, v_item, view, v_time),
+        (v_session[carted], v_item[carted], cart, v_time[carted] + np.timedelta64(30, "s")),
+        (v_session[bought], v_item[bought], purchase, v_time[bought] + np.timedelta64(90, "s")),
         (
             v_session[with_companion],
             companion[v_item[with_companion]],
+            purchase,
             v_time[with_companion] + np.timedelta64(120, "s"),
         ),
     ]
-    coded = zip(KIND_CODES, frames, strict=True)
-    kinds = np.concatenate([np.full(len(i), k, np.int8) for k, (_, i, _) in coded])
-    times = np.concatenate([t for _, _, t in frames])
+    kinds = np.concatenate([np.full(len(i), k, np.int8) for _, i, k, _ in frames])
+    times = np.concatenate([t for _, _, _, t in frames])
     order = np.argsort(times, kind="stable")
     log = Log(
-        users=np.concatenate([s_user[s] for s, _, _ in frames])[order],
-        items=np.concatenate([i for _, i, _ in frames])[order],
+        users=np.concatenate([s_user[s] for s, _, _, _ in frames])[order],
+        items=np.concatenate([i for _, i, _, _ in frames])[order],
         kinds=kinds[order],
         ts=times[order],
     )
@@ -437,7 +438,6 @@ class Log:
 
 
 KINDS = ("view", "add_to_cart", "purchase")
-KIND_CODES = (0, 1, 2, 2)  # of the frames above: views, carts, purchases, companion purchases
 
 
 def _catalog(

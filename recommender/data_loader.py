@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 PRODUCT_COLUMNS = ("product_id", "title")
 OPTIONAL_PRODUCT_COLUMNS = ("category", "description", "img_url")
 INTERACTION_COLUMNS = ("user_id", "product_id", "interaction_type", "ts")
-COLUMNS = ("user_id", "item", "interaction_type", "ts")  # of the loaded interactions
+LOADED_COLUMNS = ("user_id", "item", "interaction_type", "ts")  # of load_interactions' frame
 # Interaction rows read at once: their text takes about 200 bytes a row until it is coded.
 CHUNK_ROWS = 1_000_000
 
@@ -104,27 +104,27 @@ def load_interactions(
         "interaction_type": _Skipped(f"is not one of {', '.join(types)}"),
     }
     products = pd.Index(catalog.product_ids)  # hashed once, not once a chunk
-    parts: dict[str, list[np.ndarray]] = {column: [] for column in COLUMNS}
+    parts: dict[str, list[np.ndarray]] = {column: [] for column in LOADED_COLUMNS}
     start = 0
     for frame in _read_chunks(path, INTERACTION_COLUMNS, chunk_rows):
         for column, values in _interactions(frame, start, name, products, types, skipped).items():
             parts[column].append(values)
         start += len(frame)
-    for column, rows in skipped.items():
-        if rows.count:
+    for column, skip in skipped.items():
+        if skip.count:
             log.warning(
                 "%s: skipped %d rows whose %s %s (e.g. %r on line %d)",
                 name,
-                rows.count,
+                skip.count,
                 column,
-                rows.reason,
-                rows.example,
-                rows.line,
+                skip.reason,
+                skip.example,
+                skip.line,
             )
     if start and not sum(len(part) for part in parts["item"]):
         log.warning("%s: no usable rows; recommendations fall back to content and catalog order", name)
     # Column by column, each chunk's copy let go once joined: the log is in memory about once.
-    return pd.DataFrame({column: np.concatenate(parts.pop(column)) for column in COLUMNS})
+    return pd.DataFrame({column: np.concatenate(parts.pop(column)) for column in LOADED_COLUMNS})
 
 
 @dataclass
