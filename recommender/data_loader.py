@@ -104,10 +104,11 @@ def load_interactions(
         "interaction_type": _Skipped(f"is not one of {', '.join(types)}"),
     }
     products = pd.Index(catalog.product_ids)  # hashed once, not once a chunk
+    users: dict[str, str] = {}  # each user id once, whichever chunks it appears in
     parts: dict[str, list[np.ndarray]] = {column: [] for column in LOADED_COLUMNS}
     start = 0
     for frame in _read_chunks(path, INTERACTION_COLUMNS, chunk_rows):
-        for column, values in _interactions(frame, start, name, products, types, skipped).items():
+        for column, values in _interactions(frame, start, name, products, users, types, skipped).items():
             parts[column].append(values)
         start += len(frame)
     for column, skip in skipped.items():
@@ -149,11 +150,16 @@ def _interactions(
     start: int,
     name: str,
     products: pd.Index,
+    known_users: dict[str, str],
     types: Collection[str],
     skipped: dict[str, _Skipped],
 ) -> dict[str, np.ndarray]:
-    """One chunk's columns (its first row is data row `start` of the file), checked and coded."""
-    users = _per_value(frame["user_id"], lambda u: u.str.strip())
+    """One chunk's columns (its first row is data row `start` of the file), checked and coded.
+
+    A user id seen in an earlier chunk is the same string object as there (`known_users`): a
+    user's rows spread over many chunks would otherwise hold a copy of the id in each.
+    """
+    users = _per_value(frame["user_id"], lambda u: _interned(u.str.strip(), known_users))
     _reject_empty(users, name, "user_id", start)
     ts = _parse_timestamps(frame["ts"], name, start)
     kinds = _per_value(frame["interaction_type"], lambda k: k.str.strip().str.lower())
@@ -211,6 +217,11 @@ def _per_value(column: pd.Series, change: Callable[[pd.Index], pd.Index]) -> pd.
     """change() applied to each distinct value once: ids and types repeat over millions of rows."""
     codes, distinct = pd.factorize(column, sort=False)
     return pd.Series(np.asarray(change(pd.Index(distinct)))[codes], index=column.index)
+
+
+def _interned(values: pd.Index, known: dict[str, str]) -> NDArray[np.object_]:
+    """The values as an object array, each the string first seen equal to it (remembered in `known`)."""
+    return np.array([known.setdefault(value, value) for value in values], dtype=object)
 
 
 def _parse_timestamps(raw: pd.Series, name: str, start: int = 0) -> pd.Series:
