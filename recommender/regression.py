@@ -12,6 +12,7 @@ G = X^T X the item co-occurrence counts. The work is in gathering the G_NN block
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import threading
@@ -52,7 +53,10 @@ def neighbourhood_regression(
     n_items = item_users.shape[0]
     counts = np.diff(item_users.indptr).astype(np.float64)
     batches = list(_batches(candidates, (candidates.indices >= 0).sum(axis=1)))
-    job = _Job(_Cooccurrence(item_users, counts), candidates, counts, regularization, batches)
+    # solved[i, s]: how much candidate s of item i predicts i. Forked workers write their items'
+    # rows into this shared memory, so nothing comes back through a pipe.
+    solved = _shared_zeros(candidates.indices.shape)
+    job = _Job(_Cooccurrence(item_users, counts), candidates, counts, regularization, batches, solved)
     # Forking is safe only from a single-threaded moment: a build at start or from the command
     # line, not a reload running beside a server's other threads (that one solves serially).
     forkable = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
@@ -66,14 +70,17 @@ def neighbourhood_regression(
         _job = job  # the forked workers find it here, without copying it through a pipe
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                parts = list(pool.map(_solve_share, [(w, workers) for w in range(workers)]))
+                list(pool.map(_solve_share, [(w, workers) for w in range(workers)]))
         finally:
             _job = None
     else:
         with threadpool_limits(1):  # the systems are small: BLAS threads only add overhead
-            parts = [job.solve(range(len(batches)))]
-    rows, cols, vals = (np.concatenate([p[i] for p in parts]) for i in range(3))
-    return sp.csr_matrix((vals, (rows, cols)), shape=(n_items, n_items))
+            job.solve(range(len(batches)))
+    # Column i of W holds item i's predictors: the table's rows are W's columns as they stand.
+    keep = (solved > 0) & (candidates.indices >= 0)
+    indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
+    weights = sp.csc_matrix((solved[keep], candidates.indices[keep], indptr), shape=(n_items, n_items))
+    return weights.tocsr()
 
 
 @dataclass
@@ -83,10 +90,10 @@ class _Job:
     counts: NDArray[np.float64]
     regularization: float
     batches: list[tuple[NDArray[np.int64], int]]
+    solved: NDArray[np.float32]  # (items, candidates): each target's weights, written by solve()
 
-    def solve(self, which: Iterable[int]) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
-        """(predictor, target, weight) of the positive weights of the batches numbered `which`."""
-        rows, cols, vals = [np.empty(0, np.int32)], [np.empty(0, np.int32)], [np.empty(0, np.float32)]
+    def solve(self, which: Iterable[int]) -> None:
+        """Solve the batches numbered `which`: their targets' rows of `solved`."""
         for index in which:
             targets, w = self.batches[index]
             predictors = self.candidates.indices[targets, :w]  # best first; -1 pads a short list
@@ -98,22 +105,24 @@ class _Job:
             rhs = self.candidates.scores[targets, :w] * np.sqrt(
                 counts[targets][:, None] * counts[np.maximum(predictors, 0)]
             )
-            solved = np.linalg.solve(system, (rhs * valid)[:, :, None])[:, :, 0]
-            keep = valid & (solved > 0)
-            rows.append(predictors[keep].astype(np.int32))
-            cols.append(np.broadcast_to(targets[:, None], predictors.shape)[keep].astype(np.int32))
-            vals.append(solved[keep].astype(np.float32))
-        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+            self.solved[targets, :w] = np.linalg.solve(system, (rhs * valid)[:, :, None])[:, :, 0]
 
 
 _job: _Job | None = None
 
 
-def _solve_share(share: tuple[int, int]) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
+def _solve_share(share: tuple[int, int]) -> None:
     worker, workers = share
     assert _job is not None
     with threadpool_limits(1):  # one process per core: BLAS threads on top would fight over them
-        return _job.solve(range(worker, len(_job.batches), workers))
+        _job.solve(range(worker, len(_job.batches), workers))
+
+
+def _shared_zeros(shape: tuple[int, int]) -> NDArray[np.float32]:
+    """A float32 array of zeros in anonymous shared memory: what a forked process writes there,
+    the parent sees (it is let go with the array)."""
+    size = int(np.prod(shape))
+    return np.frombuffer(mmap.mmap(-1, max(size, 1) * 4), np.float32, count=size).reshape(shape)
 
 
 def _batches(candidates: Neighbours, width: NDArray[np.integer]):  # type: ignore[no-untyped-def]
