@@ -54,8 +54,8 @@ def top_k_neighbours(
     table = Neighbours(np.full((n, k), -1, dtype=np.int32), np.zeros((n, k), dtype=np.float32))
     if k == 0 or left.nnz == 0 or right.nnz == 0:
         return table
-    right_t = right.T.tocsr().astype(np.float32)
-    left = left.tocsr().astype(np.float32)
+    right_t = right.T.tocsr().astype(np.float32, copy=False)
+    left = left.tocsr().astype(np.float32, copy=False)  # no copy of a float32 matrix
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
         block = sp_matmul_topn(
@@ -317,7 +317,7 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
     k = min(k, table.indices.shape[0])
     lists = Neighbours(np.full((n_users, k), -1, dtype=np.int32), np.zeros((n_users, k), dtype=np.float32))
     matrix = as_matrix(table)
-    history = history.tocsr().astype(np.float32)
+    history = history.tocsr().astype(np.float32, copy=False)
     if k == 0 or matrix.nnz == 0 or history.nnz == 0:
         return UserLists(lists)
     for start in range(0, n_users, CHUNK_ROWS):
