@@ -52,6 +52,7 @@ class UserHistory:
         if not len(interactions):
             return cls({}, sp.csr_matrix((0, n_items), dtype=np.float32), np.empty(0, np.int32))
         codes, users = pd.factorize(interactions["user_id"], sort=False)
+        codes = codes.astype(np.int32)  # half the size of factorize's codes, on every row of the log
         kinds, names = pd.factorize(interactions["interaction_type"], sort=False)
         top_weight = max(config.weights.values())
         weight = (np.array([config.weights[n] for n in names], np.float32) / top_weight)[kinds]
@@ -59,7 +60,11 @@ class UserHistory:
         item = interactions["item"].to_numpy()
         ts = interactions["ts"].to_numpy()
         # One run per (user, item) pair: its strongest interaction and its latest time.
-        order = np.argsort(codes.astype(np.int64) * n_items + item, kind="stable")
+        key = codes.astype(np.int64)
+        key *= n_items
+        key += item
+        order = np.argsort(key, kind="stable")
+        del key
         pair_code, pair_item = codes[order], item[order]
         first = np.flatnonzero(np.r_[True, (np.diff(pair_code) != 0) | (np.diff(pair_item) != 0)])
         pair_code, pair_item = pair_code[first], pair_item[first]

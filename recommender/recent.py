@@ -28,21 +28,22 @@ class RecentEvents:
         cls, interactions: pd.DataFrame, user_index: dict[str, int], names: Sequence[str], keep: int = KEEP
     ) -> RecentEvents:
         """From the loader's frame (user_id, item, interaction_type, ts)."""
-        rows = np.fromiter(user_index.values(), np.int64, len(user_index))
+        rows = np.fromiter(user_index.values(), np.int32, len(user_index))
         users = rows[pd.Index(list(user_index)).get_indexer(interactions["user_id"])]
-        kinds = pd.Index(list(names)).get_indexer(interactions["interaction_type"]).astype(np.int8)
-        times = interactions["ts"].to_numpy("datetime64[s]").astype(np.int64)
+        times = interactions["ts"].to_numpy("datetime64[s]").view(np.int64)
         order = np.lexsort((times, users))  # by user, then time; stable, so ties keep the log's order
         counts = np.bincount(users, minlength=len(user_index))
-        ends = np.cumsum(counts)
-        # A row is kept when fewer than `keep` of its user's rows come after it.
-        from_end = np.repeat(ends, counts) - np.arange(len(order))
-        kept = order[from_end <= keep]
-        indptr = np.concatenate([[0], np.cumsum(np.minimum(counts, keep))]).astype(np.int64)
+        del users
+        # Each user's last `keep` rows: positions ends - taken to ends of the sorted order.
+        taken = np.minimum(counts, keep)
+        indptr = np.concatenate([[0], np.cumsum(taken)]).astype(np.int64)
+        kept = order[np.repeat(np.cumsum(counts) - taken - indptr[:-1], taken) + np.arange(indptr[-1])]
+        del order
+        kinds = pd.Index(list(names)).get_indexer(interactions["interaction_type"].to_numpy()[kept])
         return cls(
             indptr,
             interactions["item"].to_numpy(np.int32)[kept],
-            kinds[kept],
+            kinds.astype(np.int8),
             times[kept],
             list(names),
         )
