@@ -112,7 +112,7 @@ def _rows(table: Neighbours, rows) -> Neighbours:  # type: ignore[no-untyped-def
 
 
 def fit_ranked(
-    interactions: pd.DataFrame,
+    interactions: pd.DataFrame | None,
     history: UserHistory,
     text: Neighbours,
     vectors: sp.csr_matrix,
@@ -128,7 +128,8 @@ def fit_ranked(
 
     `built`: lists of personal sources the caller made already from the same history and tables
     (the model's collaborative and text-profile lists); those as wide as the source's size serve
-    as they are instead of being made twice.
+    as they are instead of being made twice. `interactions` may be None (the log let go) only
+    when there are more users than `config.max_users`.
     """
     config = config or RankerConfig()
     n_users = history.n_users
@@ -137,6 +138,7 @@ def fit_ranked(
             f"{n_users} users: ranking every user's candidates at build is limited to {config.max_users} "
             "users (RANKER_MAX_USERS)"
         )
+    assert interactions is not None, "the ranker trains on the log"
     ts = interactions["ts"].to_numpy()
     end = ts.max() + np.timedelta64(1, "s") if len(ts) else np.datetime64(0, "ns")  # after the last
     snapshot = Snapshot.build(interactions, len(products.category), end, history_config, history=history)

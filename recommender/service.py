@@ -21,6 +21,7 @@ from recommender.errors import DataError
 from recommender.features import ProductFacts
 from recommender.history import HistoryConfig, UserHistory
 from recommender.hybrid import Scored, blend, blend_rows
+from recommender.memory import release_freed
 from recommender.neighbours import CHUNK_ROWS, Neighbours, UserLists, gather, top_n, user_lists
 from recommender.overlay import FeedbackOverlay
 from recommender.popularity import Popularity
@@ -118,27 +119,41 @@ class Recommender:
         version: str = "unversioned",
     ) -> Recommender:
         """Fit every model on a catalog and its interaction log (the loader's frame)."""
-        history = UserHistory.build(interactions, len(catalog), settings.history)
-        names = list(settings.interaction_weights)
-        history = replace(history, recent=RecentEvents.build(interactions, history.user_index, names))
+        history = _history(interactions, len(catalog), settings)
+        return cls._fit(catalog, history, _ranker_log(interactions, history, settings), settings, version)
+
+    @classmethod
+    def _fit(
+        cls,
+        catalog: Catalog,
+        history: UserHistory,
+        ranker_log: pd.DataFrame | None,
+        settings: ModelSettings,
+        version: str,
+    ) -> Recommender:
+        """Fit every model on the users' histories; the ranker trains on `ranker_log` (the
+        loader's frame), which is None when there is no ranker to train (_ranker_log())."""
         started = time.perf_counter()
         content = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog)
         similar_items = content.neighbours
         log.info("text neighbours of %d products in %.1f s", len(catalog), time.perf_counter() - started)
+        release_freed()
         started = time.perf_counter()
         collaborative = _collaborative(settings, history)
         log.info(
             "collaborative model over %d users in %.1f s", history.n_users, time.perf_counter() - started
         )
+        release_freed()
         popularity = Popularity().fit(history)
         started = time.perf_counter()
         user_cf = user_lists(history.matrix, collaborative.neighbours, settings.neighbours)
         user_text = user_lists(history.matrix, similar_items, settings.neighbours)
         log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
+        release_freed()
         ranked, reason = None, "turned off (RANKER=false)"
         if settings.ranker:
             ranked, reason = fit_ranked(
-                interactions,
+                ranker_log,
                 history,
                 similar_items,
                 content.vectors,
@@ -186,21 +201,25 @@ class Recommender:
             extra = known.assign(item=known["product_id"].map(catalog.index).astype(np.int32))
             columns = ["user_id", "item", "interaction_type", "ts"]
             interactions = pd.concat([interactions, extra[columns]], ignore_index=True)
-        model = cls.fit(catalog, interactions, settings, version)
-        history = model.history
+        release_freed()  # what reading the file left behind
+        history = _history(interactions, len(catalog), settings)
+        n_interactions, ranker_log = len(interactions), _ranker_log(interactions, history, settings)
+        del interactions  # a log of tens of millions of rows is let go here unless the ranker needs it
+        release_freed()
+        model = cls._fit(catalog, history, ranker_log, settings, version)
         model.feedback.last_id = model.feedback_last_id = feedback_last_id
         model.catalog_last_id = catalog_last_id
         model.built = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.perf_counter() - started, 1),
-            "interactions": len(interactions),
+            "interactions": n_interactions,
         }
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
             model.version,
             len(catalog),
             history.n_users,
-            len(interactions),
+            n_interactions,
             time.perf_counter() - started,
         )
         return model
@@ -419,6 +438,21 @@ class Recommender:
             Recommendation(ids[i], titles[i], s)
             for i, s in zip(items.tolist(), np.round(scores.astype(np.float64), 6).tolist(), strict=True)
         ]
+
+
+def _history(interactions: pd.DataFrame, n_items: int, settings: ModelSettings) -> UserHistory:
+    """The users' histories from the loader's frame, with their latest events."""
+    history = UserHistory.build(interactions, n_items, settings.history)
+    names = list(settings.interaction_weights)
+    return replace(history, recent=RecentEvents.build(interactions, history.user_index, names))
+
+
+def _ranker_log(
+    interactions: pd.DataFrame, history: UserHistory, settings: ModelSettings
+) -> pd.DataFrame | None:
+    """The log if a ranker is to train on it; None when none will (turned off, or too many users)."""
+    trains = settings.ranker and history.n_users <= settings.ranker_max_users
+    return interactions if trains else None
 
 
 def _collaborative(settings: ModelSettings, history: UserHistory) -> ItemItemModel:

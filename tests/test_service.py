@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import math
+import weakref
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from config import AB_STRATEGIES
+from recommender import service
 from recommender.errors import UnknownProductError
 from recommender.neighbours import Neighbours, UserLists
 from recommender.service import STRATEGIES, ModelSettings, Recommender, model_version
@@ -196,3 +198,28 @@ def test_hybrid_without_a_product_beyond_the_precomputed_length_is_blended_at_re
     model.user_hybrid = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
     assert model.hybrid("U1", None, 4) == long
     assert model.hybrid("U1", None, 2) == short == long[:2]
+
+
+@pytest.mark.parametrize(
+    ("settings", "kept"), [(ModelSettings(ranker=False), False), (ModelSettings(), True)]
+)
+def test_the_log_is_let_go_once_the_histories_are_made_unless_a_ranker_trains_on_it(
+    store, monkeypatch, settings, kept
+):
+    logs, alive = [], []
+    load, content_fit = service.load_interactions, service.ContentModel.fit
+
+    def remembered_load(*args):  # type: ignore[no-untyped-def]
+        frame = load(*args)
+        logs.append(weakref.ref(frame))
+        return frame
+
+    def content_fit_noting(self, catalog):  # type: ignore[no-untyped-def]  # the first fit after the histories
+        alive.append(logs[0]() is not None)
+        return content_fit(self, catalog)
+
+    monkeypatch.setattr(service, "load_interactions", remembered_load)
+    monkeypatch.setattr(service.ContentModel, "fit", content_fit_noting)
+    model = Recommender.from_csv(*store, settings)
+    assert alive == [kept]
+    assert model.built["interactions"] > 0 and model.for_user("U1", 2)
