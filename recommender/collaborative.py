@@ -63,7 +63,9 @@ class ItemItemModel:
         # weights[j, i]: how much having j predicts i. Keep each j's strongest positive targets.
         self.neighbours = top_k_neighbours(weights, sp.identity(n_items, format="csr"), cfg.neighbours)
         marks.append(time.perf_counter())
-        log.info("collaborative: candidates %.1f s, regressions %.1f s, neighbour table %.1f s", *np.diff(marks))
+        log.info(
+            "collaborative: candidates %.1f s, regressions %.1f s, neighbour table %.1f s", *np.diff(marks)
+        )
         return self
 
     def recommend(

@@ -120,7 +120,12 @@ def test_interactions_read_in_chunks_are_the_whole_file(store):
 
 def test_a_user_id_is_held_once_whichever_chunks_it_is_in(store, tmp_path):
     catalog = load_catalog(store[0])
-    rows = ["U1,P1,view,2024-01-01", " U1 ,P2,view,2024-01-02", "U2,P1,view,2024-01-03", "U1,P1,view,2024-01-04"]
+    rows = [
+        "U1,P1,view,2024-01-01",
+        " U1 ,P2,view,2024-01-02",
+        "U2,P1,view,2024-01-03",
+        "U1,P1,view,2024-01-04",
+    ]
     path = write(tmp_path / "i.csv", "\n".join(["user_id,product_id,interaction_type,ts", *rows]) + "\n")
     users = load_interactions(path, catalog, TYPES, chunk_rows=1)["user_id"].tolist()
     assert users == ["U1", "U1", "U2", "U1"]
