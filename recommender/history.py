@@ -53,42 +53,21 @@ class UserHistory:
             return cls({}, sp.csr_matrix((0, n_items), dtype=np.float32), np.empty(0, np.int32))
         codes, users = pd.factorize(interactions["user_id"], sort=False)
         codes = codes.astype(np.int32)  # half the size of factorize's codes, on every row of the log
+        item = interactions["item"].to_numpy()
+        ts = interactions["ts"].to_numpy()
         kinds, names = pd.factorize(interactions["interaction_type"], sort=False)
         top_weight = max(config.weights.values())
         weight = (np.array([config.weights[n] for n in names], np.float32) / top_weight)[kinds]
         del kinds
-        item = interactions["item"].to_numpy()
-        ts = interactions["ts"].to_numpy()
-        # One run per (user, item) pair: its strongest interaction and its latest time.
-        key = codes.astype(np.int64)
-        key *= n_items
-        key += item
-        order = np.argsort(key, kind="stable")
-        del key
-        pair_code, pair_item = codes[order], item[order]
-        first = np.flatnonzero(np.r_[True, (np.diff(pair_code) != 0) | (np.diff(pair_item) != 0)])
-        pair_code, pair_item = pair_code[first], pair_item[first]
-        pair_weight = np.maximum.reduceat(weight[order], first)
-        pair_ts = np.maximum.reduceat(ts[order], first)
-        del order, weight
-        # Pairs are grouped by user: each user's latest time is the latest of their pairs'.
-        user_first = np.flatnonzero(np.r_[True, np.diff(pair_code) != 0])
-        latest = np.maximum.reduceat(pair_ts, user_first)  # users are coded in order of appearance
-        age_days = (latest[pair_code] - pair_ts) / np.timedelta64(1, "D")
-        floor = config.recency_floor
-        recency = floor + (1.0 - floor) * np.exp(-age_days / config.recency_days)
-        strength = (pair_weight * recency).astype(np.float32)
-        matrix = sp.csr_matrix(
-            (strength, (pair_code, pair_item)), shape=(len(users), n_items), dtype=np.float32
-        )
-        matrix.sort_indices()
+        pair_code, pair_item, strength, latest = _pairs(codes, item, ts, weight, n_items, config)
+        del weight
+        # The pairs come sorted by user, then item: they are the matrix's rows as they stand.
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(pair_code, minlength=len(users)))])
+        del pair_code
+        matrix = sp.csr_matrix((strength, pair_item, indptr), shape=(len(users), n_items), dtype=np.float32)
+        del pair_item, strength
         matrix.eliminate_zeros()
-        # Each user's last item: of the rows at their latest time, the last one in the log.
-        last_item = np.full(len(users), -1, dtype=np.int32)
-        rows = np.flatnonzero(ts == latest[codes])
-        rows = rows[np.argsort(codes[rows], kind="stable")]  # by user, in log order within each
-        last = rows[np.r_[codes[rows][1:] != codes[rows][:-1], True]]
-        last_item[codes[last]] = item[last]
+        last_item = _last_items(codes, item, ts, latest)
         return cls({u: i for i, u in enumerate(users)}, matrix, last_item)
 
     def __contains__(self, user_id: object) -> bool:
@@ -112,3 +91,37 @@ class UserHistory:
         if row is None or self.last_item[row] < 0:
             return None
         return int(self.last_item[row])
+
+
+def _pairs(codes, item, ts, weight, n_items, config):  # type: ignore[no-untyped-def]
+    """One entry per (user, item) pair, sorted by user then item: (user, item, strength), and
+    each user's latest time. A pair's strength is its strongest interaction's weight, faded by
+    the age of its latest one. The work arrays are let go on return."""
+    key = codes.astype(np.int64)
+    key *= n_items
+    key += item
+    order = np.argsort(key, kind="stable")
+    del key
+    pair_code, pair_item = codes[order], item[order]
+    first = np.flatnonzero(np.r_[True, (np.diff(pair_code) != 0) | (np.diff(pair_item) != 0)])
+    pair_code, pair_item = pair_code[first], pair_item[first]
+    pair_weight = np.maximum.reduceat(weight[order], first)
+    pair_ts = np.maximum.reduceat(ts[order], first)
+    del order, first
+    # Pairs are grouped by user: each user's latest time is the latest of their pairs'.
+    user_first = np.flatnonzero(np.r_[True, np.diff(pair_code) != 0])
+    latest = np.maximum.reduceat(pair_ts, user_first)  # users are coded in order of appearance
+    age_days = (latest[pair_code] - pair_ts) / np.timedelta64(1, "D")
+    floor = config.recency_floor
+    recency = floor + (1.0 - floor) * np.exp(-age_days / config.recency_days)
+    return pair_code, pair_item, (pair_weight * recency).astype(np.float32), latest
+
+
+def _last_items(codes, item, ts, latest):  # type: ignore[no-untyped-def]
+    """Each user's last item: of the rows at their latest time, the last one in the log."""
+    last_item = np.full(len(latest), -1, dtype=np.int32)
+    rows = np.flatnonzero(ts == latest[codes])
+    rows = rows[np.argsort(codes[rows], kind="stable")]  # by user, in log order within each
+    last = rows[np.r_[codes[rows][1:] != codes[rows][:-1], True]]
+    last_item[codes[last]] = item[last]
+    return last_item
