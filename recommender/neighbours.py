@@ -12,6 +12,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sparse_dot_topn import sp_matmul_topn
 
+from recommender.memory import release_freed
+
 # Rows of `left` multiplied in one call: bounds memory and paces progress reports.
 CHUNK_ROWS = 50_000
 THREADS = os.cpu_count() or 1
@@ -338,4 +340,5 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
             best, best_scores = top_n(*gather(table, owned, history.data[span]), k, exclude=owned)
             lists.indices[user], lists.scores[user] = -1, 0.0
             lists.indices[user, : len(best)], lists.scores[user, : len(best)] = best, best_scores
+        release_freed()  # the chunk's work arrays: else the allocator's free space grows chunk by chunk
     return UserLists(lists)
