@@ -402,7 +402,9 @@ class Recommender:
         s, history = self.settings, self.history
         n = max(1, s.neighbours // 4)
         text_weight = s.w_content / 2  # two text parts: the latest item and the whole history
-        tables = []
+        lists = Neighbours(
+            np.full((history.n_users, n), -1, np.int32), np.zeros((history.n_users, n), np.float32)
+        )
         for start in range(0, history.n_users, CHUNK_ROWS):
             rows = slice(start, min(start + CHUNK_ROWS, history.n_users))
             latest = np.maximum(history.last_item[rows], 0)  # users without items are not served from here
@@ -413,14 +415,9 @@ class Recommender:
             parts = [(self._text_weight(i, text_weight, s.w_cf), i, sc) for i, sc in text]
             cf = self.user_cf.table.indices[rows], self.user_cf.table.scores[rows]
             parts.append((s.w_cf, *cf))
-            tables.append(blend_rows(parts, n, history.matrix[rows]))
-        if not tables:
-            return UserLists(Neighbours(np.empty((0, n), np.int32), np.empty((0, n), np.float32)))
-        return UserLists(
-            Neighbours(
-                np.concatenate([t.indices for t in tables]), np.concatenate([t.scores for t in tables])
-            )
-        )
+            table = blend_rows(parts, n, history.matrix[rows])
+            lists.indices[rows], lists.scores[rows] = table.indices, table.scores
+        return UserLists(lists)
 
     def _pool(self, k: int) -> int:
         """How many candidates a part brings to a blend: more than k, so the blend has a choice."""
