@@ -221,7 +221,8 @@ def _per_value(column: pd.Series, change: Callable[[pd.Index], pd.Index]) -> pd.
 
 def _interned(values: pd.Index, known: dict[str, str]) -> NDArray[np.object_]:
     """The values as an object array, each the string first seen equal to it (remembered in `known`)."""
-    return np.array([known.setdefault(value, value) for value in values], dtype=object)
+    strings = values.tolist()
+    return np.fromiter(map(known.setdefault, strings, strings), dtype=object, count=len(strings))
 
 
 def _parse_timestamps(raw: pd.Series, name: str, start: int = 0) -> pd.Series:
