@@ -65,7 +65,6 @@ class UserHistory:
         indptr = np.concatenate([[0], np.cumsum(np.bincount(pair_code, minlength=len(users)))])
         del pair_code
         matrix = sp.csr_matrix((strength, pair_item, indptr), shape=(len(users), n_items), dtype=np.float32)
-        del pair_item, strength
         matrix.eliminate_zeros()
         last_item = _last_items(codes, item, ts, latest)
         return cls({u: i for i, u in enumerate(users)}, matrix, last_item)
@@ -93,7 +92,14 @@ class UserHistory:
         return int(self.last_item[row])
 
 
-def _pairs(codes, item, ts, weight, n_items, config):  # type: ignore[no-untyped-def]
+def _pairs(
+    codes: NDArray[np.int32],
+    item: NDArray[np.int32],
+    ts: NDArray[np.datetime64],
+    weight: NDArray[np.float32],
+    n_items: int,
+    config: HistoryConfig,
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32], NDArray[np.datetime64]]:
     """One entry per (user, item) pair, sorted by user then item: (user, item, strength), and
     each user's latest time. A pair's strength is its strongest interaction's weight, faded by
     the age of its latest one. The work arrays are let go on return."""
@@ -117,7 +123,12 @@ def _pairs(codes, item, ts, weight, n_items, config):  # type: ignore[no-untyped
     return pair_code, pair_item, (pair_weight * recency).astype(np.float32), latest
 
 
-def _last_items(codes, item, ts, latest):  # type: ignore[no-untyped-def]
+def _last_items(
+    codes: NDArray[np.int32],
+    item: NDArray[np.int32],
+    ts: NDArray[np.datetime64],
+    latest: NDArray[np.datetime64],
+) -> NDArray[np.int32]:
     """Each user's last item: of the rows at their latest time, the last one in the log."""
     last_item = np.full(len(latest), -1, dtype=np.int32)
     rows = np.flatnonzero(ts == latest[codes])
