@@ -43,6 +43,7 @@ class Config:
     neighbours: int = 100
     ranker: bool = True
     ranker_max_users: int = 50_000
+    text_lists_max_users: int = 1_000_000
     feedback_rate_limit: str | None = "120/minute"  # per user_id; None (FEEDBACK_RATE_LIMIT=off): no limit
     log_format: str = "text"  # "json": one JSON object per line (gunicorn.conf.py makes it the default)
 
@@ -78,6 +79,7 @@ class Config:
             neighbours=get("NEIGHBOURS", _positive_int, defaults.neighbours),
             ranker=get("RANKER", _bool, defaults.ranker),
             ranker_max_users=get("RANKER_MAX_USERS", _positive_int, defaults.ranker_max_users),
+            text_lists_max_users=get("TEXT_LISTS_MAX_USERS", _positive_int, defaults.text_lists_max_users),
             log_format=get("LOG_FORMAT", _log_format, defaults.log_format),
             feedback_rate_limit=get("FEEDBACK_RATE_LIMIT", _rate_limit, defaults.feedback_rate_limit),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -311,19 +311,40 @@ def as_matrix(table: Neighbours) -> sp.csr_matrix:
 def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 64) -> UserLists:
     """For every user (row of `history`), the k best items by summing the neighbour lists of their items.
 
-    The same sum as gather() at request time, for all users at once: a sparse product that keeps
-    the best k + spare per user, less the items the user has. The few users whose own items
-    crowded those k + spare out of their k best are summed one by one, as at request time.
+    The same sum as gather() at request time, for all users at once (see list_chunks()).
     """
     n_users = history.shape[0]
     k = min(k, table.indices.shape[0])
     lists = Neighbours(np.full((n_users, k), -1, dtype=np.int32), np.zeros((n_users, k), dtype=np.float32))
+    for rows, chunk in list_chunks(history, table, k, spare):
+        lists.indices[rows], lists.scores[rows] = chunk.indices, chunk.scores
+    return UserLists(lists)
+
+
+def empty_lists(n_users: int) -> UserLists:
+    """Lists that hold nothing: every user's list is then summed at request time (UserLists.of)."""
+    return UserLists(Neighbours(np.empty((n_users, 0), np.int32), np.empty((n_users, 0), np.float32)))
+
+
+def list_chunks(
+    history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 64
+) -> Iterator[tuple[slice, Neighbours]]:
+    """user_lists() a chunk of CHUNK_ROWS users at a time: the rows, and their lists.
+
+    A sparse product keeps the best k + spare per user, less the items the user has. The few
+    users whose own items crowded those k + spare out of their k best are summed one by one, as
+    at request time.
+    """
+    n_users = history.shape[0]
+    k = min(k, table.indices.shape[0])
     matrix = as_matrix(table)
     history = history.tocsr().astype(np.float32, copy=False)
-    if k == 0 or matrix.nnz == 0 or history.nnz == 0:
-        return UserLists(lists)
     for start in range(0, n_users, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n_users)
+        lists = Neighbours(np.full((stop - start, k), -1, np.int32), np.zeros((stop - start, k), np.float32))
+        if k == 0 or matrix.nnz == 0 or history.nnz == 0:
+            yield slice(start, stop), lists
+            continue
         own = history[start:stop]
         block = sp_matmul_topn(own, matrix, top_n=k + spare, threshold=0.0, sort=True, n_threads=THREADS)
         rows = np.repeat(np.arange(stop - start), np.diff(block.indptr))  # best first in each row
@@ -331,14 +352,15 @@ def user_lists(history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 6
         found = np.bincount(rows, minlength=stop - start)
         keep = not_owned(rows, cols, own)
         rows, cols, data, rank = ranked_presorted(rows[keep], cols[keep], data[keep], stop - start)
-        place(lists, rows, cols, data, rank, start)
+        place(lists, rows, cols, data, rank)
         # A list is short of its true top k only if the product was cut and the user's items filled it.
         kept = np.bincount(rows, minlength=stop - start)
-        for user in np.nonzero((found >= k + spare) & (kept < k))[0] + start:
-            span = slice(history.indptr[user], history.indptr[user + 1])
+        for row in np.nonzero((found >= k + spare) & (kept < k))[0]:
+            span = slice(history.indptr[start + row], history.indptr[start + row + 1])
             owned = history.indices[span]
             best, best_scores = top_n(*gather(table, owned, history.data[span]), k, exclude=owned)
-            lists.indices[user], lists.scores[user] = -1, 0.0
-            lists.indices[user, : len(best)], lists.scores[user, : len(best)] = best, best_scores
+            lists.indices[row], lists.scores[row] = -1, 0.0
+            lists.indices[row, : len(best)], lists.scores[row, : len(best)] = best, best_scores
+        del own, block, rows, cols, data, found, keep, rank, kept
+        yield slice(start, stop), lists
         release_freed()  # the chunk's work arrays: else the allocator's free space grows chunk by chunk
-    return UserLists(lists)

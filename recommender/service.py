@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +22,16 @@ from recommender.features import ProductFacts
 from recommender.history import HistoryConfig, UserHistory
 from recommender.hybrid import Scored, blend, blend_rows
 from recommender.memory import release_freed
-from recommender.neighbours import CHUNK_ROWS, Neighbours, UserLists, gather, top_n, user_lists
+from recommender.neighbours import (
+    CHUNK_ROWS,
+    Neighbours,
+    UserLists,
+    empty_lists,
+    gather,
+    list_chunks,
+    top_n,
+    user_lists,
+)
 from recommender.overlay import FeedbackOverlay
 from recommender.popularity import Popularity
 from recommender.ranked import RankedModel, fit_ranked
@@ -60,6 +69,9 @@ class ModelSettings:
     new_item_weight: float = 0.15
     ranker: bool = True  # train the ranker (else the hybrid answers for the ranked strategy)
     ranker_max_users: int = RankerConfig.max_users
+    # More users than this: each user's text-profile list is summed at request time rather than
+    # kept from the build (the lists take 0.8 KB a user), unless a ranker trains on them.
+    text_lists_max_users: int = 1_000_000
 
     @property
     def history(self) -> HistoryConfig:
@@ -147,7 +159,13 @@ class Recommender:
         popularity = Popularity().fit(history)
         started = time.perf_counter()
         user_cf = user_lists(history.matrix, collaborative.neighbours, settings.neighbours)
-        user_text = user_lists(history.matrix, similar_items, settings.neighbours)
+        keeps_text = history.n_users <= settings.text_lists_max_users or ranker_log is not None
+        if keeps_text:
+            user_text = user_lists(history.matrix, similar_items, settings.neighbours)
+        else:
+            user_text = empty_lists(history.n_users)
+            limit = settings.text_lists_max_users
+            log.info("text-profile lists are summed at request time: more than %d users", limit)
         log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
         release_freed()
         ranked, reason = None, "turned off (RANKER=false)"
@@ -405,12 +423,11 @@ class Recommender:
         lists = Neighbours(
             np.full((history.n_users, n), -1, np.int32), np.zeros((history.n_users, n), np.float32)
         )
-        for start in range(0, history.n_users, CHUNK_ROWS):
-            rows = slice(start, min(start + CHUNK_ROWS, history.n_users))
+        for rows, profile in self._text_profiles():
             latest = np.maximum(history.last_item[rows], 0)  # users without items are not served from here
             text = [
                 (self.similar_items.indices[latest], self.similar_items.scores[latest]),
-                (self.user_text.table.indices[rows], self.user_text.table.scores[rows]),
+                (profile.indices, profile.scores),
             ]
             parts = [(self._text_weight(i, text_weight, s.w_cf), i, sc) for i, sc in text]
             cf = self.user_cf.table.indices[rows], self.user_cf.table.scores[rows]
@@ -418,6 +435,17 @@ class Recommender:
             table = blend_rows(parts, n, history.matrix[rows])
             lists.indices[rows], lists.scores[rows] = table.indices, table.scores
         return UserLists(lists)
+
+    def _text_profiles(self) -> Iterator[tuple[slice, Neighbours]]:
+        """Every user's text-profile list, a chunk of users at a time: from the build's lists when
+        it kept them, else summed now."""
+        n_users = self.history.n_users
+        if self.user_text.table.k:  # empty_lists() when the build did not keep them
+            for start in range(0, n_users, CHUNK_ROWS):
+                rows = slice(start, min(start + CHUNK_ROWS, n_users))
+                yield rows, Neighbours(self.user_text.table.indices[rows], self.user_text.table.scores[rows])
+        else:
+            yield from list_chunks(self.history.matrix, self.similar_items, self.settings.neighbours)
 
     def _pool(self, k: int) -> int:
         """How many candidates a part brings to a blend: more than k, so the blend has a choice."""

@@ -35,6 +35,8 @@ def test_every_variable_is_read():
             "INTERACTION_WEIGHTS": "view:1,purchase:10",
             "HYBRID_W_CONTENT": "0.3",
             "HYBRID_W_CF": "0.7",
+            "RANKER_MAX_USERS": "900",
+            "TEXT_LISTS_MAX_USERS": "2000",
         }
     )
     assert (config.products_csv, config.interactions_csv) == ("p.csv", "i.csv")
@@ -46,6 +48,7 @@ def test_every_variable_is_read():
     assert (config.port, config.max_top_k) == (8080, 50)
     assert config.interaction_weights == (("view", 1.0), ("purchase", 10.0))
     assert (config.hybrid_w_content, config.hybrid_w_cf) == (0.3, 0.7)
+    assert (config.ranker_max_users, config.text_lists_max_users) == (900, 2000)
 
 
 def test_redis_parts_are_used_when_url_is_unset():
@@ -70,6 +73,7 @@ def test_redis_parts_are_used_when_url_is_unset():
         ("INTERACTION_WEIGHTS", "view:x", "INTERACTION_WEIGHTS must be a number, got 'x'"),
         ("HYBRID_W_CF", "nan", "HYBRID_W_CF must be a finite number >= 0"),
         ("REDIS_PORT", "six", "REDIS_PORT must be an integer"),
+        ("TEXT_LISTS_MAX_USERS", "0", "TEXT_LISTS_MAX_USERS must be at least 1"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from config import AB_STRATEGIES
-from recommender import service
+from recommender import artifacts, neighbours, service
 from recommender.errors import UnknownProductError
-from recommender.neighbours import Neighbours, UserLists
+from recommender.neighbours import empty_lists
 from recommender.service import STRATEGIES, ModelSettings, Recommender, model_version
 from tests.helpers import synthetic_store
 
@@ -172,18 +172,44 @@ def test_answers_computed_at_request_time_equal_the_precomputed_ones(model):
         ]
 
     before = answers()
-    empty = (model.history.n_users, 0)
-    nothing_kept = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
+    nothing_kept = empty_lists(model.history.n_users)
     model.user_cf = model.user_text = model.user_hybrid = nothing_kept  # all summed at request time now
     assert answers() == before
+
+
+def test_over_text_lists_max_users_text_profiles_are_summed_per_request_with_the_same_answers(
+    store, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(service, "CHUNK_ROWS", 2)  # the hybrid lists blend several chunks of users
+    monkeypatch.setattr(neighbours, "CHUNK_ROWS", 2)
+    kept = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False))
+    summed = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False, text_lists_max_users=3))
+    assert kept.history.n_users > 3
+    assert kept.user_text.table.k > 0 and summed.user_text.table.k == 0
+    users = list(kept.history.user_index)
+
+    def answers(model: Recommender) -> list:
+        return [
+            (model.content_for(u, None, 4), model.hybrid(u, "P2", 4), model.hybrid(u, None, 4)) for u in users
+        ]
+
+    assert answers(summed) == answers(kept)
+    np.testing.assert_array_equal(summed.user_hybrid.table.indices, kept.user_hybrid.table.indices)
+    np.testing.assert_array_equal(summed.user_hybrid.table.scores, kept.user_hybrid.table.scores)
+    loaded = artifacts.load(artifacts.save(summed, tmp_path))
+    assert loaded.user_text.table.k == 0 and answers(loaded) == answers(kept)
+
+
+def test_text_profile_lists_are_kept_for_a_ranker_to_train_on_whatever_the_store_size(store):
+    model = Recommender.from_csv(*store, ModelSettings(neighbours=10, text_lists_max_users=3))
+    assert model.history.n_users > 3 and model.user_text.table.k > 0
 
 
 def test_precomputed_hybrid_lists_equal_the_request_time_blend_on_the_demo_store(demo_model):
     model = copy.copy(demo_model)  # shared by other tests: change only this copy
     users = list(model.history.user_index)[::10]
     before = [model.hybrid(u, None, 10) for u in users]
-    empty = (model.history.n_users, 0)
-    model.user_hybrid = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
+    model.user_hybrid = empty_lists(model.history.n_users)
     after = [model.hybrid(u, None, 10) for u in users]
     assert [[r.product_id for r in a] for a in after] == [[r.product_id for r in b] for b in before]
     scores_after = [r.score for answer in after for r in answer]
@@ -194,8 +220,7 @@ def test_hybrid_without_a_product_beyond_the_precomputed_length_is_blended_at_re
     model = Recommender.from_csv(*store, ModelSettings(neighbours=8))  # keeps 8 // 4 = 2 per user
     assert model.user_hybrid.table.k == 2
     short, long = model.hybrid("U1", None, 2), model.hybrid("U1", None, 4)
-    empty = (model.history.n_users, 0)
-    model.user_hybrid = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
+    model.user_hybrid = empty_lists(model.history.n_users)
     assert model.hybrid("U1", None, 4) == long
     assert model.hybrid("U1", None, 2) == short == long[:2]
 
