@@ -301,8 +301,13 @@ class UserLists:
 
 
 def as_matrix(table: Neighbours) -> sp.csr_matrix:
-    """The table as a sparse items x items matrix of scores."""
-    n = table.indices.shape[0]
+    """The table as a sparse items x items matrix of scores (read only: when every row is full, it
+    holds the table's own arrays, not a copy)."""
+    n, k = table.indices.shape
+    if k and n * k < 2**31 and table.indices.min() >= 0:
+        indptr = np.arange(0, n * k + 1, k, dtype=np.int32)
+        parts = (table.scores.reshape(-1), table.indices.reshape(-1), indptr)
+        return sp.csr_matrix(parts, shape=(n, n), copy=False)
     valid = table.indices >= 0
     indptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
     return sp.csr_matrix((table.scores[valid], table.indices[valid], indptr), shape=(n, n))

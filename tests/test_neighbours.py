@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from recommender import neighbours as nb
 from recommender.neighbours import (
     Neighbours,
+    as_matrix,
     best_of_rows,
     entries,
     gather,
@@ -157,3 +158,17 @@ def test_best_of_rows_keeps_what_ranked_would_put_first():
         assert got[0].tolist() == best[0][first][expected].tolist()
         assert got[1].tolist() == best[1][first][expected].tolist()
         assert got[2].tolist() == best[2][first][expected].tolist()
+
+
+def test_as_matrix_of_a_full_table_uses_its_arrays_and_of_a_padded_one_leaves_the_padding_out():
+    full = Neighbours(
+        np.array([[1, 2], [0, 2], [1, 0]], np.int32),
+        np.array([[0.5, 0.25], [0.5, 0.1], [0.3, 0.2]], np.float32),
+    )
+    matrix = as_matrix(full)
+    assert np.shares_memory(matrix.indices, full.indices) and np.shares_memory(matrix.data, full.scores)
+    expected = [[0, 0.5, 0.25], [0.5, 0, 0.1], [0.2, 0.3, 0]]
+    np.testing.assert_array_equal(matrix.toarray(), np.array(expected, np.float32))
+    padded = Neighbours(np.array([[1, -1], [0, 2], [1, 0]], np.int32), full.scores)
+    expected[0][2] = 0
+    np.testing.assert_array_equal(as_matrix(padded).toarray(), np.array(expected, np.float32))
