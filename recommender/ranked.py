@@ -25,7 +25,7 @@ from recommender.history import HistoryConfig, UserHistory
 from recommender.neighbours import Neighbours, UserLists, place, ranked
 from recommender.ranker import Ranker, RankerConfig, build_threads, train
 from recommender.snapshot import ItemStats, Snapshot
-from recommender.windows import Collaborate, build_window, window_starts
+from recommender.windows import Collaborate, build_window, on_sale_from, window_starts
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +179,7 @@ def _train(
     if not len(interactions):
         return None, "no interactions to learn from"
     ts = interactions["ts"].to_numpy()
-    first = pd.Series(ts).groupby(interactions["item"].to_numpy()).min()
-    first_seen = np.full(len(products.category), np.datetime64("2262-01-01", "ns"))
-    first_seen[first.index.to_numpy()] = first.to_numpy()
+    on_sale = on_sale_from(interactions, len(products.category))
     rng = np.random.default_rng(config.seed)
     windows = []
     for i, at in enumerate(window_starts(snapshot.at, ts.min(), config)):
@@ -195,7 +193,7 @@ def _train(
             products,
             collaborate,
             history_config,
-            first_seen,
+            on_sale,
             rng,
             negatives,
         )

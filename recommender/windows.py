@@ -3,8 +3,8 @@
 For a moment t some weeks before the end of the log, the store is rebuilt as it stood at t
 (histories, statistics and the collaborative model from the rows before t only), each labelled
 user's candidates and features are computed as of t, and the label of a candidate is whether the
-user took it in the window [t, t + window_days). Only products that existed by the window's end
-(first seen before it) can be candidates: so the ranker learns how products new at t sold.
+user took it in the window [t, t + window_days). Only products on sale by the window's end can be
+candidates (see on_sale_from): so the ranker learns how products new at t sold.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Window:
     end: np.datetime64
     x: NDArray[np.float32]
     y: NDArray[np.float32]
+    items: NDArray[np.int32]  # the product of each pair
     groups: NDArray[np.int64]  # pairs per user, users in row order
     truth: NDArray[np.int64]  # items each user took in the window (in the pool or not)
     blend: NDArray[np.float32]  # the untrained ordering's score of each pair
@@ -54,17 +55,18 @@ def build_window(
     products: ProductFacts,
     collaborate: Collaborate,
     history_config: HistoryConfig,
-    first_seen: NDArray,
+    on_sale: NDArray,
     rng: np.random.Generator,
     negatives: float = 1.0,
 ) -> Window | None:
     """The window starting at `at`: features as of `at`, labels from the days after it.
 
-    `negatives` is the share of the pairs not taken that are kept (1: all of them).
+    `on_sale` holds when each product went on sale (on_sale_from); `negatives` is the share of the
+    pairs not taken that are kept (1: all of them).
     """
     end = at + np.timedelta64(config.window_days, "D")
     n_items = len(products.category)
-    exists = first_seen < end
+    exists = on_sale < end
     snap = Snapshot.build(interactions, n_items, at, history_config, exists=exists)
     ts = interactions["ts"].to_numpy()
     after = interactions[(ts >= at) & (ts < end)]
@@ -95,11 +97,28 @@ def build_window(
         end=end,
         x=x,
         y=y,
+        items=candidates.items,
         groups=np.bincount(candidates.rows, minlength=len(users)),
         truth=truth,
         blend=blend_scores(candidates),
     )
     return window if negatives >= 1 else sample(window, negatives, rng)
+
+
+def on_sale_from(interactions: pd.DataFrame, n_items: int) -> NDArray[np.datetime64]:
+    """When each product went on sale, as far as the log tells: its first interaction.
+
+    A product the log never saw sold is in the catalog now, and nothing says since when: it is on
+    sale from the log's start. Served, such products are candidates too; leaving them out of the
+    windows would keep only the new products that sold in the window (their sale is what put them
+    there), and the ranker would rate products it has not seen sell too high.
+    """
+    ts = interactions["ts"].to_numpy()
+    start = ts.min() if len(ts) else np.datetime64(0, "ns")
+    on_sale = np.full(n_items, start, dtype="datetime64[ns]")
+    first = pd.Series(ts).groupby(interactions["item"].to_numpy()).min()
+    on_sale[first.index.to_numpy()] = first.to_numpy()
+    return on_sale
 
 
 def sample(window: Window, negatives: float, rng: np.random.Generator) -> Window:
@@ -113,6 +132,7 @@ def sample(window: Window, negatives: float, rng: np.random.Generator) -> Window
         end=window.end,
         x=window.x[keep],
         y=window.y[keep],
+        items=window.items[keep],
         groups=groups[has],
         truth=window.truth[has],
         blend=window.blend[keep],

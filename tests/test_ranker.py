@@ -18,11 +18,10 @@ from recommender.history import HistoryConfig
 from recommender.neighbours import Neighbours, UserLists
 from recommender.ranker import RankerConfig, _choose
 from recommender.service import ModelSettings, Recommender
-from recommender.windows import build_window, window_starts
+from recommender.windows import build_window, on_sale_from, window_starts
 from tests.helpers import synthetic_store
 
 TYPES = ("view", "clicked", "add_to_cart", "purchase")
-FAR = np.datetime64("2262-01-01", "ns")
 
 
 @pytest.fixture
@@ -40,14 +39,32 @@ def trained(synthetic) -> Recommender:
 def _window(rows, catalog, at, config):
     text = ContentModel().fit(catalog)
     products = ProductFacts.of(catalog.categories, catalog.prices)
-    first_seen = np.full(len(catalog), FAR)
-    seen = rows.groupby("item")["ts"].min()
-    first_seen[seen.index.to_numpy()] = seen.to_numpy()
+    on_sale = on_sale_from(rows, len(catalog))
     collaborate = lambda history: ItemItemModel().fit(history).neighbours  # noqa: E731
     return build_window(
-        rows, at, config, text.neighbours, text.vectors, products, collaborate, HistoryConfig(), first_seen,
+        rows, at, config, text.neighbours, text.vectors, products, collaborate, HistoryConfig(), on_sale,
         np.random.default_rng(0),
     )  # fmt: skip
+
+
+def test_products_go_on_sale_at_their_first_interaction_or_from_the_start_if_never_sold():
+    day = lambda d: np.datetime64(f"2024-01-{d:02d}", "ns")  # noqa: E731
+    rows = pd.DataFrame({"item": [2, 0, 2, 0], "ts": [day(5), day(9), day(3), day(7)]})
+    np.testing.assert_array_equal(on_sale_from(rows, 4), [day(7), day(3), day(3), day(3)])
+
+
+def test_a_window_offers_products_never_sold_but_not_those_first_sold_after_it(synthetic):
+    """The synthetic store's last four products were never sold; every tenth one was first sold
+    in its last 20 days, after this window's end."""
+    catalog = load_catalog(synthetic[0])
+    rows = load_interactions(synthetic[1], catalog, TYPES)
+    window = _window(rows, catalog, np.datetime64("2024-04-01", "ns"), RankerConfig(min_users=10))
+    offered = set(window.items.tolist())
+    assert {56, 57, 58, 59} <= offered
+    assert not window.y[np.isin(window.items, [56, 57, 58, 59])].any()
+    launched_later = set(range(9, 56, 10))
+    assert offered.isdisjoint(launched_later)
+    assert launched_later <= set(rows["item"])  # they were sold, later
 
 
 def test_a_window_learns_only_from_before_it_and_labels_only_its_own_days(synthetic):
