@@ -2,6 +2,7 @@
 
     python bench/load.py                                        # the demo store
     python bench/load.py --products P.csv --interactions I.csv --rounds 5
+    python bench/load.py --products P.csv --interactions I.csv --artifacts DIR   # a model saved before
 
 Starts each server as users start it (`gunicorn -w 2 -b HOST:PORT app:app` from the repository
 root): the bare app, the service without cache, the service with it, and the service without
@@ -142,6 +143,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--ids", type=int, default=2000, help="distinct requests per route")
     parser.add_argument("--start-timeout", type=float, default=1200)
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        help="the services' ARTIFACTS_DIR: a model saved there from the same CSVs and settings "
+        "(python -m recommender.build --out DIR) is loaded, not built (default: a fresh folder)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -153,11 +160,12 @@ def main() -> None:
         **os.environ,
         "PRODUCTS_CSV": str(args.products.resolve()),
         "INTERACTIONS_CSV": str(args.interactions.resolve()),
-        "ARTIFACTS_DIR": str(work / "artifacts"),
+        "ARTIFACTS_DIR": str((args.artifacts or work / "artifacts").resolve()),
         "FEEDBACK_DB": f"sqlite:///{work / 'feedback.db'}",
         "REDIS_URL": redis_url,
         "CACHE_KEY_PREFIX": prefix,
     }
+    saved_before = versions(Path(env["ARTIFACTS_DIR"]))
     paths = route_paths(args.products, args.interactions, args.ids, seed=1)
     gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2"]
 
@@ -169,7 +177,7 @@ def main() -> None:
         uncached = {**env, "CACHE_ENABLED": "false"}
         server = [*gunicorn, "-b", f"127.0.0.1:{port}", "app:app"]
         service = servers.enter_context(Server(server, ROOT, uncached, port, args.start_timeout))
-        print(f"service ready in {service.ready_seconds:.1f} s (building its model)", file=sys.stderr)
+        print(f"service ready in {service.ready_seconds:.1f} s", file=sys.stderr)
         server = [*gunicorn, "-b", f"127.0.0.1:{cached_port}", "app:app"]  # loads what the first built
         servers.enter_context(Server(server, ROOT, env, cached_port, args.start_timeout))
         unrecorded_port = free_port()
@@ -192,6 +200,7 @@ def main() -> None:
             for name, row_port, row_paths in plan:
                 runs[name].append(wrk(row_port, row_paths, args.duration, args.connections))
         facts = {"ready_seconds": service.ready_seconds, "peak_gb": service.peak_gb}
+    built = versions(Path(env["ARTIFACTS_DIR"])) - saved_before
     delete_keys(redis_url, prefix)
     shutil.rmtree(work, ignore_errors=True)
 
@@ -205,8 +214,9 @@ def main() -> None:
         f"\n{store}: median of {args.rounds} rounds of {args.duration} s per row, "
         f"{args.connections} connections, gunicorn -w 2"
     )
+    how = "model built at start" if built else f"model loaded from {env['ARTIFACTS_DIR']}"
     print(
-        f"ready {facts['ready_seconds']:.1f} s after start from the CSVs (model built at start); "
+        f"ready {facts['ready_seconds']:.1f} s after start ({how}); "
         f"peak memory of master and workers together {facts['peak_gb']:.2f} GB (PSS)\n"
     )
     print("| route | requests/s | p50 ms | p99 ms | errors | share of bare Flask |")
@@ -215,6 +225,11 @@ def main() -> None:
         errors = sum(x["errors"] for x in runs[name])
         share = r["rps"] / ceiling
         print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {errors:.0f} | {share:.2f} |")
+
+
+def versions(artifacts: Path) -> set[str]:
+    """The model versions saved in an artifacts folder."""
+    return {meta.parent.name for meta in artifacts.glob("*/meta.json")}
 
 
 def delete_keys(url: str, prefix: str) -> None:
