@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.neighbours import Neighbours, gather, not_owned, top_k_neighbours, top_n, user_lists
+from recommender.neighbours import Neighbours, best_of, gather, not_owned, top_k_neighbours, top_n, user_lists
 from recommender.snapshot import ItemStats
 
 SOURCES = ("collaborative", "text", "new", "anchor_text", "anchor_collaborative", "trending", "popular")
@@ -52,11 +52,12 @@ class Sources:
         vectors: sp.csr_matrix,
         stats: ItemStats,
         exists: NDArray[np.bool_],
+        nearest: NearestNew | None = None,
     ) -> Sources:
-        """Sources over the products that exist (the others never come up)."""
-        new = np.flatnonzero(stats.new & exists)
-        new_text = top_k_neighbours(vectors, vectors[new], SIZES["new"], exclude_self=False)
-        new_text = Neighbours(np.where(new_text.indices >= 0, new[new_text.indices], -1), new_text.scores)
+        """Sources over the products that exist (the others never come up); `nearest`, when given,
+        finds the nearest new products with the part it holds already."""
+        new = stats.new & exists
+        new_text = nearest.of(new) if nearest is not None else nearest_new(vectors, np.flatnonzero(new))
         trending = np.where((stats.recent_users >= TREND_SUPPORT) & exists, stats.trend, 0)
         popular = np.where(exists, stats.recent_users, 0)
         return cls(
@@ -66,6 +67,33 @@ class Sources:
             trending=_best(trending, SIZES["trending"]),
             popular=_best(popular, SIZES["popular"]),
         )
+
+
+def nearest_new(vectors: sp.csr_matrix, new: NDArray[np.integer]) -> Neighbours:
+    """Each product's nearest products by text among `new` (product rows)."""
+    table = top_k_neighbours(vectors, vectors[new], SIZES["new"], exclude_self=False)
+    return Neighbours(np.where(table.indices >= 0, new[table.indices], -1), table.scores)
+
+
+@dataclass(frozen=True)
+class NearestNew:
+    """The nearest new products at several moments of one build. Products never sold are new at
+    every moment, so their part is found once, and merged at each moment with the other new ones'."""
+
+    vectors: sp.csr_matrix
+    unsold: NDArray[np.bool_]
+    unsold_table: Neighbours
+
+    @classmethod
+    def build(cls, vectors: sp.csr_matrix, unsold: NDArray[np.bool_]) -> NearestNew:
+        return cls(vectors, unsold, nearest_new(vectors, np.flatnonzero(unsold)))
+
+    def of(self, new: NDArray[np.bool_]) -> Neighbours:
+        """The same table as nearest_new() over the products `new`."""
+        if (self.unsold & ~new).any():  # not a moment of this build: nothing to reuse
+            return nearest_new(self.vectors, np.flatnonzero(new))
+        others = nearest_new(self.vectors, np.flatnonzero(new & ~self.unsold))
+        return best_of(self.unsold_table, others, min(SIZES["new"], int(new.sum())))
 
 
 @dataclass(frozen=True)

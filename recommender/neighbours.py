@@ -157,6 +157,21 @@ def place(table: Neighbours, rows, cols, data, rank, offset: int = 0) -> None:  
     table.scores[rows[top] + offset, rank[top]] = data[top]
 
 
+def best_of(a: Neighbours, b: Neighbours, k: int) -> Neighbours:
+    """Each row's k best entries of two tables over the same rows (ties: the lower index first)."""
+    n = a.indices.shape[0]
+    table = Neighbours(np.full((n, k), -1, np.int32), np.zeros((n, k), np.float32))
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        indices = np.hstack([a.indices[start:stop], b.indices[start:stop]])
+        scores = np.hstack([a.scores[start:stop], b.scores[start:stop]])
+        rows, slots = np.nonzero(indices >= 0)
+        cols, data = indices[rows, slots], scores[rows, slots]
+        order = np.lexsort((cols, rows))  # row then column order, as ranked() wants it
+        place(table, *ranked(rows[order], cols[order], data[order], stop - start), start)
+    return table
+
+
 def not_owned(rows: NDArray[np.int64], cols: NDArray[np.int32], owned: sp.csr_matrix) -> NDArray[np.bool_]:
     """A mask of the entries (row, col) that are not stored in `owned` (rows x items).
 

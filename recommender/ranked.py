@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import PERSONAL, SIZES, Pool, Sources, personal_lists, pool
+from recommender.candidates import PERSONAL, SIZES, NearestNew, Pool, Sources, personal_lists, pool
 from recommender.features import ProductFacts, UserFacts, features
 from recommender.history import HistoryConfig, UserHistory
 from recommender.neighbours import Neighbours, UserLists, place, ranked
@@ -142,14 +142,16 @@ def fit_ranked(
     ts = interactions["ts"].to_numpy()
     end = ts.max() + np.timedelta64(1, "s") if len(ts) else np.datetime64(0, "ns")  # after the last
     snapshot = Snapshot.build(interactions, len(products.category), end, history_config, history=history)
+    sold = np.bincount(interactions["item"].to_numpy(), minlength=len(products.category)) > 0
+    nearest = NearestNew.build(vectors, ~sold)  # the windows' and the served model's, in part
     started = time.perf_counter()
     ranker, reason = _train(
-        interactions, snapshot, text, vectors, collaborate, products, history_config, config
+        interactions, snapshot, text, vectors, collaborate, products, history_config, config, nearest
     )
     log.info("ranker: %s (%.1f s)", reason, time.perf_counter() - started)
     if ranker is None:
         return None, reason
-    sources = Sources.build(text, collaborative, vectors, snapshot.items, snapshot.exists)
+    sources = Sources.build(text, collaborative, vectors, snapshot.items, snapshot.exists, nearest)
     n_items = history.matrix.shape[1]  # user_lists() keeps at most that many
     personal = {
         name: lists for name, lists in (built or {}).items() if lists.table.k == min(SIZES[name], n_items)
@@ -175,6 +177,7 @@ def _train(
     products: ProductFacts,
     history_config: HistoryConfig,
     config: RankerConfig,
+    nearest: NearestNew,
 ) -> tuple[Ranker | None, str]:
     if not len(interactions):
         return None, "no interactions to learn from"
@@ -196,6 +199,7 @@ def _train(
             on_sale,
             rng,
             negatives,
+            nearest,
         )
         if window is not None:
             windows.append(window)

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import Sources, pool
+from recommender.candidates import NearestNew, Sources, pool
 from recommender.features import ProductFacts, UserFacts, blend_scores, features
 from recommender.history import HistoryConfig, UserHistory
 from recommender.neighbours import Neighbours, not_owned
@@ -58,11 +58,12 @@ def build_window(
     on_sale: NDArray,
     rng: np.random.Generator,
     negatives: float = 1.0,
+    nearest: NearestNew | None = None,
 ) -> Window | None:
     """The window starting at `at`: features as of `at`, labels from the days after it.
 
     `on_sale` holds when each product went on sale (on_sale_from); `negatives` is the share of the
-    pairs not taken that are kept (1: all of them).
+    pairs not taken that are kept (1: all of them); `nearest`, the build's nearest new products.
     """
     end = at + np.timedelta64(config.window_days, "D")
     n_items = len(products.category)
@@ -80,7 +81,7 @@ def build_window(
         return None
     if len(users) > config.users_per_window:
         users = np.sort(rng.choice(users, config.users_per_window, replace=False))
-    sources = Sources.build(text, collaborate(snap.history), vectors, snap.items, exists)
+    sources = Sources.build(text, collaborate(snap.history), vectors, snap.items, exists, nearest)
     holdings = snap.history.matrix[users]
     anchors = snap.history.last_item[users]
     candidates = pool(sources, holdings, anchors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.candidates import SIZES, SOURCES, Sources, pool
+from recommender.candidates import SIZES, SOURCES, NearestNew, Sources, nearest_new, pool
 from recommender.collaborative import ItemItemModel
 from recommender.content_based import ContentModel
 from recommender.data_loader import load_catalog, load_interactions
@@ -71,3 +71,20 @@ def test_a_user_with_nothing_still_gets_what_sells(scene):
     candidates = pool(sources, empty, np.array([-1]))
     brought = {SOURCES[s] for s in range(len(SOURCES)) if (candidates.scores[:, s] > 0).any()}
     assert brought == {"popular", "trending"} or brought == {"popular"}
+
+
+def test_nearest_new_products_found_in_two_parts_equal_those_found_at_once(scene):
+    """The products never sold are found once; at each moment the other new ones are merged in."""
+    catalog, snap, text, collaborative = scene
+    rng = np.random.default_rng(3)
+    unsold = rng.random(len(catalog)) < 0.3
+    nearest = NearestNew.build(text.vectors, unsold)
+    for new in (unsold, unsold | (rng.random(len(catalog)) < 0.2), rng.random(len(catalog)) < 0.5):
+        got, expected = nearest.of(new), nearest_new(text.vectors, np.flatnonzero(new))
+        assert got.indices.shape == expected.indices.shape
+        for item in range(len(catalog)):  # the same neighbours and scores (ties may come in either order)
+            got_items, got_scores = got.of(item)
+            expected_items, expected_scores = expected.of(item)
+            np.testing.assert_allclose(got_scores, expected_scores, rtol=1e-6)
+            last = expected_scores[-1] if len(expected_scores) else 0  # ties at the end may differ
+            assert set(got_items[got_scores > last]) == set(expected_items[expected_scores > last])

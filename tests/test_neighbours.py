@@ -8,6 +8,7 @@ from recommender import neighbours as nb
 from recommender.neighbours import (
     Neighbours,
     as_matrix,
+    best_of,
     best_of_rows,
     entries,
     gather,
@@ -49,6 +50,17 @@ def test_rows_with_few_neighbours_are_padded():
     table = top_k_neighbours(matrix, matrix, k=2)
     assert table.indices.tolist() == [[1, -1], [0, -1], [-1, -1]]
     assert table.of(2)[0].size == 0
+
+
+def test_best_of_two_tables_keeps_each_rows_best_ties_to_the_lower_index(monkeypatch):
+    monkeypatch.setattr(nb, "CHUNK_ROWS", 1)  # one row per chunk
+    a = Neighbours(
+        np.array([[4, 2], [3, -1], [-1, -1]]), np.array([[0.9, 0.5], [0.7, 0], [0, 0]], np.float32)
+    )
+    b = Neighbours(np.array([[1], [0], [5]]), np.array([[0.5], [0.8], [0.1]], np.float32))
+    table = best_of(a, b, 2)
+    assert table.indices.tolist() == [[4, 1], [0, 3], [5, -1]]
+    np.testing.assert_array_equal(table.scores, np.array([[0.9, 0.5], [0.8, 0.7], [0.1, 0]], np.float32))
 
 
 def test_merge_and_gather_add_scores():
