@@ -89,7 +89,8 @@ class NearestNew:
         return cls(vectors, unsold, nearest_new(vectors, np.flatnonzero(unsold)))
 
     def of(self, new: NDArray[np.bool_]) -> Neighbours:
-        """The same table as nearest_new() over the products `new`."""
+        """The neighbours and scores nearest_new() finds among the products `new` (where scores tie
+        at the end of a row, these keep the lower product indices)."""
         if (self.unsold & ~new).any():  # not a moment of this build: nothing to reuse
             return nearest_new(self.vectors, np.flatnonzero(new))
         others = nearest_new(self.vectors, np.flatnonzero(new & ~self.unsold))
