@@ -142,8 +142,8 @@ def fit_ranked(
     ts = interactions["ts"].to_numpy()
     end = ts.max() + np.timedelta64(1, "s") if len(ts) else np.datetime64(0, "ns")  # after the last
     snapshot = Snapshot.build(interactions, len(products.category), end, history_config, history=history)
-    sold = np.bincount(interactions["item"].to_numpy(), minlength=len(products.category)) > 0
-    nearest = NearestNew.build(vectors, ~sold)  # the windows' and the served model's, in part
+    unsold = np.isnan(snapshot.items.age_days)  # no interaction in the whole log
+    nearest = NearestNew.build(vectors, unsold)  # the windows' and the served model's, in part
     started = time.perf_counter()
     ranker, reason = _train(
         interactions, snapshot, text, vectors, collaborate, products, history_config, config, nearest
