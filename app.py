@@ -322,6 +322,7 @@ class Ask:
             self.product(product_id),
             textual=textual,
             user_items=(lambda: self.model.items_of(user_id).tolist()) if user_id is not None else None,
+            user_added=self.model.feedback.others.get(user_id, ()) if user_id is not None else (),
             new_products=new_products and user_id is not None,
             deep=self.model.settings.neighbours,
         )

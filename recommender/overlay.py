@@ -27,17 +27,21 @@ class FeedbackOverlay:
         self.items: dict[str, dict[int, float]] = {}
         self.latest: dict[str, int] = {}
         self.events: dict[str, int] = {}
+        # Products the model does not have (added through the live catalog since the build), by
+        # id: what the user has of them is theirs too, and no answer offers it back.
+        self.others: dict[str, set[str]] = {}
 
     def apply(self, events: Iterable[Event]) -> None:
         for event_id, user_id, product_id, action, _ts in events:
             self.last_id = max(self.last_id, event_id)
+            self.events[user_id] = self.events.get(user_id, 0) + 1
             item = self.index.get(product_id)
-            if item is None:  # a product no longer in the catalog
+            if item is None:
+                self.others.setdefault(user_id, set()).add(product_id)
                 continue
             mine = self.items.setdefault(user_id, {})
             mine[item] = max(mine.get(item, 0.0), self.strength.get(action, 0.0))
             self.latest[user_id] = item
-            self.events[user_id] = self.events.get(user_id, 0) + 1
 
     def extend(
         self, user_id: str | None, items: NDArray[np.int32], weights: NDArray[np.float32]

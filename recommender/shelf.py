@@ -45,6 +45,7 @@ class Request:
     product_id: str | None = None  # the product asked about: never shown
     textual: bool = False  # the answer is the product's text neighbours
     user_items: Callable[[], Collection[int]] | None = None  # for personal answers: the user's rows
+    user_added: Collection[str] = ()  # and the products added since the build that the user has
     new_products: bool = False  # an added product close to the user's items may take a place
     deep: int = 100  # how far into the answer to look when the first k are not enough
 
@@ -59,7 +60,7 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
         nonlocal owned
         if owned is None:
             rows = r.user_items() if r.user_items is not None else ()
-            owned = {live.catalog.product_ids[row] for row in rows}
+            owned = {live.catalog.product_ids[row] for row in rows} | set(r.user_added)
         return owned
 
     def allowed(pid: str) -> bool:
@@ -67,6 +68,7 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
             pid != r.product_id
             and pid not in live.withdrawn
             and pid not in r.want.exclude
+            and pid not in r.user_added
             and (not r.want.categories or live.in_categories(pid, r.want.categories))
         )
 

@@ -71,6 +71,32 @@ def test_an_added_product_is_served_from_its_text_at_once(admin):
     assert admin.post("/feedback", json=feedback).status_code == 202  # a product the service knows now
 
 
+STRATEGIES = ("content", "collaborative", "hybrid", "popularity", "ranked")
+
+
+@pytest.mark.parametrize("action", ["purchase", "view"])
+def test_an_added_product_the_user_has_is_never_offered_back_on_any_route(admin, action):
+    admin.put("/products/N1", json=MUG, headers=ADMIN)
+    personal = [
+        *(f"/recommend/user/U5?top_k=6&strategy={s}" for s in STRATEGIES),
+        "/recommend/hybrid?user_id=U5&top_k=6",
+        "/recommend/hybrid?user_id=U5&product_id=P2&top_k=6",
+        "/recommend/hybrid?user_id=U5&product_id=N1&top_k=6",
+        "/recommend/ab?user_id=U5&top_k=6",
+        "/recommend/ab?user_id=U5&product_id=P1&top_k=6",
+        "/recommend/user/U5?top_k=6&category=Kitchen",
+    ]
+    assert "N1" in ids(admin.get(personal[2]))  # the new mug is offered to U5 (red mug) at first
+    for url in personal:
+        admin.get(url)  # and cached
+    assert (
+        admin.post("/feedback", json={"user_id": "U5", "product_id": "N1", "action": action}).status_code
+        == 202
+    )
+    for url in personal:
+        assert "N1" not in ids(admin.get(url)), url
+
+
 def test_a_changed_title_is_served_and_its_text_placed_again(admin):
     body = {
         "title": "Garden Trowel Deluxe Mug",
