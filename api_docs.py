@@ -7,6 +7,8 @@ and methods with the app's routes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from typing import Any
 
@@ -125,12 +127,19 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
             )
         },
         "/users/{user_id}": {
-            "get": _operation(
-                "The user's latest events (from the log the model was built on, and feedback stored "
-                "since), newest first, and their A/B variant",
-                [_path("user_id", "the user")],
-                {"200": _answer("The user", "User"), "404": _error("A user never seen")},
-            )
+            "get": {
+                **_operation(
+                    "The user's latest events (from the log the model was built on, and feedback stored "
+                    "since), newest first, and their A/B variant",
+                    [_path("user_id", "the user")],
+                    {
+                        "200": _answer("The user", "User"),
+                        "401": _error("ADMIN_TOKEN is set and the request does not carry it"),
+                        "404": _error("A user never seen"),
+                    },
+                ),
+                "security": [{}, {"admin": []}],
+            }
         },
         "/console": {"get": _page("The console: overview")},
         "/console/{page}": {
@@ -202,11 +211,14 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
                     "Store an interaction durably; it shapes the user's next answers",
                     responses={
                         "202": _answer("Stored (committed)", "Received"),
+                        "401": _error("EVENTS_TOKEN is set and the request does not carry it"),
                         "404": _error("Unknown product"),
                         "413": _error(f"Body over {body_bytes} bytes"),
+                        "429": _error("Over the events limit per user_id or per client address"),
                         "503": _error("The feedback store is unavailable: nothing was stored, retry"),
                     },
                 ),
+                "security": [{}, {"events": []}],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Feedback"}}},
@@ -250,9 +262,25 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
         "paths": paths,
         "components": {
             "schemas": _schemas(event_id_length),
-            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "admin": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},
+                "events": {"type": "http", "scheme": "bearer", "description": "EVENTS_TOKEN"},
+            },
         },
     }
+
+
+STYLE = (
+    "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+    "code{background:#f3f3f3;padding:0 .2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
+)
+# What the page may load: its own style, nothing else; no page may frame it.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+    + "'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def page(document: dict[str, Any]) -> str:
@@ -261,9 +289,7 @@ def page(document: dict[str, Any]) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{esc(document['info']['title'])}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-        "code{background:#f3f3f3;padding:0 .2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head><body>",
+        f"<style>{STYLE}</style></head><body>",
         f"<h1>{esc(document['info']['title'])}</h1><p>{esc(document['info']['description'])}</p>",
         "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a> (OpenAPI 3.1).</p>",
     ]
@@ -412,7 +438,8 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
                 "action": {"type": "string", "enum": list(ACTIONS)},
                 "ts": {
                     "type": "string",
-                    "description": "ISO 8601; default: now; at most 5 minutes ahead of the server's clock",
+                    "description": "ISO 8601; default: now; "
+                    "from 1970-01-01 to 5 minutes ahead of the server's clock",
                 },
                 "recomm_id": {
                     "type": "string",

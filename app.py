@@ -30,6 +30,7 @@ from werkzeug.exceptions import (
     ServiceUnavailable,
     Unauthorized,
 )
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import api_docs
 import logs
@@ -39,6 +40,7 @@ from recommender import ab_report
 from recommender.ab_testing import ABRouter, new_recomm_id
 from recommender.artifacts import load_or_build
 from recommender.build import model_settings
+from recommender.build_lock import BuildLock
 from recommender.cache import Cache, connect, digest
 from recommender.catalog_changes import FIELDS, CatalogStore, Product, parse_product
 from recommender.errors import DataError, FeedbackUnavailableError, UnknownProductError
@@ -49,6 +51,7 @@ from recommender.reload import LiveModel, Reloader
 from recommender.service import STRATEGIES, Recommendation, Recommender
 from recommender.shelf import Answer, Filter, Request, shelve
 from recommender.signal import ChangeSignal
+from recommender.validation import id_control
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,10 @@ NEW_PRODUCT_STRATEGIES = ("content", "hybrid", "ranked")
 MAX_FILTER_VALUES = 500  # category= and exclude= values per request
 MAX_QUERY_LENGTH = 200
 MAX_SEARCH_RESULTS = 100
+MAX_QUERY_WORDS = 10  # distinct words of q: each one is a pass over the titles that hold the first
 USER_EVENTS = 20  # events GET /users/<id> shows
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock an event's ts may be
+EARLIEST_TS = datetime(1970, 1, 1)  # the earliest ts an event may carry
 
 
 @dataclass
@@ -130,10 +135,14 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     logs.configure(config.log_format)
     started = time.perf_counter()
     app = Flask(__name__)
+    app.url_map.merge_slashes = False  # an id may start with "/": it is looked up, not redirected
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json = OrjsonProvider(app)
     app.extensions["recommender"] = build_services(config, redis_client)
     app.register_blueprint(api)
+    if config.trusted_proxies:  # the client's address is the one the proxies in front say they saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies)  # type: ignore[method-assign]
+    require_events_token(app, config)  # before the limits: a post without the token counts for nobody
     limit_feedback(app, config, shared=redis_client is None and config.cache_enabled)
     app.after_request(_no_store)
     register_error_handlers(app)
@@ -155,12 +164,30 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     return app
 
 
+def require_events_token(app: Flask, config: Config) -> None:
+    """With EVENTS_TOKEN set, POST /feedback needs it as a bearer token (401 otherwise)."""
+    token = config.events_token
+    if token is None:
+        return
+
+    @app.before_request
+    def events_token() -> None:
+        if request.endpoint == "api.feedback" and not _bearer(token):
+            raise Unauthorized("send the events token: Authorization: Bearer <EVENTS_TOKEN>")
+
+
 def limit_feedback(app: Flask, config: Config, shared: bool) -> None:
-    """At most FEEDBACK_RATE_LIMIT events per user_id (Flask-Limiter, keyed on the body's user_id:
-    a store's backend posts every shopper's events from one address). Counted in Redis, so all
-    workers and replicas share the count (`shared`; else each process counts alone); when Redis
-    fails the limit is open, after at most a short timeout."""
-    if config.feedback_rate_limit is None:
+    """At most FEEDBACK_RATE_LIMIT events per user_id (keyed on the body's user_id: a store's
+    backend posts every shopper's events from one address) and FEEDBACK_CLIENT_RATE_LIMIT per
+    client address (a new user_id per post is not a way round the first), with Flask-Limiter.
+    Counted in Redis, so all workers and replicas share the counts (`shared`; else each process
+    counts alone); when Redis fails the limits are open, after at most a short timeout."""
+    limits = [
+        (config.feedback_rate_limit, _feedback_user, "for this user_id"),
+        (config.feedback_client_rate_limit, _feedback_client, "from this client address"),
+    ]
+    limits = [(rate, key, what) for rate, key, what in limits if rate is not None]
+    if not limits:
         return
     limiter = Limiter(
         key_func=_feedback_user,
@@ -171,10 +198,10 @@ def limit_feedback(app: Flask, config: Config, shared: bool) -> None:
         key_prefix=f"{config.cache_key_prefix}feedback-limit",
         swallow_errors=True,
     )
-    rate = config.feedback_rate_limit
-    message = f"more than {rate} feedback events for this user_id; retry after Retry-After seconds"
-    limited = limiter.limit(rate, error_message=message)
-    app.view_functions["api.feedback"] = limited(app.view_functions["api.feedback"])
+    for rate, key, what in limits:
+        message = f"more than {rate} feedback events {what}; retry after Retry-After seconds"
+        limited = limiter.limit(rate, key_func=key, error_message=message)
+        app.view_functions["api.feedback"] = limited(app.view_functions["api.feedback"])
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(exc: RateLimitExceeded):  # type: ignore[no-untyped-def]
@@ -191,6 +218,10 @@ def _feedback_user() -> str:
     return f"user:{str(user).strip()[:MAX_ID_LENGTH]}" if user is not None else "no-user"
 
 
+def _feedback_client() -> str:
+    return f"client:{request.remote_addr or 'unknown'}"
+
+
 def build_services(config: Config, redis_client: Any = None) -> Services:
     model = load_or_build(
         config.products_csv, config.interactions_csv, model_settings(config), config.artifacts_dir
@@ -205,7 +236,7 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
     built = Services(
         config=config,
         live=live,
-        reloader=Reloader(live),
+        reloader=Reloader(live, BuildLock(feedback.engine, config.artifacts_dir)),
         cache=Cache(client, config.cache_ttl_seconds, prefix=config.cache_key_prefix),
         router=router,
         feedback=feedback,
@@ -274,10 +305,7 @@ class Ask:
         return value
 
     def id(self, name: str) -> str | None:
-        raw = (self.arg(name) or "").strip()
-        if len(raw) > MAX_ID_LENGTH:
-            raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters")
-        return raw or None
+        return checked_id(name, self.arg(name) or "") or None
 
     def product(self, product_id: str | None) -> str | None:
         """The product asked about, if the catalog (as it is now) has it; else 404."""
@@ -301,6 +329,8 @@ class Ask:
                 f"{name} takes at most {MAX_FILTER_VALUES} comma-separated values "
                 f"of at most {MAX_ID_LENGTH} characters each"
             )
+        if id_control(raw):
+            raise BadRequest(f"{name} holds a control character (such as NUL); none is allowed")
         return values
 
     def shelve(
@@ -360,7 +390,11 @@ def cached(*params: str, experiment: bool = False) -> Callable:
             svc = services()
             model = g.model = svc.live.current()  # pinned: a reload never splits one request
             query = request.args
-            user_id = view_args.get("user_id") or (query["user_id"] if "user_id" in query else None)
+            for name, value in view_args.items():  # the path's id, checked as the query's are
+                checked_id(name, value)
+            user_id = view_args.get("user_id") or (
+                checked_id("user_id", query["user_id"]) if "user_id" in query else None
+            )
             if user_id:  # a personal answer: it must reflect the user's feedback so far
                 svc.sync_feedback(model)
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
@@ -422,8 +456,17 @@ def health() -> dict:
         "built": model.built,
         "feedback_store": svc.feedback.state,
         "ranker": {"trained": model.ranked is not None, "reason": model.ranker_reason},
-        "reload": svc.reloader.status(),
+        "reload": _reload_status(svc),
     }
+
+
+def _reload_status(svc: Services) -> dict:
+    """How the last rebuild went; why it failed (which may name files or hosts) for the admin only."""
+    status = svc.reloader.status()
+    if "error" in status and not _is_admin(svc.config):
+        status = {k: v for k, v in status.items() if k != "error"}
+        status["error_hidden"] = "send the admin token to see why"
+    return status
 
 
 @api.get("/recommend/content/<path:product_id>")
@@ -489,9 +532,7 @@ def recommend_ab(ask: Ask) -> dict:
 def ab_report_view() -> Response:
     """The current experiment's report (behind the admin token when one is set)."""
     svc = services()
-    g.no_store = True
-    if svc.config.admin_token:
-        _require_admin(svc.config)
+    _require_token_if_set(svc.config)
     if svc.exposures is not None:
         svc.exposures.flush()  # this worker's latest exposures; other workers' are at most a second old
     try:
@@ -512,8 +553,13 @@ def search_products() -> dict:
     q = request.args.get("q", "")
     if len(q) > MAX_QUERY_LENGTH:
         raise BadRequest(f"q is longer than {MAX_QUERY_LENGTH} characters")
+    if id_control(q):
+        raise BadRequest("q holds a control character (such as NUL); none is allowed")
+    if len(set(q.casefold().split())) > MAX_QUERY_WORDS:
+        raise BadRequest(f"q has more than {MAX_QUERY_WORDS} distinct words")
     raw = request.args.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SEARCH_RESULTS:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SEARCH_RESULTS:
         raise BadRequest(f"limit must be an integer from 1 to {MAX_SEARCH_RESULTS}; got {raw!r}")
     live = services().live_catalog(current_model())
     found = [live.product(pid) for pid in live.search(q, int(raw))]
@@ -522,9 +568,12 @@ def search_products() -> dict:
 
 @api.get("/users/<path:user_id>")
 def user_history(user_id: str) -> dict:
-    """The user's latest events (from the log the model was built on, and stored since), newest first."""
-    svc, model = services(), current_model()
-    user_id = user_id.strip()
+    """The user's latest events (from the log the model was built on, and stored since), newest
+    first; behind the admin token when one is set (a shopper's history is theirs)."""
+    svc = services()
+    _require_token_if_set(svc.config)
+    model = current_model()
+    user_id = _path_id(user_id, "user_id")
     live = svc.live_catalog(model)
     stored = svc.feedback.recent_of(user_id, USER_EVENTS)
     row = model.history.user_index.get(user_id)
@@ -591,6 +640,7 @@ def delete_product(product_id: str) -> dict:
 @api.get("/products/<path:product_id>")
 def get_product(product_id: str) -> dict:
     """A product as it is served now."""
+    product_id = _path_id(product_id)
     product = services().live_catalog(current_model()).product(product_id)
     if product is None:
         raise UnknownProductError(product_id)
@@ -650,14 +700,32 @@ def metrics() -> Response:
 
 @api.get("/docs")
 def docs() -> Response:
-    return current_app.response_class(api_docs.page(describe(services().config)), mimetype="text/html")
+    page = current_app.response_class(api_docs.page(describe(services().config)), mimetype="text/html")
+    return _guarded(page, api_docs.PAGE_POLICY)
 
 
 @api.get("/console")
 @api.get("/console/<path:page>")
 def console_page(page: str = "") -> Response:
     """The console (one page; its script shows what the address asks for)."""
-    return send_from_directory(CONSOLE, "index.html", max_age=0)
+    return _guarded(send_from_directory(CONSOLE, "index.html", max_age=0), CONSOLE_POLICY)
+
+
+# The console loads its own script and style, calls only this service, and shows product images
+# from wherever the catalog says they are.
+CONSOLE_POLICY = (
+    "default-src 'self'; img-src 'self' data: https: http:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _guarded(page: Response, policy: str) -> Response:
+    """An HTML page that loads only what `policy` allows and that no other site may frame."""
+    page.headers["Content-Security-Policy"] = policy
+    page.headers["X-Frame-Options"] = "DENY"
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    page.headers["Referrer-Policy"] = "same-origin"
+    return page
 
 
 @api.get("/console/static/<path:name>")
@@ -683,16 +751,25 @@ def admin_reload_status() -> dict:
 
 
 def rebuild(config: Config, feedback: FeedbackStore) -> Recommender:
-    """A model of the CSVs as they are now, plus every stored feedback event."""
-    events, last_id = feedback.snapshot()
-    return Recommender.from_csv(
+    """A model of the CSVs as they are now, plus every usable stored feedback event."""
+    stored = feedback.snapshot()
+    model = Recommender.from_csv(
         config.products_csv,
         config.interactions_csv,
         model_settings(config),
-        feedback=events,
-        feedback_last_id=last_id,
+        feedback=stored.events,
+        feedback_last_id=stored.last_id,
         catalog_changes=CatalogStore(feedback.engine).after(0),
     )
+    model.built["feedback_skipped"] = stored.skipped  # shown by /health
+    return model
+
+
+def _require_token_if_set(config: Config) -> None:
+    """The admin token, for a read route that is open only where none is set (a local demo)."""
+    g.no_store = True
+    if config.admin_token:
+        _require_admin(config)
 
 
 def _require_admin(config: Config) -> None:
@@ -701,18 +778,39 @@ def _require_admin(config: Config) -> None:
     g.no_store = True
     if not config.admin_token:
         raise NotFound()
-    sent = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(sent.encode(), f"Bearer {config.admin_token}".encode()):
+    if not _is_admin(config):
         raise Unauthorized("send the admin token: Authorization: Bearer <ADMIN_TOKEN>")
+
+
+def _is_admin(config: Config) -> bool:
+    """Whether the request carries the admin token (one is set)."""
+    return config.admin_token is not None and _bearer(config.admin_token)
+
+
+def _bearer(token: str) -> bool:
+    """Whether the request's Authorization header is `Bearer <token>` (compared in constant time)."""
+    sent = request.headers.get("Authorization", "")
+    return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
 
 
 # --- parameters ----------------------------------------------------------------------------------
 
 
-def _path_id(product_id: str) -> str:
-    value = product_id.strip()
-    if not value or len(value) > MAX_ID_LENGTH:
-        raise BadRequest(f"a product_id is 1 to {MAX_ID_LENGTH} characters")
+def checked_id(name: str, raw: str, limit: int = MAX_ID_LENGTH) -> str:
+    """An id as sent, stripped; 400 naming `name` when it is longer than `limit` or holds a
+    control character (which no store column can keep faithfully)."""
+    value = raw.strip()
+    if len(value) > limit:
+        raise BadRequest(f"{name} is longer than {limit} characters")
+    if id_control(value):
+        raise BadRequest(f"{name} holds a control character (such as NUL); an id may hold none")
+    return value
+
+
+def _path_id(product_id: str, name: str = "product_id") -> str:
+    value = checked_id(name, product_id)
+    if not value:
+        raise BadRequest(f"a {name} is 1 to {MAX_ID_LENGTH} characters")
     return value
 
 
@@ -731,9 +829,7 @@ def _id_field(body: dict, name: str, limit: int = MAX_ID_LENGTH) -> str:
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"{name} is required: a non-empty string")
-    if len(value) > limit:
-        raise BadRequest(f"{name} is longer than {limit} characters")
-    return value.strip()
+    return checked_id(name, value, limit)
 
 
 def _timestamp(raw: object) -> datetime:
@@ -742,10 +838,12 @@ def _timestamp(raw: object) -> datetime:
         raise BadRequest(f"ts must be an ISO 8601 string such as 2024-03-01T14:05:00Z; got {raw!r}")
     try:
         parsed = datetime.fromisoformat(raw.strip())
-    except ValueError:
+        if parsed.tzinfo is not None:  # an offset at the calendar's edge overflows here
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise BadRequest(f"ts must be an ISO 8601 time such as 2024-03-01T14:05:00Z; got {raw!r}") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    if parsed < EARLIEST_TS:
+        raise BadRequest(f"ts must be 1970-01-01 or later; got {raw!r}")
     return parsed
 
 

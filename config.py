@@ -33,6 +33,7 @@ class Config:
     ab_exposures: bool = True  # false: A/B answers are not recorded (the report then shows none)
     feedback_db: str = f"sqlite:///{ROOT / 'instance' / 'feedback.db'}"
     admin_token: str | None = None
+    events_token: str | None = None  # set: POST /feedback needs it as a bearer token
     port: int = 5000
     max_top_k: int = 100
     interaction_weights: tuple[tuple[str, float], ...] = DEFAULT_INTERACTION_WEIGHTS
@@ -45,6 +46,8 @@ class Config:
     ranker_max_users: int = 50_000
     text_lists_max_users: int = 1_000_000
     feedback_rate_limit: str | None = "120/minute"  # per user_id; None (FEEDBACK_RATE_LIMIT=off): no limit
+    feedback_client_rate_limit: str | None = "6000/minute"  # per client address; None: no limit
+    trusted_proxies: int = 0  # proxies in front that set X-Forwarded-For (the client's address)
     log_format: str = "text"  # "json": one JSON object per line (gunicorn.conf.py makes it the default)
 
     @classmethod
@@ -67,8 +70,9 @@ class Config:
             ab_variants=get("AB_VARIANTS", _ab_variants, defaults.ab_variants),
             ab_salt=env.get("AB_SALT", defaults.ab_salt),
             ab_exposures=get("AB_EXPOSURES", _bool, defaults.ab_exposures),
-            feedback_db=env.get("FEEDBACK_DB", defaults.feedback_db),
+            feedback_db=env.get("DATABASE_URL", env.get("FEEDBACK_DB", defaults.feedback_db)),
             admin_token=env.get("ADMIN_TOKEN", defaults.admin_token),
+            events_token=env.get("EVENTS_TOKEN", defaults.events_token),
             port=get("PORT", _port, defaults.port),
             max_top_k=get("MAX_TOP_K", _positive_int, defaults.max_top_k),
             interaction_weights=get("INTERACTION_WEIGHTS", _weights, defaults.interaction_weights),
@@ -82,6 +86,10 @@ class Config:
             text_lists_max_users=get("TEXT_LISTS_MAX_USERS", _positive_int, defaults.text_lists_max_users),
             log_format=get("LOG_FORMAT", _log_format, defaults.log_format),
             feedback_rate_limit=get("FEEDBACK_RATE_LIMIT", _rate_limit, defaults.feedback_rate_limit),
+            feedback_client_rate_limit=get(
+                "FEEDBACK_CLIENT_RATE_LIMIT", _rate_limit, defaults.feedback_client_rate_limit
+            ),
+            trusted_proxies=get("TRUSTED_PROXIES", _non_negative_int, defaults.trusted_proxies),
         )
 
 

@@ -1,9 +1,9 @@
 """Logs operators can search: one line per request, and the service's own messages, as JSON
 (LOG_FORMAT=json, the default under gunicorn) or as plain text (LOG_FORMAT=text).
 
-A request's line carries its time, request id (the client's X-Request-ID when it sends a sane
-one, else a new one; echoed in the answer's X-Request-ID header), method, route template,
-status, duration in ms, and where there is one, the answer's source (model or cache) and A/B
+A request's line carries its time, the worker's pid, request id (the client's X-Request-ID when
+it sends a sane one, else a new one; echoed in the answer's X-Request-ID header), method, route
+template, status, duration in ms, and where there is one, the answer's source (model or cache) and A/B
 variant. Nothing from headers, bodies or query strings is logged, so no token or secret is.
 """
 
@@ -113,6 +113,8 @@ class LineBuffer:
 
 
 LINES = LineBuffer()
+PID = [os.getpid()]  # the worker a request line comes from (kept current across forks)
+os.register_at_fork(after_in_child=lambda: PID.__setitem__(0, os.getpid()))
 
 
 class RequestLog:
@@ -153,7 +155,13 @@ class RequestLog:
         message = f"{fields['method']} {fields['route']} {status} {fields['duration_ms']} ms"
         if self.json_lines:
             now = datetime.now(UTC).isoformat(timespec="milliseconds")
-            head = {"time": now, "level": "INFO", "logger": requests_log.name, "message": message}
+            head = {
+                "time": now,
+                "level": "INFO",
+                "logger": requests_log.name,
+                "message": message,
+                "pid": PID[0],
+            }
             LINES.write(orjson.dumps(head | fields) + b"\n")
         elif requests_log.isEnabledFor(logging.INFO):
             requests_log.info(message, extra={"fields": fields})

@@ -160,8 +160,12 @@ async function users(userId) {
   const id = encodeURIComponent(userId);
   let history;
   try {
-    history = await getJSON(`/users/${id}`);
+    history = await getJSON(`/users/${id}`, { headers: { Authorization: `Bearer ${token()}` } });
   } catch (error) {
+    if (error.status === 401) {
+      page.append(tokenForm(() => users(userId), "A shopper's history needs the admin token:"));
+      return;
+    }
     page.append(failure(error));
     return;
   }

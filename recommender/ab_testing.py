@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 EXPERIMENT = "recommendations"
+NAME_LENGTH = 64  # the longest experiment or variant name a recomm_id can carry (the columns' width)
 
 
 class ABRouter:
@@ -52,6 +53,9 @@ def new_recomm_id(experiment: str, variant: str | None) -> str:
 
 
 def parse_recomm_id(recomm: str) -> tuple[str, str] | None:
-    """The (experiment, variant) an A/B answer's recomm_id names; None for any other id."""
+    """The (experiment, variant) an A/B answer's recomm_id names; None for any other id (names
+    longer than NAME_LENGTH included: no answer of the service carries one)."""
     parts = recomm.split("-")
-    return (parts[0], parts[1]) if len(parts) == 3 and all(parts) else None
+    if len(parts) != 3 or not all(parts) or len(parts[0]) > NAME_LENGTH or len(parts[1]) > NAME_LENGTH:
+        return None
+    return parts[0], parts[1]

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 
 from recommender.data_loader import Catalog
 from recommender.errors import FeedbackUnavailableError
-from recommender.feedback import metadata
+from recommender.feedback import in_id_order, metadata
+from recommender.validation import text_control
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,10 @@ def parse_product(product_id: str, body: object) -> Product:
             raise ValueError(f"{name} must be a string; got {value!r}")
         if len(value) > limit:
             raise ValueError(f"{name} is longer than {limit} characters")
+        if text_control(value):
+            raise ValueError(
+                f"{name} holds a control character (such as NUL); only tabs and line breaks are allowed"
+            )
         texts[name] = value.strip()
     if not texts["title"]:
         raise ValueError("title is required: a non-empty string")
@@ -118,6 +123,7 @@ class CatalogStore:
         try:
             self._create_table()
             with self.engine.begin() as conn:
+                in_id_order(conn, changes_table)
                 return int(conn.execute(changes_table.insert().values(**row)).inserted_primary_key[0])
         except sa.exc.SQLAlchemyError as exc:
             log.error("catalog change not stored: %s", exc)

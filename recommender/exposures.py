@@ -85,8 +85,9 @@ class ExposureLog:
                 entry.last_at = now
 
     def flush(self) -> int:
-        """Write what is pending; returns the exposures written. A failed write keeps them for
-        the next flush (the database being away loses nothing while the process lives)."""
+        """Write what is pending; returns the exposures written. A write that fails because the
+        database is away keeps them for the next flush (nothing is lost while the process lives);
+        one the database refuses is retried row by row, and only the refused rows are dropped."""
         with self._writing:
             with self._lock:
                 batch, self._pending = self._pending, {}
@@ -95,15 +96,36 @@ class ExposureLog:
             try:
                 self._write(batch)
             except sa.exc.SQLAlchemyError as exc:
-                log.warning("A/B exposures not written yet (%d users), retrying: %s", len(batch), exc)
-                with self._lock:
-                    for key, entry in batch.items():
-                        later = self._pending.get(key)
-                        if later is not None:
-                            entry.merge(later)
-                        self._pending[key] = entry
-                return 0
+                if _transient(exc):
+                    log.warning("A/B exposures not written yet (%d users), retrying: %s", len(batch), exc)
+                    self._keep(batch)
+                    return 0
+                return self._write_each(batch)
             return sum(entry.count for entry in batch.values())
+
+    def _write_each(self, batch: dict[tuple[str, str], _Pending]) -> int:
+        """Each user's row alone: a row the database refuses is logged and dropped, never retried."""
+        written = 0
+        for key, entry in sorted(batch.items()):
+            try:
+                self._write({key: entry})
+            except sa.exc.SQLAlchemyError as exc:
+                if _transient(exc):
+                    self._keep({k: e for k, e in batch.items() if k >= key})
+                    return written
+                log.error("A/B exposure of user %r dropped: the database refuses it: %s", key[1][:64], exc)
+                continue
+            written += entry.count
+        return written
+
+    def _keep(self, batch: dict[tuple[str, str], _Pending]) -> None:
+        """Put unwritten exposures back, merged with any recorded meanwhile."""
+        with self._lock:
+            for key, entry in batch.items():
+                later = self._pending.get(key)
+                if later is not None:
+                    entry.merge(later)
+                self._pending[key] = entry
 
     def _write(self, batch: dict[tuple[str, str], _Pending]) -> None:
         table = exposures_table
@@ -147,6 +169,13 @@ class ExposureLog:
         ref = weakref.ref(self)
         threading.Thread(target=_write_every, args=(ref, self._pid), name="ab-exposures", daemon=True).start()
         atexit.register(_write_now, ref)
+
+
+def _transient(exc: sa.exc.SQLAlchemyError) -> bool:
+    """A failure of the connection or the server (worth retrying), not of the rows sent."""
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
 
 
 def _write_every(ref: weakref.ref[ExposureLog], pid: int) -> None:

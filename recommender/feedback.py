@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import weakref
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,10 @@ from recommender.errors import FeedbackUnavailableError
 log = logging.getLogger(__name__)
 
 ACTIONS = ("view", "clicked", "add_to_cart", "purchase")
+# The times a rebuild takes an event at: from 1970 to a day past the builder's clock. The API
+# refuses any other since this was checked, but rows stored before, or by hand, may hold one.
+EARLIEST_TS = datetime(1970, 1, 1)
+LATEST_TS_AHEAD = timedelta(days=1)
 
 metadata = sa.MetaData()
 feedback_table = sa.Table(
@@ -39,6 +44,15 @@ feedback_table = sa.Table(
     sa.Column("ab_experiment", sa.String(64), nullable=True, index=True),
     sa.Column("ab_variant", sa.String(64), nullable=True),
 )
+
+
+@dataclass(frozen=True)
+class FeedbackSnapshot:
+    """Every usable stored event, as interactions, for a rebuild."""
+
+    events: pd.DataFrame  # user_id, product_id, interaction_type, ts
+    last_id: int  # the last event stored (usable or not): later ones apply on top
+    skipped: int  # events no model can use (a time outside EARLIEST_TS..now, an unknown action)
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,7 @@ class FeedbackStore:
         try:
             self._create_table()
             with self.engine.begin() as conn:
-                conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
+                self._insert(conn, event)
             self.state = "ok"
             return True
         except sa.exc.IntegrityError as exc:
@@ -97,6 +111,10 @@ class FeedbackStore:
             log.error("feedback not stored: %s", exc)
             self.state = "unavailable"
             raise FeedbackUnavailableError("the feedback store is unavailable; retry later") from exc
+
+    def _insert(self, conn: sa.Connection, event: FeedbackEvent) -> None:
+        in_id_order(conn, feedback_table)
+        conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
 
     def events_after(self, last_id: int) -> list[tuple[int, str, str, str, datetime]]:
         """Events stored after `last_id`, in id order: (id, user_id, product_id, action, ts).
@@ -139,17 +157,39 @@ class FeedbackStore:
             log.warning("feedback store unreadable: %s", exc)
             return []
 
-    def snapshot(self) -> tuple[pd.DataFrame, int]:
-        """Every stored event as interactions (user_id, product_id, interaction_type, ts), and the last id."""
+    def snapshot(self) -> FeedbackSnapshot:
+        """Every stored event a model can use, as interactions; the rest are counted and logged,
+        never in the way of a rebuild."""
         c = feedback_table.c
-        query = sa.select(c.id, c.user_id, c.product_id, c.action, c.ts).order_by(c.id)
+        latest = datetime.now(UTC).replace(tzinfo=None) + LATEST_TS_AHEAD
+        usable = sa.and_(c.ts >= EARLIEST_TS, c.ts <= latest, c.action.in_(ACTIONS))
+        query = sa.select(c.user_id, c.product_id, c.action, c.ts).where(usable).order_by(c.id)
         self._create_table()
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=["id", "user_id", "product_id", "interaction_type", "ts"])
+        with self.engine.connect() as conn:  # one read: the count and the rows agree
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                total, last_id = conn.execute(sa.select(sa.func.count(), sa.func.max(c.id))).one()
+                rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["user_id", "product_id", "interaction_type", "ts"])
         frame["ts"] = pd.to_datetime(frame["ts"]).astype("datetime64[ns]")
-        last_id = int(frame["id"].max()) if len(frame) else 0
-        return frame.drop(columns="id"), last_id
+        skipped = total - len(frame)
+        if skipped:
+            log.warning(
+                "%d stored feedback events left out of the rebuild (time outside %s..%s, or unknown action)",
+                skipped,
+                EARLIEST_TS.date(),
+                latest.date(),
+            )
+        return FeedbackSnapshot(frame, int(last_id or 0), skipped)
+
+    def close(self) -> None:
+        """Let go of this thread's reader and every pooled connection."""
+        reader = getattr(self._readers, "connection", None)
+        if reader is not None:
+            reader.close()
+            self._readers.connection = None
+        self.engine.dispose()
 
     def _after_fork(self) -> None:
         self.engine.dispose(close=False)
@@ -181,6 +221,22 @@ class FeedbackStore:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(feedback_table)).scalar_one())
+
+
+def in_id_order(conn: sa.Connection, table: sa.Table) -> None:
+    """Make the transaction's new rows of `table` commit in the order of their ids.
+
+    Readers ask for the rows after the last id they applied. On PostgreSQL ids come from a
+    sequence when a row is inserted, and a transaction that took id 11 may commit after one that
+    took 12: a reader that saw 12 would never see 11. Writers therefore take turns, through a
+    lock held until their commit (PostgreSQL's transaction-level advisory lock; each insert is
+    one short transaction). SQLite has one writer at a time already.
+    """
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(
+            hashlib.sha256(f"recsys.ids.{table.name}".encode()).digest()[:8], "big", signed=True
+        )
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
 def _ab_fields(recomm_id: str | None) -> dict[str, str | None]:

@@ -12,6 +12,7 @@ A rebuild folds the changes into the model (see catalog_changes.fold); those up 
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
@@ -24,13 +25,14 @@ from recommender.data_loader import Catalog
 from recommender.popularity import Popularity
 
 NEIGHBOURS = 100  # text neighbours kept for each product placed by its text
+CATEGORY_ORDERS = 256  # best-seller orders kept for category sets asked for (the oldest goes first)
 
 
 class LiveCatalog:
     """Changes applied in id order; `last_id` is the last one, so a worker asks only for newer.
 
-    `version` is the id of the last change that can change an answer (availability or text): it
-    is part of every cache key, so no cached answer outlives such a change.
+    `version` is the id of the last change: it is part of every cache key, so no cached answer
+    outlives a change (of availability, text, price or image).
     """
 
     def __init__(
@@ -58,7 +60,6 @@ class LiveCatalog:
         for change_id, product in changes:
             self.last_id = max(self.last_id, change_id)
             pid = product.product_id
-            was_withdrawn = pid in self.withdrawn
             if product.available:
                 self.withdrawn.discard(pid)
             else:
@@ -72,8 +73,7 @@ class LiveCatalog:
                 new_text = change_id > self.folded_id and (before is None or not before.same_text(product))
                 if new_text:
                     self._place(product)
-            if new_text or was_withdrawn != (not product.available):
-                self.version = change_id
+            self.version = change_id
             self._best.clear()
 
     def _place(self, product: Product) -> None:
@@ -205,6 +205,8 @@ class LiveCatalog:
             if order is None:
                 table, _ = self._category_table()
                 order = self.popularity.order[np.isin(table[self.popularity.order], list(codes))]
+                if len(self._best) >= CATEGORY_ORDERS:
+                    del self._best[next(iter(self._best))]
                 self._best[codes] = order
         ids = self.catalog.product_ids
         for row in order:  # lazily: a caller usually needs a few
@@ -221,9 +223,14 @@ class LiveCatalog:
     def search(self, query: str, limit: int) -> list[str]:
         """Products whose title holds every word of `query` (any case), best sellers first;
         withdrawn products left out. An empty query gives the best sellers."""
-        words = query.casefold().split()
+        # Longest first: the titles holding the first word are the ones checked for the others.
+        words = sorted(set(query.casefold().split()), key=len, reverse=True)
         if not words:
-            return [p for p in self.best_sellers(frozenset()) if p not in self.withdrawn][:limit]
+            return list(
+                itertools.islice(
+                    (p for p in self.best_sellers(frozenset()) if p not in self.withdrawn), limit
+                )
+            )
         text, starts = self._title_text()
         rows: set[int] = set()
         at = text.find(words[0])

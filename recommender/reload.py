@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recommender.artifacts import load, save
+from recommender.build_lock import BuildLock
 from recommender.service import Recommender
 
 log = logging.getLogger(__name__)
@@ -67,18 +68,23 @@ class LiveModel:
 
 
 class Reloader:
-    """Rebuilds in a background thread, one rebuild at a time per process; the old model serves meanwhile."""
+    """Rebuilds in a background thread, one rebuild at a time (across processes with a `lock`);
+    the old model serves meanwhile."""
 
-    def __init__(self, live: LiveModel) -> None:
+    def __init__(self, live: LiveModel, lock: BuildLock | None = None) -> None:
         self.live = live
+        self.lock = lock
         self.status_file = live.directory / "RELOAD.json"
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def start(self, build: Callable[[], Recommender]) -> bool:
-        """Start a rebuild; False if one is already running in this process."""
+        """Start a rebuild; False if one is already running here, or in another process that
+        shares the lock."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
+                return False
+            if self.lock is not None and not self.lock.acquire():
                 return False
             self._report("running", previous=self.live.current().version)
             self._thread = threading.Thread(target=self._run, args=(build,), name="model-reload", daemon=True)
@@ -96,6 +102,13 @@ class Reloader:
             self._thread.join(timeout)
 
     def _run(self, build: Callable[[], Recommender]) -> None:
+        try:
+            self._rebuild(build)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _rebuild(self, build: Callable[[], Recommender]) -> None:
         previous = self.live.current().version
         started = time.perf_counter()
         log.info("reload started: rebuilding model %s from the inputs", previous)

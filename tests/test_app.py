@@ -120,6 +120,17 @@ def test_feedback_store_down_is_503_with_retry_after(client, app):
     assert response.get_json()["error"]["code"] == 503
 
 
+VIEW = {"user_id": "U1", "product_id": "P1", "action": "view"}
+# Fields that can never be stored (or would break a later rebuild): each a 400, never a 503 or 500.
+HOSTILE_FIELDS = [
+    ("event_id", "e\x00"),
+    ("recomm_id", "r\x1b"),
+    ("recomm_id", "r" * 129),
+    ("ts", "1000-01-01"),
+    ("ts", "1969-12-31T23:59:59Z"),
+    ("ts", "0001-01-01T00:00:00+05:00"),  # overflows when moved to UTC
+    ("ts", "9999-12-31T23:59:59-05:00"),
+]
 BAD_REQUESTS = [
     ("GET", "/recommend/content/P9", None, 404),
     ("GET", "/recommend/content/P1?top_k=0", None, 400),
@@ -137,7 +148,21 @@ BAD_REQUESTS = [
     ("GET", "/recommend/ab", None, 400),
     ("GET", "/recommend/ab?user_id=U1&product_id=P9", None, 404),
     ("GET", "/recommend/ab?user_id=U1&top_k=1000", None, 400),
-    ("GET", "/recommend/user/" + "u" * 300, None, 200),  # a long path id is just an unknown user
+    ("GET", "/recommend/user/" + "u" * 300, None, 400),  # ids are checked alike in the path and the query
+    ("GET", "/recommend/user/U1%00x", None, 400),
+    ("GET", "/recommend/content//P1", None, 404),  # an id "/P1", not a redirect to another route
+    ("PUT", "/products//P1", None, 404),  # no admin token set: the catalog routes do not exist
+    ("GET", "/recommend/content/P1%01", None, 400),
+    ("GET", "/recommend/ab?user_id=%00x", None, 400),  # would queue an exposure PostgreSQL cannot store
+    ("GET", "/recommend/hybrid?user_id=U1&product_id=P1%00", None, 400),
+    ("GET", "/recommend/user/U1?exclude=P2,%00", None, 400),
+    ("GET", "/recommend/user/U1?category=Kitchen%7F", None, 400),
+    ("GET", "/products?limit=%C2%B2", None, 400),  # '²' passes str.isdigit(), not int()
+    ("GET", "/products?limit=%D9%A3", None, 400),  # an Arabic-Indic three
+    ("GET", "/products?q=a%00b", None, 400),
+    ("GET", "/products?q=" + "+".join("abcdefghijk"), None, 400),  # more than 10 distinct words
+    ("GET", "/products/P1%00", None, 400),
+    ("GET", "/users/U1%00", None, 400),
     ("GET", "/recommend/hybrid?user_id=" + "u" * 300, None, 400),
     ("GET", "/no/such/route", None, 404),
     ("DELETE", "/health", None, 405),
@@ -155,6 +180,8 @@ BAD_REQUESTS = [
     ("POST", "/feedback", {"user_id": "U1", "product_id": "P1", "action": "view", "ts": "2999-01-01"}, 400),
     ("POST", "/feedback", {"user_id": "U1", "product_id": "P9", "action": "view"}, 404),
     ("POST", "/feedback", {"user_id": "u" * 300, "product_id": "P1", "action": "view"}, 400),
+    ("POST", "/feedback", {"user_id": "U1\x00", "product_id": "P1", "action": "view"}, 400),
+    *(("POST", "/feedback", {**VIEW, field: value}, 400) for field, value in HOSTILE_FIELDS),
     ("POST", "/feedback", "x" * (1024 * 1024 + 1), 413),
 ]
 

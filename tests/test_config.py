@@ -91,3 +91,30 @@ def test_service_defaults_are_the_library_defaults():
     from recommender.service import ModelSettings
 
     assert model_settings(Config()) == ModelSettings()
+
+
+def test_the_database_url_and_the_security_settings_are_read():
+    config = Config.from_env(
+        {
+            "DATABASE_URL": "postgresql://u@db/store",
+            "FEEDBACK_DB": "sqlite:///old.db",
+            "EVENTS_TOKEN": "ev3nts",
+            "FEEDBACK_CLIENT_RATE_LIMIT": "50/second",
+            "TRUSTED_PROXIES": "1",
+        }
+    )
+    assert config.feedback_db == "postgresql://u@db/store"  # the new name wins over the former one
+    assert config.events_token == "ev3nts"
+    assert config.feedback_client_rate_limit == "50/second" and config.trusted_proxies == 1
+    assert Config.from_env({"FEEDBACK_DB": "sqlite:///old.db"}).feedback_db == "sqlite:///old.db"
+    assert Config.from_env({"FEEDBACK_CLIENT_RATE_LIMIT": "off"}).feedback_client_rate_limit is None
+    assert Config().events_token is None and Config().trusted_proxies == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TRUSTED_PROXIES", "-1"), ("TRUSTED_PROXIES", "one"), ("FEEDBACK_CLIENT_RATE_LIMIT", "lots")],
+)
+def test_bad_security_settings_name_their_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({name: value})

@@ -4,11 +4,13 @@ loader fails only with DataError, and no cached answer is served to a request th
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 import fakeredis
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,14 +18,34 @@ from app import create_app
 from config import Config
 from recommender.data_loader import load_catalog, load_interactions
 from recommender.errors import DataError
-from tests.helpers import INTERACTIONS, PRODUCTS, write
+from tests.helpers import INTERACTIONS, PRODUCTS, TEST_POSTGRES_URL, service_missing, write
 
 ANSWERS = {200, 201, 202, 400, 401, 404, 405, 413, 429}
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ids = st.one_of(
-    st.sampled_from(["U1", "U5", "P1", "P4", "", " ", "P7", "nobody"]),
+    st.sampled_from(["U1", "U5", "P1", "P4", "", " ", "P7", "nobody", "U1\x00", "\x00x", "P1\x1b", "U\x7f"]),
     st.text(max_size=300),
+)
+# Times as clients send them: offsets at the calendar's edges, before 1970, far ahead, garbage.
+times = st.one_of(
+    st.sampled_from(
+        [
+            "2024-01-01",
+            "2099-01-01T00:00:00Z",
+            "yesterday",
+            "1000-01-01",
+            "1969-12-31T23:59:59Z",
+            "0001-01-01T00:00:00+05:00",
+            "9999-12-31T23:59:59-05:00",
+            "2024-02-30T00:00:00",
+        ]
+    ),
+    st.builds(
+        lambda moment, offset: moment.isoformat() + offset,
+        st.datetimes(),
+        st.sampled_from(["", "Z", "+05:00", "-14:00", "+23:59", "-23:59"]),
+    ),
 )
 numbers = st.one_of(
     st.sampled_from(["0", "1", "5", "100", "101", "-1", "1e9", "nan", "inf", "0.5", "", "abc"]),
@@ -43,6 +65,7 @@ params = st.dictionaries(
             "details",
             "strategy",
             "q",
+            "limit",
         ]
     ),
     values,
@@ -75,7 +98,7 @@ feedback_bodies = st.one_of(
             "user_id": json_values | ids,
             "product_id": json_values | st.sampled_from(["P1", "P2", "NOPE"]),
             "action": json_values | st.sampled_from(["view", "clicked", "purchase", "buy"]),
-            "ts": json_values | st.sampled_from(["2024-01-01", "2099-01-01T00:00:00Z", "yesterday"]),
+            "ts": json_values | times,
             "event_id": json_values | ids,
             "recomm_id": json_values | ids,
         },
@@ -83,22 +106,48 @@ feedback_bodies = st.one_of(
 )
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(request, tmp_path_factory):
+    """The suite's database: a SQLite file, or a schema of its own in the machine's PostgreSQL
+    (PostgreSQL refuses what SQLite keeps, a NUL for one)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('hostile-db') / 'feedback.db'}"
+        return
+    engine = sa.create_engine(TEST_POSTGRES_URL)
+    schema = f"test_{uuid.uuid4().hex[:10]}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        service_missing(f"no PostgreSQL at {TEST_POSTGRES_URL} ({type(exc).__name__})")
+    yield f"{TEST_POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="module")
-def apps(tmp_path_factory):
+def apps(tmp_path_factory, database):
     folder = tmp_path_factory.mktemp("hostile")
     config = Config(
         products_csv=str(write(folder / "products.csv", PRODUCTS)),
         interactions_csv=str(write(folder / "interactions.csv", INTERACTIONS)),
-        feedback_db=f"sqlite:///{folder / 'feedback.db'}",
+        feedback_db=database,
         artifacts_dir=str(folder / "artifacts"),
         neighbours=10,
         max_top_k=20,
         admin_token="s3cret",
         feedback_rate_limit=None,
+        feedback_client_rate_limit=None,
     )
     cached = create_app(config, redis_client=fakeredis.FakeRedis())
     uncached = create_app(replace(config, cache_enabled=False))
-    return cached.test_client(), uncached.test_client()
+    yield cached.test_client(), uncached.test_client()
+    for app in (cached, uncached):
+        services = app.extensions["recommender"]
+        services.exposures.flush()  # written before the schema goes
+        services.feedback.close()
 
 
 def checked(response) -> None:
@@ -130,7 +179,11 @@ def test_no_feedback_body_answers_500(apps, body):
 @FUZZ
 @given(
     path_id=ids,
-    body=json_values | st.fixed_dictionaries({"title": json_values}, optional={"price": json_values}),
+    body=json_values
+    | st.fixed_dictionaries(
+        {"title": json_values | ids},
+        optional={"price": json_values, "category": ids, "description": ids, "img_url": ids},
+    ),
 )
 def test_no_product_body_answers_500(apps, path_id, body):
     client, _ = apps
@@ -166,6 +219,17 @@ def test_a_cached_answer_is_only_ever_the_answer_to_the_same_request(apps, reque
         if got.status_code == 200:
             strip = lambda body: {k: v for k, v in body.items() if k not in ("source", "recomm_id")}  # noqa: E731
             assert strip(got.get_json()) == strip(expected.get_json()), url
+
+
+def test_a_rebuild_from_everything_stored_above_succeeds(apps):
+    """What the requests above stored (events, catalog changes, exposures) breaks no rebuild."""
+    client, _ = apps
+    admin = {"Authorization": "Bearer s3cret"}
+    assert client.post("/admin/reload", headers=admin).status_code == 202
+    client.application.extensions["recommender"].reloader.wait(120)
+    status = client.get("/admin/reload", headers=admin).get_json()["reload"]
+    assert status["state"] == "done", status
+    assert client.get("/ab/report", headers=admin).status_code == 200
 
 
 @settings(max_examples=150, deadline=None)

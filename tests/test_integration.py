@@ -32,12 +32,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get(url: str) -> tuple[int, bytes]:
+def get(url: str, request_id: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"X-Request-ID": request_id} if request_id else {})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def workers_of(log: Path, tag: str) -> set[int]:
+    """The pids of the workers whose JSON request lines (in the server's stderr, `log`) carry a
+    request id starting with `tag`; lines are written within half a second."""
+    time.sleep(0.7)
+    lines = (json.loads(line) for line in log.read_text().splitlines() if line.startswith("{"))
+    return {line["pid"] for line in lines if line.get("request_id", "").startswith(tag)}
+
+
+def from_both_workers(url: str, log: Path, tag: str, count: int = 20) -> list[bytes]:
+    """Answers to `url`, asked `count` at a time four at once, until both gunicorn workers have
+    answered some (a test about both workers is then about both)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies: list[bytes] = []
+    for round_ in range(10):
+        with ThreadPoolExecutor(4) as pool:
+            ids = [f"{tag}-{round_}-{i}" for i in range(count)]
+            answers = list(pool.map(lambda request_id: get(url, request_id), ids))
+        assert {status for status, _ in answers} == {200}
+        bodies += [body for _, body in answers]
+        if len(workers_of(log, tag)) == 2:
+            return bodies
+    raise AssertionError(f"one worker answered every request to {url}")
 
 
 def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -206,12 +232,14 @@ def test_acknowledged_events_survive_kill_9(store, tmp_path, feedback_db):
 
 
 def test_feedback_is_felt_by_both_workers_at_once(store, tmp_path, feedback_db):
-    api, base = start_service(store, tmp_path, feedback_db)
+    log = tmp_path / "server.log"
+    with log.open("wb") as stderr:
+        api, base = start_service(store, tmp_path, feedback_db, stderr=stderr)
     try:
-        before = [get(f"{base}/recommend/user/U5?top_k=3")[1] for _ in range(6)]
+        before = from_both_workers(f"{base}/recommend/user/U5?top_k=3", log, "before")
         assert all(b'"P4"' in body for body in before)
         assert post(base + "/feedback", {"user_id": "U5", "product_id": "P4", "action": "purchase"}) == 202
-        after = [get(f"{base}/recommend/user/U5?top_k=3")[1] for _ in range(20)]  # both workers answer
+        after = from_both_workers(f"{base}/recommend/user/U5?top_k=3", log, "after")
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)
@@ -221,7 +249,9 @@ def test_feedback_is_felt_by_both_workers_at_once(store, tmp_path, feedback_db):
 def test_a_reload_under_load_fails_no_request_and_switches_both_workers(store, tmp_path, feedback_db):
     import threading
 
-    api, base = start_service(store, tmp_path, feedback_db, ADMIN_TOKEN="t0k")
+    log = tmp_path / "server.log"
+    with log.open("wb") as stderr:
+        api, base = start_service(store, tmp_path, feedback_db, stderr=stderr, ADMIN_TOKEN="t0k")
     assert post(base + "/feedback", {"user_id": "U9", "product_id": "P3", "action": "purchase"}) == 202
     statuses: list[int] = []
     stop = threading.Event()
@@ -259,12 +289,16 @@ def test_a_reload_under_load_fails_no_request_and_switches_both_workers(store, t
         stop.set()
         for thread in threads:
             thread.join()
+        switched = {
+            json.loads(body)["model_version"] for body in from_both_workers(base + "/health", log, "after")
+        }
     finally:
         stop.set()
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)
     assert len(statuses) > 50 and set(statuses) == {200}
     assert len(set(versions[-10:])) == 1 and versions[-1] != old
+    assert switched == {versions[-1]}  # both workers answer with the new model
 
 
 @pytest.mark.parametrize(
@@ -370,12 +404,14 @@ def test_ab_exposures_survive_restarts_and_kill_9_loses_at_most_a_second_and_wor
     engine.dispose()
     assert tuple(written) == (300, 300)  # nothing lost on a graceful stop
 
-    api, base = start_service(store, tmp_path, feedback_db)
+    log = tmp_path / "server.log"
+    with log.open("wb") as stderr:
+        api, base = start_service(store, tmp_path, feedback_db, stderr=stderr)
     try:
         for i in range(250, 350):  # 50 users seen again, 50 new
             get(f"{base}/recommend/ab?user_id=w{i}&top_k=3")
         time.sleep(1.5)  # every worker has written its exposures
-        reports = {get(f"{base}/ab/report")[1] for _ in range(20)}  # new connections: both workers answer
+        reports = set(from_both_workers(f"{base}/ab/report", log, "report"))
         for i in range(50):
             get(f"{base}/recommend/ab?user_id=w{i}&top_k=3")
         time.sleep(1.5)
@@ -513,7 +549,7 @@ def test_the_render_blueprint_starts_the_service_as_render_would(tmp_path, postg
             assert var["fromService"]["name"] == cache["name"] and var["key"] == "REDIS_URL"
             env[var["key"]] = TEST_REDIS_URL
         elif "fromDatabase" in var:
-            assert var["fromDatabase"]["name"] == database["name"] and var["key"] == "FEEDBACK_DB"
+            assert var["fromDatabase"]["name"] == database["name"] and var["key"] == "DATABASE_URL"
             env[var["key"]] = postgres_url
         else:
             assert var.get("generateValue") is True
@@ -542,7 +578,9 @@ def test_the_render_blueprint_starts_the_service_as_render_would(tmp_path, postg
         health = json.loads(get(f"http://127.0.0.1:{port}/health")[1])
         assert health["cache"] == "ok"
         event = {"user_id": "render-user", "product_id": "P001", "action": "clicked"}
-        assert post(f"http://127.0.0.1:{port}/feedback", event) == 202  # into PostgreSQL
+        assert post(f"http://127.0.0.1:{port}/feedback", event) == 401  # EVENTS_TOKEN is generated
+        assert send(f"http://127.0.0.1:{port}/feedback", "POST", event, token="generated-secret") == 202
+        assert get(f"http://127.0.0.1:{port}/users/render-user")[0] == 401  # histories are private
         assert send(f"http://127.0.0.1:{port}/admin/reload", "GET", token="generated-secret") == 200
     finally:
         os.killpg(process.pid, signal.SIGTERM)

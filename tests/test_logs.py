@@ -62,14 +62,25 @@ def test_a_request_id_that_is_not_sane_is_replaced(client, lines, sent):
     assert lines()[0]["request_id"] == made
 
 
-def test_no_token_reaches_a_log_line(config, fake_redis, lines):
-    client = create_app(
-        replace(config, admin_token="top-secret-token"), redis_client=fake_redis
-    ).test_client()
-    client.get("/admin/reload", headers={"Authorization": "Bearer top-secret-token"})
-    client.get("/admin/reload", headers={"Authorization": "Bearer guessed-token"})
-    client.get("/recommend/user/U5?top_k=2&token=top-secret-token")
-    text = json.dumps(lines())
+def test_no_token_reaches_a_log_line(config, fake_redis, lines, caplog):
+    secured = replace(config, admin_token="top-secret-token", events_token="events-secret", log_format="json")
+    client = create_app(secured, redis_client=fake_redis).test_client()
+    with caplog.at_level(logging.DEBUG):
+        client.get("/admin/reload", headers={"Authorization": "Bearer top-secret-token"})
+        client.get("/admin/reload", headers={"Authorization": "Bearer guessed-token"})
+        client.get("/recommend/user/U5?top_k=2&token=top-secret-token")
+        event = {"user_id": "U1", "product_id": "P2", "action": "view"}
+        client.post("/feedback", json=event, headers={"Authorization": "Bearer events-secret"})
+        client.post("/feedback", json=event, headers={"Authorization": "Bearer guessed-events"})
+    written = lines()
+    assert [(line["route"], line["status"]) for line in written] == [
+        ("/admin/reload", 200),
+        ("/admin/reload", 401),
+        ("/recommend/user/<path:user_id>", 200),
+        ("/feedback", 202),
+        ("/feedback", 401),
+    ]  # every request was logged: the check below reads real lines
+    text = json.dumps(written) + caplog.text
     assert "secret" not in text and "guessed" not in text
 
 

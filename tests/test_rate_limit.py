@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -12,7 +15,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from config import Config, ConfigError
-from tests.test_integration import post, start_service
+from tests.test_integration import post, post_request, start_service, workers_of
 
 EVENT = {"product_id": "P2", "action": "view"}
 
@@ -60,11 +63,25 @@ def test_both_gunicorn_workers_share_the_count_through_redis(store, tmp_path, re
         "CACHE_KEY_PREFIX": real_redis[1],
         "FEEDBACK_RATE_LIMIT": "5/minute",
     }
-    api, base = start_service(store, tmp_path, f"sqlite:///{tmp_path / 'f.db'}", **env)
+    log = tmp_path / "server.log"
+    with log.open("wb") as stderr:
+        api, base = start_service(store, tmp_path, f"sqlite:///{tmp_path / 'f.db'}", stderr=stderr, **env)
+
+    def flood(i: int) -> int:
+        request = urllib.request.Request(
+            base + "/feedback", data=json.dumps({**EVENT, "user_id": "flooder"}).encode(), method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        request.add_header("X-Request-ID", f"flood-{i}")
+        return post_request(request)
+
     try:
-        answers = [post(base + "/feedback", {**EVENT, "user_id": "flooder"}) for _ in range(12)]
+        with ThreadPoolExecutor(4) as pool:  # four at once: both workers take some
+            answers = list(pool.map(flood, range(12)))
         other = post(base + "/feedback", {**EVENT, "user_id": "shopper"})
+        workers = workers_of(log, "flood-")
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)
+    assert len(workers) == 2, "one worker took every post: the test would say nothing of sharing"
     assert sorted(answers) == [202] * 5 + [429] * 7 and other == 202
