@@ -162,6 +162,38 @@ def ranker_facts(model: Recommender, users: list[str], truth: list[NDArray[np.in
     return facts
 
 
+def mean_of_seeds(seeded: list[tuple[list[Row], dict[str, object]]]) -> tuple[list[Row], dict[str, object]]:
+    """The rows of several seeds as one: each metric's mean over the seeds that have the row (the
+    baselines are run once), with NDCG's lowest and highest in `extra`; the first seed's facts,
+    with every seed's NDCG of the ranked rows."""
+    if len(seeded) == 1:
+        return seeded[0]
+    first, facts = seeded[0]
+    merged = []
+    for row in first:
+        same = [r for rows, _ in seeded for r in rows if (r.name, r.setting) == (row.name, row.setting)]
+        metrics = {m: float(np.mean([r.metrics[m] for r in same])) for m in row.metrics}
+        ndcgs = [r.metrics["ndcg"] for r in same]
+        extra = {"ndcg_min": min(ndcgs), "ndcg_max": max(ndcgs), "seeds": len(same)}
+        seconds = float(np.mean([r.seconds for r in same]))
+        merged.append(Row(row.name, row.setting, metrics, seconds, row.group, extra))
+    facts = {
+        **facts,
+        "seeds": len(seeded),
+        "ranked_ndcg_by_seed": {
+            row.setting: [
+                r.metrics["ndcg"]
+                for rows, _ in seeded
+                for r in rows
+                if r.name == row.name == "ranked" and r.setting == row.setting
+            ]
+            for row in first
+            if row.name == "ranked"
+        },
+    }
+    return merged, facts
+
+
 def _batch(make, matrix, rows_of, k, setting) -> Callable[[], list[NDArray[np.int32]]]:  # type: ignore[no-untyped-def]
     return lambda: make(matrix, setting)(rows_of, k)
 
@@ -186,18 +218,32 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="DAYS",
         help="test on what users took within DAYS of the cutoff (default: all after it)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train the ranker with seeds 0..N-1 and report the mean (and the spread) of each row",
+    )
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
 
     runs: list[Run] = []
     for cutoff in (c.strip() for c in args.cutoff.split(",") if c.strip()):
-        rows, facts = evaluate(
-            args.products,
-            args.interactions,
-            cutoff,
-            args.k,
-            baselines_on=not args.no_baselines,
-            horizon_days=args.horizon,
-        )
+        seeded = [
+            evaluate(
+                args.products,
+                args.interactions,
+                cutoff,
+                args.k,
+                settings=ModelSettings(ranker_seed=seed),
+                baselines_on=not args.no_baselines and seed == 0,  # baselines have no seed
+                horizon_days=args.horizon,
+            )
+            for seed in range(args.seeds)
+        ]
+        rows, facts = mean_of_seeds(seeded)
         print(f"cutoff {cutoff}\n{table(rows, args.k)}\n")
         runs.append((rows, facts))
     if args.json:

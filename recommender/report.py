@@ -51,10 +51,18 @@ def table(rows: list[Row], k: int) -> str:
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        values = [f"{row.metrics[m]:.4f}" for m in METRICS]
+        values = [_metric(row, m) for m in METRICS]
         new = [str(int(row.metrics.get("new_item_shown", 0))), str(int(row.metrics.get("new_item_hits", 0)))]
         lines.append("| " + " | ".join([row.name, row.setting or "-", *values, *new]) + " |")
     return "\n".join(lines)
+
+
+def _metric(row: Row, name: str) -> str:
+    """The metric; NDCG over several seeds as its mean with the lowest and highest seed's."""
+    value = f"{row.metrics[name]:.4f}"
+    if name == "ndcg" and row.extra.get("seeds", 1) > 1:
+        value += f" [{row.extra['ndcg_min']:.4f}, {row.extra['ndcg_max']:.4f}]"
+    return value
 
 
 def across(runs: list[Run], k: int) -> str:
@@ -74,7 +82,7 @@ def across(runs: list[Run], k: int) -> str:
                 cells[key] = ["-"] * len(runs)
             hits = int(row.metrics.get("new_item_hits", 0))
             setting = f" [{row.setting}]" if row.group == "baseline" else ""
-            cells[key][i] = f"{row.metrics['ndcg']:.4f} ({hits}){setting}"
+            cells[key][i] = f"{_metric(row, 'ndcg')} ({hits}){setting}"
     for key in keys:
         lines.append("| " + " | ".join([*key, *cells[key]]) + " |")
     return "\n".join(lines)

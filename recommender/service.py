@@ -69,6 +69,7 @@ class ModelSettings:
     new_item_weight: float = 0.15
     ranker: bool = True  # train the ranker (else the hybrid answers for the ranked strategy)
     ranker_max_users: int = RankerConfig.max_users
+    ranker_seed: int = RankerConfig.seed  # the ranker's sampling and boosting (evaluations vary it)
     # More users than this: each user's text-profile list is summed at request time rather than
     # kept from the build (the lists take 0.8 KB a user), unless a ranker trains on them.
     text_lists_max_users: int = 1_000_000
@@ -179,7 +180,7 @@ class Recommender:
                 lambda h: _collaborative(settings, h).neighbours,
                 ProductFacts.of(catalog.categories, catalog.prices),
                 settings.history,
-                RankerConfig(max_users=settings.ranker_max_users),
+                RankerConfig(max_users=settings.ranker_max_users, seed=settings.ranker_seed),
                 built={"collaborative": user_cf, "text": user_text},
             )
             if ranked is None:
@@ -499,7 +500,8 @@ def model_version(
 ) -> str:
     """A short digest of the input files, settings, feedback, catalog changes and model format:
     same inputs, same version."""
-    inputs = (sorted(vars(settings).items()), feedback_last_id, MODEL_FORMAT)
+    chosen = {name: value for name, value in vars(settings).items() if name != "ranker_seed" or value}
+    inputs = (sorted(chosen.items()), feedback_last_id, MODEL_FORMAT)  # (seed 0: versions as before)
     if catalog_last_id:  # (versions made before catalog changes existed stay as they were)
         inputs += (catalog_last_id,)
     digest = hashlib.sha256(repr(inputs).encode())

@@ -98,3 +98,47 @@ def test_a_horizon_keeps_only_what_users_took_within_it(split_store, tmp_path):
 def test_no_test_users_is_a_clear_error(store):
     with pytest.raises(SystemExit, match="no test users"):
         evaluate(*store, cutoff="2030-01-01", progress=lambda _: None)
+
+
+def test_several_seeds_are_reported_as_their_mean_and_spread():
+    from recommender.evaluate import mean_of_seeds
+    from recommender.report import METRICS, Row, table
+
+    def metrics(ndcg: float) -> dict[str, float]:
+        return {**dict.fromkeys(METRICS, 0.5), "ndcg": ndcg}
+
+    def run(ranked: float, baseline: bool) -> tuple[list, dict]:
+        rows = [
+            Row("collaborative", "", metrics(0.2), 1.0),
+            Row("ranked", "/recommend/user", metrics(ranked), 2.0),
+        ]
+        rows += [Row("ease", "lambda=50", metrics(0.1), 1.0, "baseline")] if baseline else []
+        return rows, {"cutoff": "2024-02-01"}
+
+    rows, facts = mean_of_seeds([run(0.30, True), run(0.36, False), run(0.33, False)])
+    ranked = next(r for r in rows if r.name == "ranked")
+    assert ranked.metrics["ndcg"] == pytest.approx(0.33)
+    assert (ranked.extra["ndcg_min"], ranked.extra["ndcg_max"], ranked.extra["seeds"]) == (0.30, 0.36, 3)
+    ease = next(r for r in rows if r.name == "ease")
+    assert ease.metrics["ndcg"] == 0.1 and ease.extra["seeds"] == 1  # a baseline runs once
+    assert facts["seeds"] == 3 and facts["ranked_ndcg_by_seed"]["/recommend/user"] == [0.30, 0.36, 0.33]
+    assert mean_of_seeds([run(0.3, True)]) == run(0.3, True)  # one seed: as it was
+    shown = table(rows, 10)
+    assert "| 0.3300 [0.3000, 0.3600] |" in shown and "| 0.1000 |" in shown  # the baseline's: no spread
+
+
+def test_seeds_must_be_at_least_one(split_store):
+    products, interactions = split_store
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "--products",
+                str(products),
+                "--interactions",
+                str(interactions),
+                "--cutoff",
+                "2024-02-01",
+                "--seeds",
+                "0",
+            ]
+        )
