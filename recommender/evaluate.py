@@ -96,7 +96,7 @@ def evaluate(
     runs += [
         (
             "default",
-            f"/recommend/user: {model.user_strategy}",
+            "/recommend/user as served",  # (which strategy that is: the facts' "default")
             "service",
             lambda: served(lambda u: model.by_strategy(model.user_strategy, u, None, k)),
         ),
@@ -187,6 +187,7 @@ def mean_of_seeds(seeded: list[tuple[list[Row], dict[str, object]]]) -> tuple[li
     facts = {
         **facts,
         "seeds": len(seeded),
+        "default_by_seed": [seed_facts.get("default") for _, seed_facts in seeded],
         "ranked_ndcg_by_seed": {
             row.setting: [
                 r.metrics["ndcg"]

@@ -40,8 +40,8 @@ def test_rows_cover_the_service_and_the_baselines(split_store):
         ("ranked", "service"),
     ]
     default = next(r for r in rows if r.name == "default")
-    assert default.setting == "/recommend/user: collaborative"  # no ranker on the tiny store
-    assert facts["default"] == "collaborative"
+    assert default.setting == "/recommend/user as served"
+    assert facts["default"] == "collaborative"  # no ranker on the tiny store
     assert {"bm25 item-knn", "ease"} <= {r.name for r in best_baselines(rows)}
     assert facts["test_users"] == 3  # U5, U4, U1; U9 has no history before the cutoff
     assert facts["new_items"] == 2  # P6 and P7 have no interaction before the cutoff
@@ -117,7 +117,7 @@ def test_several_seeds_are_reported_as_their_mean_and_spread():
             Row("ranked", "/recommend/user", metrics(ranked), 2.0),
         ]
         rows += [Row("ease", "lambda=50", metrics(0.1), 1.0, "baseline")] if baseline else []
-        return rows, {"cutoff": "2024-02-01"}
+        return rows, {"cutoff": "2024-02-01", "default": "ranked" if ranked > 0.35 else "collaborative"}
 
     rows, facts = mean_of_seeds([run(0.30, True), run(0.36, False), run(0.33, False)])
     ranked = next(r for r in rows if r.name == "ranked")
@@ -126,6 +126,7 @@ def test_several_seeds_are_reported_as_their_mean_and_spread():
     ease = next(r for r in rows if r.name == "ease")
     assert ease.metrics["ndcg"] == 0.1 and ease.extra["seeds"] == 1  # a baseline runs once
     assert facts["seeds"] == 3 and facts["ranked_ndcg_by_seed"]["/recommend/user"] == [0.30, 0.36, 0.33]
+    assert facts["default_by_seed"] == ["collaborative", "ranked", "collaborative"]
     assert mean_of_seeds([run(0.3, True)]) == run(0.3, True)  # one seed: as it was
     shown = table(rows, 10)
     assert "| 0.3300 [0.3000, 0.3600] |" in shown and "| 0.1000 |" in shown  # the baseline's: no spread
