@@ -237,7 +237,12 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
         config=config,
         live=live,
         reloader=Reloader(live, BuildLock(feedback.engine, config.artifacts_dir)),
-        cache=Cache(client, config.cache_ttl_seconds, prefix=config.cache_key_prefix),
+        cache=Cache(
+            client,
+            config.cache_ttl_seconds,
+            prefix=config.cache_key_prefix,
+            local_entries=config.cache_local_entries,
+        ),
         router=router,
         feedback=feedback,
         exposures=ExposureLog(feedback.engine) if config.ab_exposures else None,

@@ -28,6 +28,7 @@ class Config:
     cache_enabled: bool = True
     cache_ttl_seconds: int = 300
     cache_key_prefix: str = "rec:"
+    cache_local_entries: int = 10_000  # answers each worker keeps in front of Redis; 0: none
     ab_variants: tuple[tuple[str, float], ...] = (("content", 50.0), ("hybrid", 50.0))
     ab_salt: str = "recsys-ab-2026"
     ab_exposures: bool = True  # false: A/B answers are not recorded (the report then shows none)
@@ -67,6 +68,7 @@ class Config:
             cache_enabled=get("CACHE_ENABLED", _bool, defaults.cache_enabled),
             cache_ttl_seconds=get("CACHE_TTL_SECONDS", _positive_int, defaults.cache_ttl_seconds),
             cache_key_prefix=env.get("CACHE_KEY_PREFIX", defaults.cache_key_prefix),
+            cache_local_entries=get("CACHE_LOCAL_ENTRIES", _non_negative_int, defaults.cache_local_entries),
             ab_variants=get("AB_VARIANTS", _ab_variants, defaults.ab_variants),
             ab_salt=env.get("AB_SALT", defaults.ab_salt),
             ab_exposures=get("AB_EXPOSURES", _bool, defaults.ab_exposures),

@@ -41,6 +41,11 @@ class Cache:
 
     The pause doubles with each failed retry (from `retry_after` up to `max_retry_after`) so that a
     missing Redis costs one short timeout now and then, never one per request.
+
+    In front of Redis, each process keeps its latest `local_entries` answers (the oldest goes
+    first), each for ttl_seconds from when this process stored or fetched it: a repeated request
+    then costs a dictionary lookup, not a round trip. The callers' keys name everything an
+    answer depends on (model, catalog and feedback versions), so a kept answer is never stale.
     """
 
     def __init__(
@@ -51,8 +56,11 @@ class Cache:
         retry_after: float = 1.0,
         max_retry_after: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        local_entries: int = 0,
     ) -> None:
         self.client = client
+        self.local_entries = local_entries
+        self._local: dict[str, tuple[float, bytes]] = {}  # key -> (expires at, answer)
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
         self.retry_after = retry_after
@@ -75,13 +83,35 @@ class Cache:
         return "unavailable" if self._failing else "ok"
 
     def get(self, key: str) -> bytes | None:
-        """The stored bytes, or None on a miss, when disabled, or when Redis fails."""
-        return self._call(lambda c: c.get(self.prefix + key))
+        """The stored bytes, or None on a miss, when disabled, or when Redis fails (and this
+        process does not hold them)."""
+        if self.client is None:
+            return None
+        kept = self._local.get(key)
+        if kept is not None:
+            if kept[0] > self._clock():
+                return kept[1]
+            self._local.pop(key, None)
+        found = self._call(lambda c: c.get(self.prefix + key))
+        if found is not None:
+            self._keep(key, found)
+        return found
 
     def set(self, key: str, payload: bytes) -> None:
         """Store payload for ttl_seconds; a Redis failure is logged once, not raised."""
         if self.client is not None:
+            self._keep(key, payload)
             self._call(lambda c: c.set(self.prefix + key, payload, ex=self.ttl_seconds))
+
+    def _keep(self, key: str, payload: bytes) -> None:
+        if self.local_entries <= 0:
+            return
+        if len(self._local) >= self.local_entries:
+            try:
+                del self._local[next(iter(self._local))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread took it first
+                pass
+        self._local[key] = (self._clock() + self.ttl_seconds, payload)
 
     def ping(self) -> str:
         """Check Redis now (unless backing off) and return the state."""

@@ -101,11 +101,13 @@ def test_the_database_url_and_the_security_settings_are_read():
             "EVENTS_TOKEN": "ev3nts",
             "FEEDBACK_CLIENT_RATE_LIMIT": "50/second",
             "TRUSTED_PROXIES": "1",
+            "CACHE_LOCAL_ENTRIES": "0",
         }
     )
     assert config.feedback_db == "postgresql://u@db/store"  # the new name wins over the former one
     assert config.events_token == "ev3nts"
     assert config.feedback_client_rate_limit == "50/second" and config.trusted_proxies == 1
+    assert config.cache_local_entries == 0 and Config().cache_local_entries == 10_000
     assert Config.from_env({"FEEDBACK_DB": "sqlite:///old.db"}).feedback_db == "sqlite:///old.db"
     assert Config.from_env({"FEEDBACK_CLIENT_RATE_LIMIT": "off"}).feedback_client_rate_limit is None
     assert Config().events_token is None and Config().trusted_proxies == 0
