@@ -45,7 +45,7 @@ from recommender.cache import Cache, connect, digest
 from recommender.catalog_changes import FIELDS, CatalogStore, Product, parse_product
 from recommender.errors import DataError, FeedbackUnavailableError, UnknownProductError
 from recommender.exposures import ExposureLog
-from recommender.feedback import ACTIONS, FeedbackEvent, FeedbackStore
+from recommender.feedback import ACTIONS, EARLIEST_TS, FeedbackEvent, FeedbackStore
 from recommender.live_catalog import LiveCatalog
 from recommender.reload import LiveModel, Reloader
 from recommender.service import STRATEGIES, Recommendation, Recommender
@@ -68,7 +68,12 @@ MAX_SEARCH_RESULTS = 100
 MAX_QUERY_WORDS = 10  # distinct words of q: each one is a pass over the titles that hold the first
 USER_EVENTS = 20  # events GET /users/<id> shows
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock an event's ts may be
-EARLIEST_TS = datetime(1970, 1, 1)  # the earliest ts an event may carry
+# The console loads its own script and style, calls only this service, and shows product images
+# from wherever the catalog says they are.
+CONSOLE_POLICY = (
+    "default-src 'self'; img-src 'self' data: https: http:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 @dataclass
@@ -714,14 +719,6 @@ def docs() -> Response:
 def console_page(page: str = "") -> Response:
     """The console (one page; its script shows what the address asks for)."""
     return _guarded(send_from_directory(CONSOLE, "index.html", max_age=0), CONSOLE_POLICY)
-
-
-# The console loads its own script and style, calls only this service, and shows product images
-# from wherever the catalog says they are.
-CONSOLE_POLICY = (
-    "default-src 'self'; img-src 'self' data: https: http:; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 def _guarded(page: Response, policy: str) -> Response:

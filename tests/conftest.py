@@ -16,8 +16,8 @@ from recommender.service import ModelSettings, Recommender
 from tests.helpers import (
     INTERACTIONS,
     PRODUCTS,
-    TEST_POSTGRES_URL,
     TEST_REDIS_URL,
+    postgres_schema,
     service_missing,
     write,
 )
@@ -103,17 +103,5 @@ def real_redis():
 @pytest.fixture
 def postgres_url():
     """A schema of its own in the machine's PostgreSQL, dropped afterwards; its URL selects it."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(TEST_POSTGRES_URL)
-    schema = f"test_{uuid.uuid4().hex[:10]}"
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except sa.exc.SQLAlchemyError as exc:
-        engine.dispose()
-        service_missing(f"no PostgreSQL at {TEST_POSTGRES_URL} ({type(exc).__name__})")
-    yield f"{TEST_POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with postgres_schema() as url:
+        yield url

@@ -4,13 +4,11 @@ loader fails only with DataError, and no cached answer is served to a request th
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 import fakeredis
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +16,7 @@ from app import create_app
 from config import Config
 from recommender.data_loader import load_catalog, load_interactions
 from recommender.errors import DataError
-from tests.helpers import INTERACTIONS, PRODUCTS, TEST_POSTGRES_URL, service_missing, write
+from tests.helpers import INTERACTIONS, PRODUCTS, postgres_schema, write
 
 ANSWERS = {200, 201, 202, 400, 401, 404, 405, 413, 429}
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -113,18 +111,8 @@ def database(request, tmp_path_factory):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('hostile-db') / 'feedback.db'}"
         return
-    engine = sa.create_engine(TEST_POSTGRES_URL)
-    schema = f"test_{uuid.uuid4().hex[:10]}"
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except sa.exc.SQLAlchemyError as exc:
-        engine.dispose()
-        service_missing(f"no PostgreSQL at {TEST_POSTGRES_URL} ({type(exc).__name__})")
-    yield f"{TEST_POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
