@@ -188,6 +188,7 @@ def mean_of_seeds(seeded: list[tuple[list[Row], dict[str, object]]]) -> tuple[li
         **facts,
         "seeds": len(seeded),
         "default_by_seed": [seed_facts.get("default") for _, seed_facts in seeded],
+        "ranker_by_seed": [seed_facts["ranker"] for _, seed_facts in seeded],
         "ranked_ndcg_by_seed": {
             row.setting: [
                 r.metrics["ndcg"]

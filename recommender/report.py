@@ -96,8 +96,12 @@ def ranker_section(runs: list[Run]) -> str:
         "|---|---|---|---|---|---|",
     ]
     importance: list[tuple[str, dict[str, float]]] = []
-    for _, facts in runs:
-        ranker: dict = facts["ranker"]  # type: ignore[assignment]
+    seeded = [
+        (f"{facts['cutoff']}" + (f" (seed {seed})" if "ranker_by_seed" in facts else ""), ranker)
+        for _, facts in runs
+        for seed, ranker in enumerate(facts.get("ranker_by_seed") or [facts["ranker"]])  # type: ignore[arg-type]
+    ]
+    for cutoff, ranker in seeded:
         report = ranker.get("report", {})
         held = report.get("held_out_ndcg", {})
         figures = " / ".join(
@@ -107,11 +111,11 @@ def ranker_section(runs: list[Run]) -> str:
         state = "trained" if ranker["trained"] else f"not trained: {ranker['reason']}"
         recall = ranker["candidate_recall"]
         lines.append(
-            f"| {facts['cutoff']} | {state} | {ranker.get('objective') or '-'} | {figures} "
+            f"| {cutoff} | {state} | {ranker.get('objective') or '-'} | {figures} "
             f"| {ranker['candidates_per_user'] or '-'} | {'-' if recall is None else f'{recall:.4f}'} |"
         )
         if ranker.get("importance"):
-            importance.append((str(facts["cutoff"]), ranker["importance"]))
+            importance.append((cutoff, ranker["importance"]))
     if importance:
         lines += ["", "Feature importance (share of the total gain), largest first:", ""]
         lines.append("| rank | " + " | ".join(c for c, _ in importance) + " |")

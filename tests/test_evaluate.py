@@ -106,7 +106,7 @@ def test_no_test_users_is_a_clear_error(store):
 
 def test_several_seeds_are_reported_as_their_mean_and_spread():
     from recommender.evaluate import mean_of_seeds
-    from recommender.report import METRICS, Row, table
+    from recommender.report import METRICS, Row, ranker_section, table
 
     def metrics(ndcg: float) -> dict[str, float]:
         return {**dict.fromkeys(METRICS, 0.5), "ndcg": ndcg}
@@ -117,7 +117,14 @@ def test_several_seeds_are_reported_as_their_mean_and_spread():
             Row("ranked", "/recommend/user", metrics(ranked), 2.0),
         ]
         rows += [Row("ease", "lambda=50", metrics(0.1), 1.0, "baseline")] if baseline else []
-        return rows, {"cutoff": "2024-02-01", "default": "ranked" if ranked > 0.35 else "collaborative"}
+        trained = ranked > 0.35
+        ranker = {
+            "trained": trained,
+            "reason": "trained" if trained else "too short",
+            "candidate_recall": None,
+        }
+        facts = {"cutoff": "2024-02-01", "default": "ranked" if trained else "collaborative"}
+        return rows, {**facts, "ranker": {**ranker, "candidates_per_user": None}}
 
     rows, facts = mean_of_seeds([run(0.30, True), run(0.36, False), run(0.33, False)])
     ranked = next(r for r in rows if r.name == "ranked")
@@ -127,6 +134,8 @@ def test_several_seeds_are_reported_as_their_mean_and_spread():
     assert ease.metrics["ndcg"] == 0.1 and ease.extra["seeds"] == 1  # a baseline runs once
     assert facts["seeds"] == 3 and facts["ranked_ndcg_by_seed"]["/recommend/user"] == [0.30, 0.36, 0.33]
     assert facts["default_by_seed"] == ["collaborative", "ranked", "collaborative"]
+    lines = ranker_section([(rows, facts)]).splitlines()
+    assert "| 2024-02-01 (seed 1) | trained |" in lines[3] and "not trained: too short" in lines[4]
     assert mean_of_seeds([run(0.3, True)]) == run(0.3, True)  # one seed: as it was
     shown = table(rows, 10)
     assert "| 0.3300 [0.3000, 0.3600] |" in shown and "| 0.1000 |" in shown  # the baseline's: no spread
