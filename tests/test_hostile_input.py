@@ -209,6 +209,19 @@ def test_a_cached_answer_is_only_ever_the_answer_to_the_same_request(apps, reque
             assert strip(got.get_json()) == strip(expected.get_json()), url
 
 
+@FUZZ
+@given(path_id=ids, route=st.sampled_from(["/products/{id}", "/admin/reload"]))
+def test_no_delete_or_admin_call_answers_500(apps, path_id, route):
+    client, _ = apps
+    admin = {"Authorization": "Bearer s3cret"}
+    if route == "/admin/reload":
+        checked(client.get(route, headers=admin))
+        sent = "".join(c for c in path_id if c not in "\r\n")  # what a header can carry at all
+        checked(client.get(route, headers={"Authorization": f"Bearer {sent}"}))
+        return
+    checked(client.delete(route.replace("{id}", quote(path_id or "x", safe="")), headers=admin))
+
+
 def test_a_rebuild_from_everything_stored_above_succeeds(apps):
     """What the requests above stored (events, catalog changes, exposures) breaks no rebuild."""
     client, _ = apps
