@@ -113,10 +113,18 @@ def test_redis_absent_at_start(config):
     port = free_port()  # nothing listens there
     app = create_app(Config(**{**vars(config), "redis_url": f"redis://127.0.0.1:{port}/0"}))
     http = app.test_client()
+    sources = []
     for _ in range(20):
         response = http.get("/recommend/user/U5?top_k=2")
-        assert response.status_code == 200 and response.get_json()["source"] == "model"
+        assert response.status_code == 200
+        sources.append(response.get_json()["source"])
+    assert sources == ["model"] + ["cache"] * 19  # then from the answers the worker keeps itself
     assert http.get("/health").get_json()["cache"] == "unavailable"
+    alone = create_app(
+        Config(**{**vars(config), "redis_url": f"redis://127.0.0.1:{port}/0", "cache_local_entries": 0})
+    )
+    answers = [alone.test_client().get("/recommend/user/U5?top_k=2").get_json() for _ in range(5)]
+    assert {a["source"] for a in answers} == {"model"}  # without them, every answer is the model's
 
 
 def test_killing_redis_under_gunicorn_fails_no_request(store, tmp_path):
