@@ -15,6 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from recommender.errors import FeedbackUnavailableError
+
 KEY = int.from_bytes(hashlib.sha256(b"recsys.rebuild").digest()[:8], "big", signed=True)
 
 
@@ -27,8 +29,15 @@ class BuildLock:
         self._held: sa.Connection | int | None = None
 
     def acquire(self) -> bool:
+        """Take the lock if it is free; raises FeedbackUnavailableError when the database that
+        holds it cannot be reached (the rebuild then does not start)."""
         if self.engine is not None:
-            conn = self.engine.connect()
+            try:
+                conn = self.engine.connect()
+            except sa.exc.SQLAlchemyError as exc:
+                raise FeedbackUnavailableError(
+                    "the database is unavailable: no rebuild started; retry later"
+                ) from exc
             try:
                 taken = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(KEY))).scalar())
                 conn.commit()

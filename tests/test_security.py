@@ -174,6 +174,16 @@ def test_one_rebuild_at_a_time_across_processes(model, tmp_path, database):
     engine.dispose()
 
 
+def test_a_rebuild_asked_while_the_database_is_away_is_a_503_not_a_500(config, fake_redis, monkeypatch):
+    app = create_app(replace(config, admin_token=TOKEN), redis_client=fake_redis)
+    lock = app.extensions["recommender"].reloader.lock
+    monkeypatch.setattr(lock, "engine", sa.create_engine("postgresql://root@127.0.0.1:1/nowhere"))
+    answer = app.test_client().post("/admin/reload", headers=ADMIN)
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert "no rebuild started" in answer.get_json()["error"]["message"]
+    lock.engine.dispose()
+
+
 # --- ids that commit out of order on PostgreSQL --------------------------------------------------
 
 
