@@ -61,7 +61,7 @@ def test_both_gunicorn_workers_share_the_count_through_redis(store, tmp_path, re
         "CACHE_ENABLED": "true",
         "REDIS_URL": TEST_REDIS_URL,
         "CACHE_KEY_PREFIX": real_redis[1],
-        "FEEDBACK_RATE_LIMIT": "5/minute",
+        "FEEDBACK_RATE_LIMIT": "5/hour",  # (an hour's fixed window: the test never spans two)
     }
     log = tmp_path / "server.log"
     with log.open("wb") as stderr:
@@ -75,13 +75,17 @@ def test_both_gunicorn_workers_share_the_count_through_redis(store, tmp_path, re
         request.add_header("X-Request-ID", f"flood-{i}")
         return post_request(request)
 
+    answers: list[int] = []
     try:
-        with ThreadPoolExecutor(4) as pool:  # four at once: both workers take some
-            answers = list(pool.map(flood, range(12)))
+        for _ in range(10):  # four at once, until both workers have taken some
+            with ThreadPoolExecutor(4) as pool:
+                answers += pool.map(flood, range(len(answers), len(answers) + 12))
+            workers = workers_of(log, "flood-")
+            if len(workers) == 2:
+                break
         other = post(base + "/feedback", {**EVENT, "user_id": "shopper"})
-        workers = workers_of(log, "flood-")
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)
     assert len(workers) == 2, "one worker took every post: the test would say nothing of sharing"
-    assert sorted(answers) == [202] * 5 + [429] * 7 and other == 202
+    assert sorted(answers) == [202] * 5 + [429] * (len(answers) - 5) and other == 202
