@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -233,10 +234,13 @@ def in_id_order(conn: sa.Connection, table: sa.Table) -> None:
     one short transaction). SQLite has one writer at a time already.
     """
     if conn.dialect.name == "postgresql":
-        key = int.from_bytes(
-            hashlib.sha256(f"recsys.ids.{table.name}".encode()).digest()[:8], "big", signed=True
-        )
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_id_order_key(table.name))))
+
+
+@functools.cache
+def _id_order_key(table: str) -> int:
+    """The advisory-lock key of a table's writers: fixed, and shared by every process."""
+    return int.from_bytes(hashlib.sha256(f"recsys.ids.{table}".encode()).digest()[:8], "big", signed=True)
 
 
 def _ab_fields(recomm_id: str | None) -> dict[str, str | None]:
