@@ -45,6 +45,7 @@ class Config:
     neighbours: int = 100
     ranker: bool = True
     ranker_max_users: int = 50_000
+    ranker_seed: int = 0  # the ranker's sampling and boosting: the same seed, the same model
     text_lists_max_users: int = 1_000_000
     feedback_rate_limit: str | None = "120/minute"  # per user_id; None (FEEDBACK_RATE_LIMIT=off): no limit
     feedback_client_rate_limit: str | None = "6000/minute"  # per client address; None: no limit
@@ -85,6 +86,7 @@ class Config:
             neighbours=get("NEIGHBOURS", _positive_int, defaults.neighbours),
             ranker=get("RANKER", _bool, defaults.ranker),
             ranker_max_users=get("RANKER_MAX_USERS", _positive_int, defaults.ranker_max_users),
+            ranker_seed=get("RANKER_SEED", _non_negative_int, defaults.ranker_seed),
             text_lists_max_users=get("TEXT_LISTS_MAX_USERS", _positive_int, defaults.text_lists_max_users),
             log_format=get("LOG_FORMAT", _log_format, defaults.log_format),
             feedback_rate_limit=get("FEEDBACK_RATE_LIMIT", _rate_limit, defaults.feedback_rate_limit),

@@ -30,6 +30,7 @@ def model_settings(config: Config) -> ModelSettings:
         new_item_weight=config.new_item_weight,
         ranker=config.ranker,
         ranker_max_users=config.ranker_max_users,
+        ranker_seed=config.ranker_seed,
         text_lists_max_users=config.text_lists_max_users,
     )
 
