@@ -20,16 +20,8 @@ EASE_MAX_ITEMS = 20_000
 
 
 def ease(user_items: sp.csr_matrix, regularization: float) -> BatchScorer:
-    """Closed-form EASE: B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, zero diagonal."""
-    n_items = user_items.shape[1]
-    if n_items > EASE_MAX_ITEMS:
-        raise ValueError(f"EASE needs a dense {n_items}x{n_items} inverse; limited to {EASE_MAX_ITEMS} items")
-    x = user_items.astype(np.float64)
-    gram = (x.T @ x).toarray()
-    gram[np.diag_indices(n_items)] += regularization
-    p = np.linalg.inv(gram)
-    weights = -p / np.diag(p)
-    weights[np.diag_indices(n_items)] = 0.0
+    """Closed-form EASE (see ease_weights), scoring each user's row."""
+    weights = ease_weights(user_items, regularization)
 
     def recommend(users: NDArray[np.integer], k: int) -> list[NDArray[np.int32]]:
         rows = user_items[users]
@@ -38,6 +30,21 @@ def ease(user_items: sp.csr_matrix, regularization: float) -> BatchScorer:
         return [_top(row, k) for row in scores]
 
     return recommend
+
+
+def ease_weights(user_items: sp.csr_matrix, regularization: float) -> NDArray[np.float64]:
+    """B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, with a zero diagonal."""
+    n_items = user_items.shape[1]
+    if n_items > EASE_MAX_ITEMS:
+        raise ValueError(f"EASE needs a dense {n_items}x{n_items} inverse; limited to {EASE_MAX_ITEMS} items")
+    x = user_items.astype(np.float64)
+    gram = (x.T @ x).toarray()
+    gram[np.diag_indices(n_items)] += regularization
+    p = np.linalg.inv(gram)
+    del gram
+    p /= -np.diag(p).copy()  # column j by its own diagonal entry
+    p[np.diag_indices(n_items)] = 0.0
+    return p
 
 
 def bm25_item_knn(

@@ -24,7 +24,8 @@ from numpy.typing import NDArray
 from recommender import baselines
 from recommender.data_loader import load_catalog, load_interactions
 from recommender.metrics import ranking_metrics, temporal_split
-from recommender.report import Row, Run, table, write_report
+from recommender.replay import replay
+from recommender.report import Row, Run, replay_table, table, write_replay_report, write_report
 from recommender.service import ModelSettings, Recommendation, Recommender
 
 HYBRID_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -234,12 +235,52 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="N",
         help="train the ranker with seeds 0..N-1 and report the mean (and the spread) of each row",
     )
+    parser.add_argument(
+        "--replay",
+        type=int,
+        metavar="DAYS",
+        help="replay DAYS days from each cutoff through the service, day by day, against peers",
+    )
+    parser.add_argument(
+        "--rebuild-every",
+        type=int,
+        metavar="DAYS",
+        help="with --replay: rebuild the service's models every DAYS days (default: never)",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    if args.replay is not None and args.replay < 1:
+        parser.error("--replay must be at least 1 day")
+    if args.rebuild_every is not None and (args.replay is None or args.rebuild_every < 1):
+        parser.error("--rebuild-every needs --replay and at least 1 day")
+    cutoffs = [c.strip() for c in args.cutoff.split(",") if c.strip()]
+    name = args.name or Path(args.products).resolve().parent.name
+    command = "python -m recommender.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.replay is not None:
+        replays = [
+            replay(
+                args.products,
+                args.interactions,
+                cutoff,
+                args.replay,
+                args.k,
+                seeds=args.seeds,
+                rebuild_every=args.rebuild_every,
+                peers=not args.no_baselines,
+            )
+            for cutoff in cutoffs
+        ]
+        for run in replays:
+            print(f"replay from {run.facts['cutoff']}\n{replay_table(run.rows, run.owned_answers, args.k)}\n")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"replays": [vars(run) for run in replays]}, indent=2))
+        print(f"report: {write_replay_report(replays, args.report_dir, name, command)}", file=sys.stderr)
+        return
 
     runs: list[Run] = []
-    for cutoff in (c.strip() for c in args.cutoff.split(",") if c.strip()):
+    for cutoff in cutoffs:
         seeded = [
             evaluate(
                 args.products,
@@ -259,8 +300,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         cutoffs = [{"facts": facts, "rows": [vars(r) for r in rows]} for rows, facts in runs]
         args.json.write_text(json.dumps({"cutoffs": cutoffs}, indent=2))
-    name = args.name or Path(args.products).resolve().parent.name
-    command = "python -m recommender.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"report: {write_report(runs, args.report_dir, name, command)}", file=sys.stderr)
 
 

@@ -194,3 +194,75 @@ def write_report(runs: list[Run], out_dir: Path, name: str, command: str) -> Pat
 def _horizon(days: object) -> str:
     """The sentence that says the test period was cut short, if it was."""
     return f" Test period: the {days} days after each cutoff (not the rest of the log)." if days else ""
+
+
+def replay_table(rows: dict[str, dict[str, dict[str, float]]], owned: dict[str, int], k: int) -> str:
+    """Per player: NDCG@k over all baskets and by shopper, launched products' hits, owned answers."""
+    head = (
+        f"| player | NDCG@{k} all | known shoppers | new shoppers | launched hits "
+        "| answers with an owned product |"
+    )
+    lines = [head, "|---|---|---|---|---|---|"]
+    for name, segments in rows.items():
+        cells = []
+        for segment in ("all", "known", "new"):
+            figures = segments[segment]
+            cell = f"{figures['ndcg']:.4f}"
+            if "ndcg_min" in figures:
+                cell += f" [{figures['ndcg_min']:.4f}, {figures['ndcg_max']:.4f}]"
+            cells.append(f"{cell} ({int(figures['baskets'])})")
+        hits = int(segments["all"]["launched_hits"])
+        lines.append(f"| {name} | {' | '.join(cells)} | {hits} | {owned[name]} |")
+    return "\n".join(lines)
+
+
+def plot_replay(daily: dict[str, list[float]], cutoff: str, path: Path, name: str, k: int) -> None:
+    """Each player's mean NDCG@k per day of the replay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4))
+    for player, curve in daily.items():
+        axis.plot(range(1, len(curve) + 1), curve, marker=".", label=player)
+    axis.set_xlabel(f"day after {cutoff}")
+    axis.set_ylabel(f"NDCG@{k} of the day's baskets")
+    axis.set_title(f"{name}: replay from {cutoff}")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def write_replay_report(runs: list, out_dir: Path, name: str, command: str) -> Path:  # list[ReplayRun]
+    """reports/<name>-replay.md with each replay's table, and a plot of its days."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = [
+        f"# Replay: {name}\n",
+        f"Made by `{command}`.\n",
+        "The service built at the cutoff answers each basket through `GET /recommend/user` before the "
+        "basket is posted to `POST /feedback`; products enter the catalog (`PUT /products`) on the day "
+        "they were first taken. NDCG is per basket, on the products new to that shopper; the service's "
+        "figure is the mean over its ranker seeds, with the lowest and highest seed's in brackets, and "
+        "the baskets counted in parentheses. Peers: EASE fitted at the cutoff with each shopper's "
+        "events folded in (filled up with popularity), and the best sellers of the 30 days before "
+        "each day.\n",
+    ]
+    for run in runs:
+        facts = run.facts
+        k = int(facts["k"])
+        png = out_dir / f"{name}-replay-{facts['cutoff']}.png"
+        plot_replay(run.daily, str(facts["cutoff"]), png, name, k)
+        rebuild = f", rebuilt every {facts['rebuild_every']} days" if facts["rebuild_every"] else ""
+        parts.append(
+            f"## {facts['days']} days from {facts['cutoff']}{rebuild}\n\n"
+            f"{facts['products_at_cutoff']} products at the cutoff, {facts['launched']} launched during the "
+            f"period; {facts['events']} events; {facts['baskets']} baskets with a product new to the "
+            f"shopper ({facts['known_baskets']} by shoppers known at the cutoff, {facts['new_baskets']} by "
+            f"new ones).\n\n{replay_table(run.rows, run.owned_answers, k)}\n\n"
+            f"![NDCG@{k} per day]({png.name})\n"
+        )
+    report = out_dir / f"{name}-replay.md"
+    report.write_text("\n".join(parts))
+    return report
