@@ -47,7 +47,8 @@ EASE_LAMBDAS = (100.0, 500.0, 2000.0)  # tried on catalogs up to EASE_GRID_MAX_I
 EASE_GRID_MAX_ITEMS = 5_000
 EASE_LAMBDA = 500.0  # larger catalogs: one fit (the static evaluations' grids are flat around it)
 ADMIN_TOKEN = "replay"  # of the replayed service, which listens nowhere
-SEGMENTS = ("all", "known", "new")  # every basket; shoppers known at the cutoff; shoppers new since
+# Every basket; shoppers known at the cutoff; shoppers new since; new shoppers' first baskets.
+SEGMENTS = ("all", "known", "new", "first")
 
 
 class Player(Protocol):
@@ -126,7 +127,8 @@ class Score:
     def metrics(
         self, k: int, n_items: int, launched: NDArray[np.bool_], which: str = "all"
     ) -> dict[str, float]:
-        keep = [i for i, s in enumerate(self.segment) if which == "all" or s == which]
+        wanted = {"all": ("known", "new", "first"), "new": ("new", "first")}.get(which, (which,))
+        keep = [i for i, s in enumerate(self.segment) if s in wanted]
         if not keep:
             return {"ndcg": float("nan"), "baskets": 0, "launched_hits": 0}
         answers = [self.answers[i] for i in keep]
@@ -175,7 +177,7 @@ def play(
             have = owned.setdefault(str(user), set())
             taken = set(rows["item"].tolist())
             new = np.array(sorted(taken - have), np.int32)
-            segment = "known" if user in known_users else "new"
+            segment = "known" if user in known_users else "new" if have else "first"
             for player in players:
                 answer = player.answer(str(user), have, k)
                 score = scores[player.name]
@@ -248,8 +250,9 @@ class Service:
                 )
             )
 
-    def answer(self, user: str, owned: set[int], k: int) -> NDArray[np.int32]:
-        answer = self._ok(self.client.get(f"/recommend/user/{quote(user, safe='')}?top_k={k}"))
+    def answer(self, user: str, owned: set[int], k: int, strategy: str | None = None) -> NDArray[np.int32]:
+        url = f"/recommend/user/{quote(user, safe='')}?top_k={k}"
+        answer = self._ok(self.client.get(url + (f"&strategy={strategy}" if strategy else "")))
         items = self.index.get_indexer([r["product_id"] for r in answer["results"]])
         return items[items >= 0].astype(np.int32)
 
@@ -275,6 +278,24 @@ class Service:
                 f"the replayed service answered {response.status_code}: {response.get_data(as_text=True)}"
             )
         return response.get_json()
+
+
+class Strategy:
+    """One of the service's own strategies, asked of the same running service (`strategy=`)."""
+
+    def __init__(self, service: Service, strategy: str) -> None:
+        self.name = f"service: {strategy}"
+        self.service = service
+        self.strategy = strategy
+
+    def start_day(self, day: pd.Timestamp, launched: list[int]) -> None:
+        pass
+
+    def answer(self, user: str, owned: set[int], k: int) -> NDArray[np.int32]:
+        return self.service.answer(user, owned, k, self.strategy)
+
+    def took(self, user: str, rows: pd.DataFrame) -> None:
+        pass  # the service player posts the basket
 
 
 class Popular:
@@ -371,6 +392,7 @@ def replay(
     seeds: int = 1,
     rebuild_every: int | None = None,
     peers: bool = True,
+    strategies: tuple[str, ...] = ("collaborative", "hybrid"),
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> ReplayRun:
     """The service (with ranker seeds 0..seeds-1, the mean reported) and the peers over `days` days."""
@@ -386,6 +408,8 @@ def replay(
             seconds = time.perf_counter() - started
             progress(f"replay: the service built at {cutoff} (seed {seed}) in {seconds:.1f} s")
             players: list[Player] = [service]
+            if seed == 0:  # the strategies the default falls back to (the ranker's seed does not change them)
+                players += [Strategy(service, name) for name in strategies]
             if peers and seed == 0:
                 popular = Popular(store)
                 players += [popular, *_eases(store, popular, k, progress)]
@@ -420,7 +444,8 @@ def replay(
         "events": len(store.period),
         "baskets": len(service_score.segment),
         "known_baskets": service_score.segment.count("known"),
-        "new_baskets": service_score.segment.count("new"),
+        "new_baskets": len(service_score.segment) - service_score.segment.count("known"),
+        "first_baskets": service_score.segment.count("first"),
     }
     return ReplayRun(rows, daily, owned, facts)
 

@@ -199,13 +199,13 @@ def _horizon(days: object) -> str:
 def replay_table(rows: dict[str, dict[str, dict[str, float]]], owned: dict[str, int], k: int) -> str:
     """Per player: NDCG@k over all baskets and by shopper, launched products' hits, owned answers."""
     head = (
-        f"| player | NDCG@{k} all | known shoppers | new shoppers | launched hits "
+        f"| player | NDCG@{k} all | known shoppers | new shoppers | their first baskets | launched hits "
         "| answers with an owned product |"
     )
-    lines = [head, "|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|"]
     for name, segments in rows.items():
         cells = []
-        for segment in ("all", "known", "new"):
+        for segment in ("all", "known", "new", "first"):
             figures = segments[segment]
             cell = f"{figures['ndcg']:.4f}"
             if "ndcg_min" in figures:
@@ -260,7 +260,8 @@ def write_replay_report(runs: list, out_dir: Path, name: str, command: str) -> P
             f"{facts['products_at_cutoff']} products at the cutoff, {facts['launched']} launched during the "
             f"period; {facts['events']} events; {facts['baskets']} baskets with a product new to the "
             f"shopper ({facts['known_baskets']} by shoppers known at the cutoff, {facts['new_baskets']} by "
-            f"new ones).\n\n{replay_table(run.rows, run.owned_answers, k)}\n\n"
+            f"new ones, {facts['first_baskets']} of them a new shopper's first).\n\n"
+            f"{replay_table(run.rows, run.owned_answers, k)}\n\n"
             f"![NDCG@{k} per day]({png.name})\n"
         )
     report = out_dir / f"{name}-replay.md"

@@ -33,6 +33,8 @@ def test_every_basket_is_answered_by_the_service_and_its_peers(replay_store):
     assert (run.facts["baskets"], run.facts["known_baskets"], run.facts["new_baskets"]) == (3, 1, 2)
     assert set(run.rows) == {
         "service",
+        "service: collaborative",
+        "service: hybrid",
         "popularity",
         "EASE lambda=100",
         "EASE lambda=500",
@@ -42,6 +44,7 @@ def test_every_basket_is_answered_by_the_service_and_its_peers(replay_store):
     assert run.rows["service"]["known"]["ndcg"] == pytest.approx(1.0)
     assert run.rows["popularity"]["known"]["ndcg"] == pytest.approx(1.0)
     assert run.rows["service"]["new"]["baskets"] == 2
+    assert run.rows["service"]["first"]["baskets"] == 1  # U9 on day 2
     assert run.owned_answers == dict.fromkeys(run.rows, 0)  # nobody is offered what they have
     assert len(run.daily["service"]) == 3
 
@@ -51,7 +54,7 @@ def test_the_service_learns_from_feedback_during_the_replay(replay_store):
     launched trowel): the beans that sell with mugs come first, and neither owned product is offered."""
     run = replay(*replay_store, cutoff="2024-02-01", days=3, k=3, peers=False, progress=lambda _: None)
     assert run.daily["service"][2] == pytest.approx(1.0)
-    assert run.owned_answers == {"service": 0}
+    assert run.owned_answers == {"service": 0, "service: collaborative": 0, "service: hybrid": 0}
 
 
 def test_a_rebuild_every_day_keeps_the_replay_going(replay_store):
