@@ -308,12 +308,16 @@ class Recommender:
         """Candidates from every signal ordered by the learned ranker; the hybrid without one.
 
         Without a product and without feedback since the build, the user's list comes from the
-        build; otherwise the user's candidates are ranked now, from product_id if given (never
+        build; a user without any item gets the best sellers; otherwise the user's candidates are ranked now, from product_id if given (never
         returned), else from their latest item.
         """
         if self.ranked is None:
             return self.hybrid(user_id, product_id, k)
         items, weights = self._items_of(user_id)
+        if len(items) == 0 and product_id is None:
+            # The ranker learns from shoppers with a history and a product at hand: one with
+            # neither gets what the collaborative strategy gives them, the best sellers.
+            return self._complete(self.popularity.recommend(k), k, items)
         if product_id is None:
             found = self._precomputed(self.ranked.lists, user_id, k)
             if found is not None:

@@ -165,6 +165,15 @@ def test_a_product_to_start_from_changes_the_answer_and_is_never_returned(traine
     assert len(started) == 10
 
 
+def test_a_shopper_without_any_item_gets_the_best_sellers_not_the_ranker(trained):
+    """The ranker learns from shoppers with a history: one the service has never seen, and a new
+    one with no event yet, are served what the collaborative strategy serves them."""
+    best_sellers = [r.product_id for r in trained.for_user("nobody", 10)]
+    assert [r.product_id for r in trained.ranked_for("nobody", None, 10)] == best_sellers
+    assert [r.product_id for r in trained.by_strategy("ranked", None, None, 10)] == best_sellers
+    assert len(trained.ranked_for("nobody", "S1", 10)) == 10  # with a product at hand, the ranker ranks
+
+
 def test_new_products_reach_buyers_through_the_ranked_lists(trained):
     """Products launched in the last weeks (every tenth) come up for users of their category."""
     new = {f"S{p}" for p in range(9, 56, 10)}
