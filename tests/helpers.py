@@ -72,6 +72,13 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def extended(store: tuple[Path, Path], rows: str) -> tuple[Path, Path]:
+    """The tiny store with more interaction rows (a period after a cutoff) appended."""
+    products, interactions = store
+    interactions.write_text(interactions.read_text() + rows)
+    return products, interactions
+
+
 def service_missing(reason: str) -> None:
     """Skip with a visible reason, or fail where CI requires every service (REQUIRE_SERVICES=1)."""
     if REQUIRE_SERVICES:

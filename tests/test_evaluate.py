@@ -8,6 +8,7 @@ import pytest
 
 from recommender.evaluate import evaluate, main
 from recommender.report import best_baselines
+from tests.helpers import extended
 
 LATER = """\
 U5,P4,purchase,2024-03-01T10:00:00
@@ -19,9 +20,7 @@ U9,P1,purchase,2024-03-03T10:00:00
 
 @pytest.fixture
 def split_store(store):
-    products, interactions = store
-    interactions.write_text(interactions.read_text() + LATER)
-    return products, interactions
+    return extended(store, LATER)
 
 
 def test_rows_cover_the_service_and_the_baselines(split_store):

@@ -8,6 +8,7 @@ import pytest
 
 from recommender.evaluate import main
 from recommender.replay import SEGMENTS, mean_over_seeds, replay
+from tests.helpers import extended
 
 # Day 1: U5 (known, owns the red mug) buys the beans. Day 2: the trowel P6 is first sold, to U9, a
 # new shopper, with a red mug. Day 3: U9 comes back for the beans.
@@ -21,9 +22,7 @@ U9,P4,purchase,2024-02-03T09:00:00
 
 @pytest.fixture
 def replay_store(store):
-    products, interactions = store
-    interactions.write_text(interactions.read_text() + LATER)
-    return products, interactions
+    return extended(store, LATER)
 
 
 def test_every_basket_is_answered_by_the_service_and_its_peers(replay_store):
