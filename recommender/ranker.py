@@ -43,6 +43,8 @@ class RankerConfig:
     negatives: float = 0.5  # share of the candidates not taken that training keeps (all taken ones stay)
     min_users: int = 100  # fewer labelled users than this in a window: the window is skipped
     rounds: int = 500
+    min_rounds: int = 50  # early stopping picks the best round from here on (see _stop_early)
+    patience: int = 50  # rounds without a better held-out NDCG before training stops
     learning_rate: float = 0.05
     leaves: int = 15
     min_leaf: int = 200
@@ -196,5 +198,26 @@ def _fit(
         train_set,
         num_boost_round=config.rounds,
         valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(50, verbose=False)],
+        callbacks=[_stop_early(config.min_rounds, config.patience)],
     )
+
+
+def _stop_early(at_least: int, patience: int):  # type: ignore[no-untyped-def]
+    """LightGBM's early stopping, except that the best round is looked for from round `at_least`
+    on: the held-out NDCG of the first few rounds jumps about, and a lucky early peak once stopped
+    a ranker at 5 rounds (a ranker that has barely learnt, then refused for losing to the blend)."""
+    best = {"score": -np.inf, "round": at_least - 1, "results": []}
+
+    def callback(env: lgb.callback.CallbackEnv) -> None:
+        results = env.evaluation_result_list or []
+        score = results[0][2] if results else 0.0
+        if env.iteration + 1 >= at_least and score > best["score"]:
+            best.update(score=score, round=env.iteration, results=results)
+        last = env.iteration == env.end_iteration - 1
+        if last or (env.iteration + 1 >= at_least and env.iteration - best["round"] >= patience):
+            if not best["results"]:  # fewer rounds in all than at_least: the last one
+                raise lgb.callback.EarlyStopException(env.iteration, results)
+            raise lgb.callback.EarlyStopException(best["round"], best["results"])
+
+    callback.order = 30  # type: ignore[attr-defined]  # after the evaluation, as LightGBM's own
+    return callback
