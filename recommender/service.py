@@ -94,6 +94,7 @@ class Recommender:
         user_text: UserLists,
         ranked: RankedModel | None = None,
         ranker_reason: str = "not trained",
+        fallback: str = "collaborative",
         user_hybrid: UserLists | None = None,
         version: str = "unversioned",
         text: TextSpace | None = None,
@@ -108,6 +109,7 @@ class Recommender:
         self.user_text = user_text  # each user's text-profile top list, precomputed
         self.ranked = ranked  # candidates from every signal, ordered by the learned ranker, if trained
         self.ranker_reason = ranker_reason  # "trained", or why the hybrid answers for it
+        self.fallback = fallback  # what serves users by default where no ranker does
         self._unseen = popularity.scores == 0  # products nobody has interacted with yet
         self._any_unseen = bool(self._unseen.any())
         # Each user's hybrid answer without a product, at the default weights (see hybrid()).
@@ -169,9 +171,9 @@ class Recommender:
             log.info("text-profile lists are summed at request time: more than %d users", limit)
         log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
         release_freed()
-        ranked, reason = None, "turned off (RANKER=false)"
+        ranked, reason, fallback = None, "turned off (RANKER=false)", "collaborative"
         if settings.ranker:
-            ranked, reason = fit_ranked(
+            ranked, reason, fallback = fit_ranked(
                 ranker_log,
                 history,
                 similar_items,
@@ -185,7 +187,7 @@ class Recommender:
             )
             if ranked is None:
                 log.info("no ranker: %s; the hybrid answers for the ranked strategy", reason)
-        parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked, reason)
+        parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked, reason, fallback)
         # __init__ blends user_hybrid
         return cls(catalog, history, settings, *parts, version=version, text=content.text)
 
@@ -301,15 +303,16 @@ class Recommender:
 
     @property
     def user_strategy(self) -> str:
-        """What answers for a user by default: the ranker once one is trained, else collaborative."""
-        return "ranked" if self.ranked is not None else "collaborative"
+        """What answers for a user by default: the ranker once one is trained, else the list that did
+        better on the latest weeks the ranker was checked on (collaborative without any)."""
+        return "ranked" if self.ranked is not None else self.fallback
 
     def ranked_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         """Candidates from every signal ordered by the learned ranker; the hybrid without one.
 
         Without a product and without feedback since the build, the user's list comes from the
-        build; a user without any item gets the best sellers; otherwise the user's candidates are ranked now, from product_id if given (never
-        returned), else from their latest item.
+        build; a user without any item gets the best sellers; otherwise the user's candidates are
+        ranked now, from product_id if given (never returned), else from their latest item.
         """
         if self.ranked is None:
             return self.hybrid(user_id, product_id, k)
