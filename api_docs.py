@@ -13,9 +13,9 @@ import html
 from typing import Any
 
 from config import Config
-from recommender.catalog_changes import LIMITS
-from recommender.feedback import ACTIONS
-from recommender.service import STRATEGIES
+from recommender.serving.service import STRATEGIES
+from recommender.storage.catalog_changes import LIMITS
+from recommender.storage.feedback import ACTIONS
 
 
 def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: int) -> dict[str, Any]:

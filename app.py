@@ -36,21 +36,21 @@ import api_docs
 import logs
 import monitoring
 from config import Config, ConfigError
-from recommender import ab_report
-from recommender.ab_testing import ABRouter, new_recomm_id
-from recommender.artifacts import load_or_build
 from recommender.build import model_settings
-from recommender.build_lock import BuildLock
-from recommender.cache import Cache, connect, digest
-from recommender.catalog_changes import FIELDS, CatalogStore, Product, parse_product
 from recommender.errors import DataError, FeedbackUnavailableError, UnknownProductError
-from recommender.exposures import ExposureLog
-from recommender.feedback import ACTIONS, EARLIEST_TS, FeedbackEvent, FeedbackStore
-from recommender.live_catalog import LiveCatalog
-from recommender.reload import LiveModel, Reloader
-from recommender.service import STRATEGIES, Recommendation, Recommender
-from recommender.shelf import Answer, Filter, Request, shelve
-from recommender.signal import ChangeSignal
+from recommender.experiments import ab_report
+from recommender.experiments.ab_testing import ABRouter, new_recomm_id
+from recommender.serving.artifacts import load_or_build
+from recommender.serving.build_lock import BuildLock
+from recommender.serving.cache import Cache, connect, digest
+from recommender.serving.live_catalog import LiveCatalog
+from recommender.serving.reload import LiveModel, Reloader
+from recommender.serving.service import STRATEGIES, Recommendation, Recommender
+from recommender.serving.shelf import Answer, Filter, Request, shelve
+from recommender.serving.signal import ChangeSignal
+from recommender.storage.catalog_changes import FIELDS, CatalogStore, Product, parse_product
+from recommender.storage.exposures import ExposureLog
+from recommender.storage.feedback import ACTIONS, EARLIEST_TS, FeedbackEvent, FeedbackStore
 from recommender.validation import id_control
 
 log = logging.getLogger(__name__)

@@ -47,10 +47,10 @@ import json, sys, time, warnings
 sys.path.insert(0, {root!r})
 from recommender.build import model_settings
 from config import Config
-from recommender.collaborative import ItemItemModel, CollaborativeConfig
-from recommender.data_loader import load_catalog, load_interactions
-from recommender.history import UserHistory
-from recommender.neighbours import top_k_neighbours
+from recommender.models.collaborative import ItemItemModel, CollaborativeConfig
+from recommender.data.data_loader import load_catalog, load_interactions
+from recommender.data.history import UserHistory
+from recommender.models.neighbours import top_k_neighbours
 from sklearn.preprocessing import normalize
 from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 from implicit.utils import ParameterWarning

@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recommender.artifacts import load  # noqa: E402
-from recommender.neighbours import gather, top_n  # noqa: E402
+from recommender.models.neighbours import gather, top_n  # noqa: E402
+from recommender.serving.artifacts import load  # noqa: E402
 
 
 def main() -> None:

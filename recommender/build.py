@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import logs
 from config import Config
-from recommender.artifacts import save
-from recommender.service import ModelSettings, Recommender
+from recommender.serving.artifacts import save
+from recommender.serving.service import ModelSettings, Recommender
 
 
 def model_settings(config: Config) -> ModelSettings:

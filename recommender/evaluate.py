@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from recommender import baselines
-from recommender.data_loader import load_catalog, load_interactions
-from recommender.metrics import ranking_metrics, temporal_split
-from recommender.replay import replay
-from recommender.report import Row, Run, replay_table, table, write_replay_report, write_report
-from recommender.service import ModelSettings, Recommendation, Recommender
+from recommender.data.data_loader import load_catalog, load_interactions
+from recommender.evaluation import baselines
+from recommender.evaluation.metrics import ranking_metrics, temporal_split
+from recommender.evaluation.replay import replay
+from recommender.evaluation.report import Row, Run, replay_table, table, write_replay_report, write_report
+from recommender.serving.service import ModelSettings, Recommendation, Recommender
 
 HYBRID_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 EASE_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)

@@ -11,8 +11,8 @@ import redis
 
 from app import create_app
 from config import Config
-from recommender import artifacts
-from recommender.service import ModelSettings, Recommender
+from recommender.serving import artifacts
+from recommender.serving.service import ModelSettings, Recommender
 from tests.helpers import (
     INTERACTIONS,
     PRODUCTS,

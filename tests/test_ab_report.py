@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from recommender import ab_report
-from recommender.exposures import ExposureLog, exposures_table
-from recommender.feedback import FeedbackEvent, FeedbackStore
+from recommender.experiments import ab_report
+from recommender.storage.exposures import ExposureLog, exposures_table
+from recommender.storage.feedback import FeedbackEvent, FeedbackStore
 
 
 def test_the_report_counts_scripted_traffic_exactly(client, app):
@@ -219,8 +219,8 @@ def test_exposures_still_buffered_are_written_when_the_process_exits(tmp_path):
     url = f"sqlite:///{tmp_path / 'exit.db'}"
     script = textwrap.dedent(
         f"""
-        from recommender.exposures import ExposureLog
-        from recommender.feedback import FeedbackStore
+        from recommender.storage.exposures import ExposureLog
+        from recommender.storage.feedback import FeedbackStore
         log = ExposureLog(FeedbackStore({url!r}).engine, interval=3600)
         for user in range(50):
             log.record("x1", f"u{{user}}", "content")

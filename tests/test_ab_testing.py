@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from recommender.ab_testing import ABRouter
+from recommender.experiments.ab_testing import ABRouter
 
 
 def test_assignment_is_sticky_and_follows_the_documented_hash():

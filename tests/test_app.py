@@ -348,7 +348,7 @@ def test_feedback_reaches_the_ranked_answers(ranked_client):
 
 
 def test_an_ab_answers_recomm_id_names_its_variant_and_feedback_stores_it(client, app):
-    from recommender.ab_testing import parse_recomm_id
+    from recommender.experiments.ab_testing import parse_recomm_id
 
     svc = app.extensions["recommender"]
     for user in ("U1", "U4", "U5", "stranger"):

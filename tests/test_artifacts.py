@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from recommender import artifacts
-from recommender.artifacts import load, load_or_build, save
-from recommender.service import ModelSettings, Recommender
+from recommender.serving import artifacts
+from recommender.serving.artifacts import load, load_or_build, save
+from recommender.serving.service import ModelSettings, Recommender
 
 SETTINGS = ModelSettings(neighbours=10)
 
@@ -75,7 +75,7 @@ def test_an_unknown_format_is_refused(model, tmp_path, monkeypatch):
 
 
 def test_a_folder_an_older_release_saved_is_left_alone_and_a_new_version_built(store, tmp_path, monkeypatch):
-    from recommender import service
+    from recommender.serving import service
 
     settings, out = ModelSettings(), tmp_path / "artifacts"
     monkeypatch.setattr(service, "MODEL_FORMAT", service.MODEL_FORMAT - 1)

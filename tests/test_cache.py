@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from recommender.cache import Cache, digest
+from recommender.serving.cache import Cache, digest
 
 
 class Clock:

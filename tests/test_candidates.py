@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.candidates import SIZES, SOURCES, NearestNew, Sources, nearest_new, pool
-from recommender.collaborative import ItemItemModel
-from recommender.content_based import ContentModel
-from recommender.data_loader import load_catalog, load_interactions
-from recommender.snapshot import Snapshot
+from recommender.data.data_loader import load_catalog, load_interactions
+from recommender.data.snapshot import Snapshot
+from recommender.models.collaborative import ItemItemModel
+from recommender.models.content_based import ContentModel
+from recommender.ranking.candidates import SIZES, SOURCES, NearestNew, Sources, nearest_new, pool
 from tests.helpers import synthetic_store
 
 TYPES = ("view", "clicked", "add_to_cart", "purchase")

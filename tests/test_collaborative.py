@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recommender.collaborative import CollaborativeConfig, ItemItemModel
-from recommender.data_loader import load_catalog, load_interactions
-from recommender.history import HistoryConfig, UserHistory
-from recommender.popularity import Popularity
+from recommender.data.data_loader import load_catalog, load_interactions
+from recommender.data.history import HistoryConfig, UserHistory
+from recommender.models.collaborative import CollaborativeConfig, ItemItemModel
+from recommender.models.popularity import Popularity
 
 WEIGHTS = {"view": 1.0, "add_to_cart": 1.2, "purchase": 1.5}
 
@@ -114,8 +114,8 @@ def test_popularity_counts_distinct_users_and_keeps_catalog_order_on_ties(store)
 def test_forked_workers_solve_the_same_regressions(monkeypatch):
     from sklearn.preprocessing import normalize
 
-    from recommender import regression
-    from recommender.neighbours import top_k_neighbours
+    from recommender.models import regression
+    from recommender.models.neighbours import top_k_neighbours
 
     rng = np.random.default_rng(11)
     item_users = sp.random(60, 200, density=0.08, random_state=rng, format="csr", dtype=np.float32)
@@ -146,7 +146,7 @@ def _skewed_item_users(seed: int) -> sp.csr_matrix:
 
 
 def test_cooccurrence_counts_agree_with_the_dense_product_both_ways():
-    from recommender.regression import _Cooccurrence
+    from recommender.models.regression import _Cooccurrence
 
     item_users = _skewed_item_users(3)
     gram = _Cooccurrence(item_users, np.diff(item_users.indptr).astype(np.float64))
@@ -167,8 +167,8 @@ def test_regression_with_a_small_head_solves_each_item_on_its_own_candidates(mon
     """Pairs outside the dense head are counted per batch: the weights are the dense solution's."""
     from sklearn.preprocessing import normalize
 
-    from recommender import regression
-    from recommender.neighbours import top_k_neighbours
+    from recommender.models import regression
+    from recommender.models.neighbours import top_k_neighbours
 
     monkeypatch.setattr(regression, "HEAD_ITEMS", 5)
     monkeypatch.setattr(regression, "BLOCK_ITEMS", 64)

@@ -88,7 +88,7 @@ def test_empty_variables_keep_defaults():
 def test_service_defaults_are_the_library_defaults():
     # config.py is a leaf and repeats the model defaults; they must not drift apart.
     from recommender.build import model_settings
-    from recommender.service import ModelSettings
+    from recommender.serving.service import ModelSettings
 
     assert model_settings(Config()) == ModelSettings()
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from recommender.content_based import ContentConfig, ContentModel
-from recommender.data_loader import load_catalog
+from recommender.data.data_loader import load_catalog
+from recommender.models.content_based import ContentConfig, ContentModel
 from tests.helpers import write
 
 

@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 import pytest
 
-from recommender.data_loader import load_catalog, load_interactions
+from recommender.data.data_loader import load_catalog, load_interactions
 from recommender.errors import DataError, UnknownProductError
 from tests.helpers import write
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from recommender.evaluate import evaluate, main
-from recommender.report import best_baselines
+from recommender.evaluation.report import best_baselines
 from tests.helpers import extended
 
 LATER = """\
@@ -105,7 +105,7 @@ def test_no_test_users_is_a_clear_error(store):
 
 def test_several_seeds_are_reported_as_their_mean_and_spread():
     from recommender.evaluate import mean_of_seeds
-    from recommender.report import METRICS, Row, ranker_section, table
+    from recommender.evaluation.report import METRICS, Row, ranker_section, table
 
     def metrics(ndcg: float) -> dict[str, float]:
         return {**dict.fromkeys(METRICS, 0.5), "ndcg": ndcg}

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from recommender.experiment import compare, sample_ratio, users_needed
+from recommender.experiments.experiment import compare, sample_ratio, users_needed
 
 
 def test_forty_against_ten_percent_at_300_users_each_is_significant():

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.candidates import SOURCES, Pool
-from recommender.features import NAMES, ProductFacts, UserFacts, blend_scores, features
-from recommender.snapshot import ItemStats
+from recommender.data.snapshot import ItemStats
+from recommender.ranking.candidates import SOURCES, Pool
+from recommender.ranking.features import NAMES, ProductFacts, UserFacts, blend_scores, features
 
 NAN = float("nan")
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from recommender.errors import FeedbackUnavailableError
-from recommender.feedback import FeedbackEvent, FeedbackStore, feedback_table
+from recommender.storage.feedback import FeedbackEvent, FeedbackStore, feedback_table
 
 EVENT = FeedbackEvent("U1", "P1", "purchase", datetime(2024, 1, 1, 12), datetime(2024, 1, 1, 12, 0, 1))
 
@@ -50,7 +50,7 @@ def test_a_retried_event_id_is_stored_once(tmp_path):
 
 
 def test_a_database_away_at_start_is_used_once_it_is_there(tmp_path, monkeypatch):
-    from recommender import feedback
+    from recommender.storage import feedback
 
     real_create_all = feedback.metadata.create_all
     away = sa.exc.OperationalError("CREATE TABLE", {}, Exception("connection refused"))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from app import create_app
 from config import Config
-from recommender.data_loader import load_catalog, load_interactions
+from recommender.data.data_loader import load_catalog, load_interactions
 from recommender.errors import DataError
 from tests.helpers import INTERACTIONS, PRODUCTS, postgres_schema, write
 

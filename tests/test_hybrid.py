@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.hybrid import blend
+from recommender.models.hybrid import blend
 
 
 def scored(items, scores):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.metrics import ranking_metrics, temporal_split
+from recommender.evaluation.metrics import ranking_metrics, temporal_split
 
 
 def test_metrics_match_hand_computed_values():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender import neighbours as nb
-from recommender.neighbours import (
+from recommender.models import neighbours as nb
+from recommender.models.neighbours import (
     Neighbours,
     as_matrix,
     best_of,

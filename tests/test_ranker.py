@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender import artifacts
-from recommender.collaborative import ItemItemModel
-from recommender.content_based import ContentModel
-from recommender.data_loader import load_catalog, load_interactions
+from recommender.data.data_loader import load_catalog, load_interactions
+from recommender.data.history import HistoryConfig
 from recommender.evaluate import evaluate
-from recommender.features import NAMES, ProductFacts
-from recommender.history import HistoryConfig
-from recommender.neighbours import Neighbours, UserLists
-from recommender.ranker import RankerConfig, _choose, choose_fallback
-from recommender.service import ModelSettings, Recommender
-from recommender.windows import Window, build_window, on_sale_from, window_starts
+from recommender.models.collaborative import ItemItemModel
+from recommender.models.content_based import ContentModel
+from recommender.models.neighbours import Neighbours, UserLists
+from recommender.ranking.features import NAMES, ProductFacts
+from recommender.ranking.ranker import RankerConfig, _choose, choose_fallback
+from recommender.ranking.windows import Window, build_window, on_sale_from, window_starts
+from recommender.serving import artifacts
+from recommender.serving.service import ModelSettings, Recommender
 from tests.helpers import synthetic_store
 
 TYPES = ("view", "clicked", "add_to_cart", "purchase")

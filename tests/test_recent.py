@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from recommender.recent import RecentEvents
+from recommender.data.recent import RecentEvents
 
 
 def test_keeps_each_users_latest_events_newest_first():

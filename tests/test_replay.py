@@ -7,7 +7,7 @@ import json
 import pytest
 
 from recommender.evaluate import main
-from recommender.replay import SEGMENTS, mean_over_seeds, replay
+from recommender.evaluation.replay import SEGMENTS, mean_over_seeds, replay
 from tests.helpers import extended
 
 # Day 1: U5 (known, owns the red mug) buys the beans. Day 2: the trowel P6 is first sold, to U9, a

@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from recommender.build_lock import BuildLock
-from recommender.catalog_changes import CatalogStore, Product
-from recommender.exposures import ExposureLog, exposures_table
-from recommender.feedback import FeedbackEvent, FeedbackStore
-from recommender.live_catalog import CATEGORY_ORDERS
-from recommender.reload import LiveModel, Reloader
+from recommender.serving.build_lock import BuildLock
+from recommender.serving.live_catalog import CATEGORY_ORDERS
+from recommender.serving.reload import LiveModel, Reloader
+from recommender.storage.catalog_changes import CatalogStore, Product
+from recommender.storage.exposures import ExposureLog, exposures_table
+from recommender.storage.feedback import FeedbackEvent, FeedbackStore
 
 TOKEN = "adm1n"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -225,8 +225,8 @@ def test_catalog_changes_committed_out_of_id_order_still_reach_every_worker(post
     catalog.add(Product("P0", "Zero"))
     holder = store.engine.connect()
     transaction = holder.begin()
-    from recommender.catalog_changes import changes_table
-    from recommender.feedback import in_id_order
+    from recommender.storage.catalog_changes import changes_table
+    from recommender.storage.feedback import in_id_order
 
     in_id_order(holder, changes_table)
     holder.execute(

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from config import AB_STRATEGIES
-from recommender import artifacts, neighbours, service
 from recommender.errors import UnknownProductError
-from recommender.neighbours import empty_lists
-from recommender.service import STRATEGIES, ModelSettings, Recommender, model_version
+from recommender.models import neighbours
+from recommender.models.neighbours import empty_lists
+from recommender.serving import artifacts, service
+from recommender.serving.service import STRATEGIES, ModelSettings, Recommender, model_version
 from tests.helpers import synthetic_store
 
 DEMO = Path(__file__).resolve().parent.parent / "data"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from recommender.signal import ChangeSignal
+from recommender.serving.signal import ChangeSignal
 
 
 def test_a_bump_is_seen_once_by_every_reader(tmp_path):
@@ -16,7 +16,7 @@ def test_a_bump_is_seen_once_by_every_reader(tmp_path):
 def test_readers_look_again_after_max_age(tmp_path, monkeypatch):
     reader = ChangeSignal(tmp_path / "s", max_age=1.0)
     clock = iter([100.0, 100.5, 101.5])
-    monkeypatch.setattr("recommender.signal.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("recommender.serving.signal.time.monotonic", lambda: next(clock))
     assert [reader.should_look(), reader.should_look(), reader.should_look()] == [True, False, True]
 
 

@@ -16,8 +16,16 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.neighbours import Neighbours, best_of, gather, not_owned, top_k_neighbours, top_n, user_lists
-from recommender.snapshot import ItemStats
+from recommender.data.snapshot import ItemStats
+from recommender.models.neighbours import (
+    Neighbours,
+    best_of,
+    gather,
+    not_owned,
+    top_k_neighbours,
+    top_n,
+    user_lists,
+)
 
 SOURCES = ("collaborative", "text", "new", "anchor_text", "anchor_collaborative", "trending", "popular")
 # How many products each source brings per user.

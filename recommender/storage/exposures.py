@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from recommender.feedback import metadata
+from recommender.storage.feedback import metadata
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A learned ranker over the candidates: gradient-boosted trees trained on the store's own past.
 
-It learns from training windows of the store's past (recommender/windows.py).
+It learns from training windows of the store's past (recommender/ranking/windows.py).
 The latest window is held out: the objectives (binary and lambdarank) are trained on the older
 ones and compared there by NDCG@10, against the untrained blend of the same candidates. Binary is
 kept unless lambdarank is clearly better there (see _choose); the choice is kept only if it beats
@@ -18,8 +18,8 @@ import lightgbm as lgb
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.features import NAMES
-from recommender.windows import Window, sample
+from recommender.ranking.features import NAMES
+from recommender.ranking.windows import Window, sample
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from recommender.ab_testing import parse_recomm_id
 from recommender.errors import FeedbackUnavailableError
+from recommender.experiments.ab_testing import parse_recomm_id
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from recommender.live_catalog import LiveCatalog
-from recommender.service import Recommendation
+from recommender.serving.live_catalog import LiveCatalog
+from recommender.serving.service import Recommendation
 
 # An added product reaches a user when its text is at least this close (cosine of TF-IDF
 # vectors) to one of the user's items; it then takes this place (0-based) in their list.

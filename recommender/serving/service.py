@@ -13,16 +13,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from recommender.catalog_changes import Product, fold
-from recommender.collaborative import CollaborativeConfig, ItemItemModel
-from recommender.content_based import ContentConfig, ContentModel, TextSpace
-from recommender.data_loader import Catalog, load_catalog, load_interactions
+from recommender.data.data_loader import Catalog, load_catalog, load_interactions
+from recommender.data.history import HistoryConfig, UserHistory
+from recommender.data.recent import RecentEvents
 from recommender.errors import DataError
-from recommender.features import ProductFacts
-from recommender.history import HistoryConfig, UserHistory
-from recommender.hybrid import Scored, blend, blend_rows
 from recommender.memory import release_freed
-from recommender.neighbours import (
+from recommender.models.collaborative import CollaborativeConfig, ItemItemModel
+from recommender.models.content_based import ContentConfig, ContentModel, TextSpace
+from recommender.models.hybrid import Scored, blend, blend_rows
+from recommender.models.neighbours import (
     CHUNK_ROWS,
     Neighbours,
     UserLists,
@@ -32,11 +31,12 @@ from recommender.neighbours import (
     top_n,
     user_lists,
 )
-from recommender.overlay import FeedbackOverlay
-from recommender.popularity import Popularity
-from recommender.ranked import RankedModel, fit_ranked
-from recommender.ranker import RankerConfig
-from recommender.recent import RecentEvents
+from recommender.models.popularity import Popularity
+from recommender.ranking.features import ProductFacts
+from recommender.ranking.ranked import RankedModel, fit_ranked
+from recommender.ranking.ranker import RankerConfig
+from recommender.serving.overlay import FeedbackOverlay
+from recommender.storage.catalog_changes import Product, fold
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from recommender.history import HistoryConfig, UserHistory
+from recommender.data.history import HistoryConfig, UserHistory
 
 # Sales in this many days before the moment are "recent" (popularity now, and trend).
 RECENT_DAYS = 28.0

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 from threadpoolctl import threadpool_limits
 
-from recommender.neighbours import Neighbours
+from recommender.models.neighbours import Neighbours
 
 # Most popular items whose co-occurrence is kept as one dense matrix (8192^2 float32: 256 MiB).
 HEAD_ITEMS = 8192

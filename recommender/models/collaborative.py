@@ -22,9 +22,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.preprocessing import normalize
 
-from recommender.history import UserHistory
-from recommender.neighbours import Neighbours, gather, top_k_neighbours, top_n
-from recommender.regression import neighbourhood_regression
+from recommender.data.history import UserHistory
+from recommender.models.neighbours import Neighbours, gather, top_k_neighbours, top_n
+from recommender.models.regression import neighbourhood_regression
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.recent import RecentEvents
+from recommender.data.recent import RecentEvents
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.history import UserHistory
-from recommender.neighbours import without
+from recommender.data.history import UserHistory
+from recommender.models.neighbours import without
 
 
 class Popularity:

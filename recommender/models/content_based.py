@@ -9,8 +9,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from recommender.data_loader import Catalog
-from recommender.neighbours import Neighbours, top_k_neighbours, top_per_row
+from recommender.data.data_loader import Catalog
+from recommender.models.neighbours import Neighbours, top_k_neighbours, top_per_row
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender import baselines
-from recommender.metrics import ranking_metrics
+from recommender.evaluation import baselines
+from recommender.evaluation.metrics import ranking_metrics
 
 POPULAR_DAYS = 30  # the popularity peer's window
 EASE_LAMBDAS = (100.0, 500.0, 2000.0)  # tried on catalogs up to EASE_GRID_MAX_ITEMS; the best is kept

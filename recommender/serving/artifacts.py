@@ -26,19 +26,19 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import PERSONAL, Sources
-from recommender.collaborative import ItemItemModel
-from recommender.content_based import ContentConfig, TextSpace
-from recommender.data_loader import Catalog
-from recommender.features import ProductFacts
-from recommender.history import UserHistory
-from recommender.neighbours import Neighbours, UserLists
-from recommender.popularity import Popularity
-from recommender.ranked import RankedModel
-from recommender.ranker import Ranker
-from recommender.recent import RecentEvents
-from recommender.service import MODEL_FORMAT, ModelSettings, Recommender, model_version
-from recommender.snapshot import ItemStats
+from recommender.data.data_loader import Catalog
+from recommender.data.history import UserHistory
+from recommender.data.recent import RecentEvents
+from recommender.data.snapshot import ItemStats
+from recommender.models.collaborative import ItemItemModel
+from recommender.models.content_based import ContentConfig, TextSpace
+from recommender.models.neighbours import Neighbours, UserLists
+from recommender.models.popularity import Popularity
+from recommender.ranking.candidates import PERSONAL, Sources
+from recommender.ranking.features import ProductFacts
+from recommender.ranking.ranked import RankedModel
+from recommender.ranking.ranker import Ranker
+from recommender.serving.service import MODEL_FORMAT, ModelSettings, Recommender, model_version
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import PERSONAL, SIZES, NearestNew, Pool, Sources, personal_lists, pool
-from recommender.features import ProductFacts, UserFacts, features
-from recommender.history import HistoryConfig, UserHistory
-from recommender.neighbours import Neighbours, UserLists, place, ranked
-from recommender.ranker import FALLBACKS, Ranker, RankerConfig, build_threads, train
-from recommender.snapshot import ItemStats, Snapshot
-from recommender.windows import Collaborate, build_window, on_sale_from, window_starts
+from recommender.data.history import HistoryConfig, UserHistory
+from recommender.data.snapshot import ItemStats, Snapshot
+from recommender.models.neighbours import Neighbours, UserLists, place, ranked
+from recommender.ranking.candidates import PERSONAL, SIZES, NearestNew, Pool, Sources, personal_lists, pool
+from recommender.ranking.features import ProductFacts, UserFacts, features
+from recommender.ranking.ranker import FALLBACKS, Ranker, RankerConfig, build_threads, train
+from recommender.ranking.windows import Collaborate, build_window, on_sale_from, window_starts
 
 log = logging.getLogger(__name__)
 

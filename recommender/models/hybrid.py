@@ -8,7 +8,15 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.neighbours import Neighbours, best_of_rows, entries, not_owned, place, ranked, top_of_sum
+from recommender.models.neighbours import (
+    Neighbours,
+    best_of_rows,
+    entries,
+    not_owned,
+    place,
+    ranked,
+    top_of_sum,
+)
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 

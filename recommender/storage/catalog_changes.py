@@ -17,9 +17,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from recommender.data_loader import Catalog
+from recommender.data.data_loader import Catalog
 from recommender.errors import FeedbackUnavailableError
-from recommender.feedback import in_id_order, metadata
+from recommender.storage.feedback import in_id_order, metadata
 from recommender.validation import text_control
 
 log = logging.getLogger(__name__)

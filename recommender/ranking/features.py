@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import SOURCES, Pool
-from recommender.snapshot import ItemStats
+from recommender.data.snapshot import ItemStats
+from recommender.ranking.candidates import SOURCES, Pool
 
 NAMES = (
     *(f"{s}_score" for s in SOURCES),

@@ -18,14 +18,14 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.candidates import NearestNew, Sources, pool
-from recommender.features import ProductFacts, UserFacts, blend_scores, features
-from recommender.history import HistoryConfig, UserHistory
-from recommender.neighbours import Neighbours, not_owned
-from recommender.snapshot import DAY, Snapshot
+from recommender.data.history import HistoryConfig, UserHistory
+from recommender.data.snapshot import DAY, Snapshot
+from recommender.models.neighbours import Neighbours, not_owned
+from recommender.ranking.candidates import NearestNew, Sources, pool
+from recommender.ranking.features import ProductFacts, UserFacts, blend_scores, features
 
 if TYPE_CHECKING:
-    from recommender.ranker import RankerConfig
+    from recommender.ranking.ranker import RankerConfig
 
 
 @dataclass

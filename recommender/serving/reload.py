@@ -18,9 +18,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from recommender.artifacts import load, save
-from recommender.build_lock import BuildLock
-from recommender.service import Recommender
+from recommender.serving.artifacts import load, save
+from recommender.serving.build_lock import BuildLock
+from recommender.serving.service import Recommender
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ Counts come from two tables of the feedback database: `ab_exposures` (who saw wh
   (or quoting one of the experiment's recomm_ids): the user-level comparison the test is about;
 - from recommendations: only events quoting the recomm_id of an answer of that variant.
 Each variant is compared with the control (the first configured variant) on the share of exposed
-users who clicked (`p_value`, `lift`) and who bought (`conversion`), see recommender/experiment.py.
+users who clicked (`p_value`, `lift`) and who bought (`conversion`), see
+recommender/experiments/experiment.py.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from recommender.experiment import Comparison, compare, sample_ratio
-from recommender.exposures import exposures_table
-from recommender.feedback import feedback_table
+from recommender.experiments.experiment import Comparison, compare, sample_ratio
+from recommender.storage.exposures import exposures_table
+from recommender.storage.feedback import feedback_table
 
 Prices = Callable[[str], "float | None"]
 

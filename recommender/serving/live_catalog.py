@@ -19,10 +19,10 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.catalog_changes import Product
-from recommender.content_based import TextSpace
-from recommender.data_loader import Catalog
-from recommender.popularity import Popularity
+from recommender.data.data_loader import Catalog
+from recommender.models.content_based import TextSpace
+from recommender.models.popularity import Popularity
+from recommender.storage.catalog_changes import Product
 
 NEIGHBOURS = 100  # text neighbours kept for each product placed by its text
 CATEGORY_ORDERS = 256  # best-seller orders kept for category sets asked for (the oldest goes first)

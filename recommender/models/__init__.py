@@ -1,0 +1,2 @@
+"""The models fitted at build: text neighbours, the collaborative regression, best sellers,
+the hybrid blend."""
