@@ -14,8 +14,9 @@ from recommender.evaluate import evaluate
 from recommender.models.collaborative import ItemItemModel
 from recommender.models.content_based import ContentModel
 from recommender.models.neighbours import Neighbours, UserLists
+from recommender.ranking.config import RankerConfig
 from recommender.ranking.features import NAMES, ProductFacts
-from recommender.ranking.ranker import RankerConfig, _choose, choose_fallback
+from recommender.ranking.ranker import _choose, choose_fallback
 from recommender.ranking.windows import Window, build_window, on_sale_from, window_starts
 from recommender.serving import artifacts
 from recommender.serving.service import ModelSettings, Recommender

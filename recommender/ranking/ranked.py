@@ -23,8 +23,9 @@ from recommender.data.history import HistoryConfig, UserHistory
 from recommender.data.snapshot import ItemStats, Snapshot
 from recommender.models.neighbours import Neighbours, UserLists, place, ranked
 from recommender.ranking.candidates import PERSONAL, SIZES, NearestNew, Pool, Sources, personal_lists, pool
+from recommender.ranking.config import RankerConfig
 from recommender.ranking.features import ProductFacts, UserFacts, features
-from recommender.ranking.ranker import FALLBACKS, Ranker, RankerConfig, build_threads, train
+from recommender.ranking.ranker import FALLBACKS, Ranker, build_threads, train
 from recommender.ranking.windows import Collaborate, build_window, on_sale_from, window_starts
 
 log = logging.getLogger(__name__)

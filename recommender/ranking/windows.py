@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,10 +21,8 @@ from recommender.data.history import HistoryConfig, UserHistory
 from recommender.data.snapshot import DAY, Snapshot
 from recommender.models.neighbours import Neighbours, not_owned
 from recommender.ranking.candidates import NearestNew, Sources, pool
+from recommender.ranking.config import RankerConfig
 from recommender.ranking.features import ProductFacts, UserFacts, blend_scores, features
-
-if TYPE_CHECKING:
-    from recommender.ranking.ranker import RankerConfig
 
 
 @dataclass

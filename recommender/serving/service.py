@@ -32,9 +32,9 @@ from recommender.models.neighbours import (
     user_lists,
 )
 from recommender.models.popularity import Popularity
+from recommender.ranking.config import RankerConfig
 from recommender.ranking.features import ProductFacts
 from recommender.ranking.ranked import RankedModel, fit_ranked
-from recommender.ranking.ranker import RankerConfig
 from recommender.serving.overlay import FeedbackOverlay
 from recommender.storage.catalog_changes import Product, fold
 
