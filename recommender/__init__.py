@@ -1,4 +1,7 @@
 """Product recommendations from a catalog and a log of user interactions.
 
-A plain library: pandas, numpy, scipy, scikit-learn, redis and SQLAlchemy, nothing from Flask.
+A plain library: pandas, numpy, scipy, scikit-learn, redis and SQLAlchemy, nothing from Flask. Its
+sub-packages are the stages the data flows through, data -> models -> ranking -> serving, with
+storage (the service's tables), experiments (A/B tests) and evaluation beside them; the commands
+(`python -m recommender.build`, `python -m recommender.evaluate`) sit at the top.
 """
