@@ -322,10 +322,21 @@ def test_the_ranker_answers_for_users_and_says_so_in_health(ranked_client):
     assert [r["product_id"] for r in ab["results"]] == [r.product_id for r in model.ranked_for("V3", "S8", 5)]
 
 
-def test_with_a_product_or_weights_the_hybrid_route_blends(ranked_client):
+def test_with_a_user_and_a_product_the_hybrid_route_ranks_around_the_product(ranked_client):
     client, model = ranked_client
-    blend = [r.product_id for r in model.hybrid("V3", "S8", 5)]
-    assert ids(client.get("/recommend/hybrid?user_id=V3&product_id=S8&top_k=5")) == blend
+    ranked = [r.product_id for r in model.ranked_for("V3", "S8", 5)]
+    assert ids(client.get("/recommend/hybrid?user_id=V3&product_id=S8&top_k=5")) == ranked
+    assert "S8" not in ranked
+    blend = [r.product_id for r in model.hybrid(None, "S8", 5)]
+    assert ids(client.get("/recommend/hybrid?product_id=S8&top_k=5")) == blend  # no user: the blend
+
+
+def test_with_weights_the_hybrid_route_blends(ranked_client):
+    client, model = ranked_client
+    blend = [r.product_id for r in model.hybrid("V3", "S8", 5, 0.1, 0.9)]
+    assert (
+        ids(client.get("/recommend/hybrid?user_id=V3&product_id=S8&top_k=5&w_content=0.1&w_cf=0.9")) == blend
+    )
     weighted = [r.product_id for r in model.hybrid("V3", None, 5, 0.3, 0.7)]
     assert ids(client.get("/recommend/hybrid?user_id=V3&top_k=5&w_content=0.3&w_cf=0.7")) == weighted
 

@@ -183,6 +183,21 @@ def test_ranked_lists_from_the_build_equal_ranking_at_request_time(trained):
     assert [[r.product_id for r in a] for a in ranked_now] == [[r.product_id for r in b] for b in built]
 
 
+def test_the_users_latest_item_as_the_product_gives_the_users_list(trained):
+    """The build ranked each user's candidates around their latest item: asked with it, the
+    answer is that list (a lookup), the same as ranking them now."""
+    for user in list(trained.history.user_index)[::40]:
+        latest = trained.catalog.product_ids[trained.history.last_item_of(user)]
+        assert trained.ranked_for(user, latest, 10) == trained.ranked_for(user, None, 10)
+        now = copy.copy(trained)
+        now.ranked = copy.copy(trained.ranked)
+        empty = (trained.history.n_users, 0)
+        now.ranked.lists = UserLists(Neighbours(np.empty(empty, np.int32), np.empty(empty, np.float32)))
+        assert [r.product_id for r in now.ranked_for(user, latest, 10)] == [
+            r.product_id for r in trained.ranked_for(user, latest, 10)
+        ]
+
+
 def test_a_product_to_start_from_changes_the_answer_and_is_never_returned(trained):
     user = "V1"
     plain = [r.product_id for r in trained.ranked_for(user, None, 10)]

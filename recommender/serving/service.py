@@ -310,9 +310,10 @@ class Recommender:
     def ranked_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         """Candidates from every signal ordered by the learned ranker; the hybrid without one.
 
-        Without a product and without feedback since the build, the user's list comes from the
-        build; a user without any item gets the best sellers; otherwise the user's candidates are
-        ranked now, from product_id if given (never returned), else from their latest item.
+        Without feedback since the build, and without a product or with the user's latest one,
+        the user's list comes from the build; a user without any item and product gets the best
+        sellers; otherwise the user's candidates are ranked now, from product_id if given (never
+        returned), else from their latest item.
         """
         if self.ranked is None:
             return self.hybrid(user_id, product_id, k)
@@ -321,11 +322,12 @@ class Recommender:
             # The ranker learns from shoppers with a history and a product at hand: one with
             # neither gets what the collaborative strategy gives them, the best sellers.
             return self._complete(self.popularity.recommend(k), k, items)
-        if product_id is None:
+        anchor = self._anchor(user_id, product_id)
+        if product_id is None or anchor == self._anchor(user_id, None):
+            # The build ranked the user's candidates around their latest item, which they have.
             found = self._precomputed(self.ranked.lists, user_id, k)
             if found is not None:
                 return self._complete(found, k, items)
-        anchor = self._anchor(user_id, product_id)
         exclude = _with(items, anchor if product_id is not None else None)
         row = self.history.user_index.get(user_id) if user_id is not None else None
         as_built = user_id not in self.feedback.items
