@@ -87,8 +87,8 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
             "get": _operation(
                 "A blend of items like the product (content) and items for the user (collaborative); "
                 "give user_id, product_id or both. Each list is scaled to [0, 1] before weighting. "
-                "With user_id and no weights, a model with a trained ranker answers with the ranked "
-                "strategy instead, around the product when one is given.",
+                "With user_id, no weights, and no product_id or the user's latest item, a model with a "
+                "trained ranker answers with the user's ranked list instead.",
                 [
                     user,
                     product,

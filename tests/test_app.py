@@ -322,11 +322,14 @@ def test_the_ranker_answers_for_users_and_says_so_in_health(ranked_client):
     assert [r["product_id"] for r in ab["results"]] == [r.product_id for r in model.ranked_for("V3", "S8", 5)]
 
 
-def test_with_a_user_and_a_product_the_hybrid_route_ranks_around_the_product(ranked_client):
+def test_with_a_user_and_their_latest_item_the_hybrid_route_gives_their_ranked_list(ranked_client):
     client, model = ranked_client
-    ranked = [r.product_id for r in model.ranked_for("V3", "S8", 5)]
-    assert ids(client.get("/recommend/hybrid?user_id=V3&product_id=S8&top_k=5")) == ranked
-    assert "S8" not in ranked
+    latest = model.catalog.product_ids[model.history.last_item_of("V3")]
+    ranked = [r.product_id for r in model.ranked_for("V3", None, 5)]
+    assert ids(client.get(f"/recommend/hybrid?user_id=V3&product_id={latest}&top_k=5")) == ranked
+    other = next(p for p in ("S8", "S9") if p != latest)
+    blend = [r.product_id for r in model.hybrid("V3", other, 5)]
+    assert ids(client.get(f"/recommend/hybrid?user_id=V3&product_id={other}&top_k=5")) == blend
     blend = [r.product_id for r in model.hybrid(None, "S8", 5)]
     assert ids(client.get("/recommend/hybrid?product_id=S8&top_k=5")) == blend  # no user: the blend
 

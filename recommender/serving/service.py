@@ -333,6 +333,13 @@ class Recommender:
         as_built = user_id not in self.feedback.items
         return self._complete(self.ranked.rank(items, weights, row, anchor, exclude, k, as_built), k, exclude)
 
+    def is_latest(self, user_id: str, product_id: str | None) -> bool:
+        """Whether product_id is none, or the user's latest item (what their ranked list starts from)."""
+        if product_id is None:
+            return True
+        row = self.catalog.index.get(product_id)
+        return row is not None and row == self._anchor(user_id, None)
+
     def by_strategy(
         self, strategy: str, user_id: str | None, product_id: str | None, k: int
     ) -> list[Recommendation]:
