@@ -32,6 +32,32 @@ def ease(user_items: sp.csr_matrix, regularization: float) -> BatchScorer:
     return recommend
 
 
+def ease_on_most_taken(
+    user_items: sp.csr_matrix, regularization: float, limit: int = EASE_MAX_ITEMS
+) -> BatchScorer:
+    """EASE over the products someone took, the EASE_MAX_ITEMS most taken when there are more
+    (a larger catalog's dense inverse would not fit); the others are never recommended."""
+    columns = most_taken(user_items, limit)
+    weights = ease_weights(user_items[:, columns], regularization)
+
+    def recommend(users: NDArray[np.integer], k: int) -> list[NDArray[np.int32]]:
+        rows = user_items[users][:, columns]
+        scores = np.asarray(rows @ weights)
+        scores[rows.nonzero()] = -np.inf
+        return [columns[_top(row, k)].astype(np.int32) for row in scores]
+
+    return recommend
+
+
+def most_taken(user_items: sp.csr_matrix, limit: int = EASE_MAX_ITEMS) -> NDArray[np.int64]:
+    """The columns of the products someone took, in order; the `limit` most taken when more."""
+    counts = np.diff(user_items.tocsc().indptr)
+    columns = np.flatnonzero(counts > 0)
+    if len(columns) > limit:
+        columns = np.sort(np.argsort(-counts, kind="stable")[:limit])
+    return columns
+
+
 def ease_weights(user_items: sp.csr_matrix, regularization: float) -> NDArray[np.float64]:
     """B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, with a zero diagonal."""
     n_items = user_items.shape[1]

@@ -232,10 +232,7 @@ class FoldedEase:
             (np.ones(len(train)), (rows, train["item"].to_numpy())), shape=(len(users), n_items)
         )
         matrix.data[:] = 1.0
-        self.columns = np.flatnonzero(np.asarray(matrix.sum(axis=0)).ravel() > 0)
-        if len(self.columns) > baselines.EASE_MAX_ITEMS:  # the most taken only
-            counts = np.asarray(matrix.sum(axis=0)).ravel()
-            self.columns = np.sort(np.argsort(-counts, kind="stable")[: baselines.EASE_MAX_ITEMS])
+        self.columns = baselines.most_taken(matrix)
         self.weights = baselines.ease_weights(matrix[:, self.columns], regularization)
         self.position = {int(item): i for i, item in enumerate(self.columns)}
         self.fill = fill
