@@ -64,8 +64,7 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
         "/recommend/user/{user_id}": {
             "get": _operation(
                 "Items for this user that they do not have yet, ordered by the learned ranker when the "
-                "model has one (else by the collaborative or hybrid model, as /health's ranker.serves "
-                "says); what sells for a user never seen",
+                "model has one (else by the collaborative model); what sells for a user never seen",
                 [
                     _path("user_id", "the user"),
                     top_k,
@@ -423,12 +422,8 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
                 "users": {"type": "integer"},
                 "ranker": {
                     "type": "object",
-                    "required": ["trained", "reason", "serves"],
-                    "properties": {
-                        "trained": {"type": "boolean"},
-                        "reason": {"type": "string"},
-                        "serves": {"type": "string", "enum": ["ranked", "collaborative", "hybrid"]},
-                    },
+                    "required": ["trained", "reason"],
+                    "properties": {"trained": {"type": "boolean"}, "reason": {"type": "string"}},
                 },
                 "reload": {"type": "object"},
                 "built": {"type": "object", "description": "at, seconds, interactions"},

@@ -465,11 +465,7 @@ def health() -> dict:
         "users": model.history.n_users,
         "built": model.built,
         "feedback_store": svc.feedback.state,
-        "ranker": {
-            "trained": model.ranked is not None,
-            "reason": model.ranker_reason,
-            "serves": model.user_strategy,  # what /recommend/user answers with by default
-        },
+        "ranker": {"trained": model.ranked is not None, "reason": model.ranker_reason},
         "reload": _reload_status(svc),
     }
 

@@ -15,9 +15,9 @@ from recommender.models.collaborative import ItemItemModel
 from recommender.models.content_based import ContentModel
 from recommender.models.neighbours import Neighbours, UserLists
 from recommender.ranking.config import RankerConfig
-from recommender.ranking.features import NAMES, ProductFacts
-from recommender.ranking.ranker import _choose, choose_fallback
-from recommender.ranking.windows import Window, build_window, on_sale_from, window_starts
+from recommender.ranking.features import ProductFacts
+from recommender.ranking.ranker import _choose
+from recommender.ranking.windows import build_window, on_sale_from, window_starts
 from recommender.serving import artifacts
 from recommender.serving.service import ModelSettings, Recommender
 from tests.helpers import synthetic_store
@@ -137,32 +137,6 @@ def test_more_users_than_the_limit_train_no_ranker(synthetic):
     model = Recommender.from_csv(*synthetic, ModelSettings(ranker_max_users=399))
     assert model.ranked is None and "limited to 399 users (RANKER_MAX_USERS)" in model.ranker_reason
     assert model.ranked_for("V1", None, 5) == model.hybrid("V1", None, 5)
-
-
-@pytest.mark.parametrize(
-    "blend, collaborative, serves",
-    [([0.1, 0.9, 0.5], [0.9, 0.1, 0.5], "hybrid"), ([0.9, 0.1, 0.5], [0.1, 0.9, 0.5], "collaborative")],
-)
-def test_without_a_ranker_the_list_better_on_the_held_out_window_serves(blend, collaborative, serves):
-    """One user, three candidates, the second taken: the order that puts it first serves."""
-    x = np.zeros((3, len(NAMES)), np.float32)
-    x[:, NAMES.index("collaborative_score")] = collaborative
-    at = np.datetime64("2024-04-01", "ns")
-    window = Window(
-        at, at, x, np.array([0, 1, 0], np.float32), np.arange(3, dtype=np.int32), np.array([3]),
-        np.array([1]), np.array(blend, np.float32),
-    )  # fmt: skip
-    chosen, blend_ndcg, collaborative_ndcg = choose_fallback(window)
-    assert chosen == serves
-    assert max(blend_ndcg, collaborative_ndcg) == pytest.approx(1.0)
-
-
-def test_a_model_without_a_ranker_serves_its_fallback_and_keeps_it_through_artifacts(model, tmp_path):
-    model.fallback = "hybrid"
-    assert model.user_strategy == "hybrid"
-    artifacts.save(model, tmp_path)
-    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    assert artifacts.load(folder).user_strategy == "hybrid"
 
 
 def test_the_trained_ranker_is_the_default_for_users(trained):

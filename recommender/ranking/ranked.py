@@ -25,7 +25,7 @@ from recommender.models.neighbours import Neighbours, UserLists, place, ranked
 from recommender.ranking.candidates import PERSONAL, SIZES, NearestNew, Pool, Sources, personal_lists, pool
 from recommender.ranking.config import RankerConfig
 from recommender.ranking.features import ProductFacts, UserFacts, features
-from recommender.ranking.ranker import FALLBACKS, Ranker, build_threads, train
+from recommender.ranking.ranker import Ranker, build_threads, train
 from recommender.ranking.windows import Collaborate, build_window, on_sale_from, window_starts
 
 log = logging.getLogger(__name__)
@@ -123,10 +123,9 @@ def fit_ranked(
     history_config: HistoryConfig,
     config: RankerConfig | None = None,
     built: Mapping[str, UserLists] | None = None,
-) -> tuple[RankedModel | None, str, str]:
+) -> tuple[RankedModel | None, str]:
     """Train a ranker on windows of the log (whose users' history is `history`) and rank every
-    user's candidates; or None and why not (then the hybrid answers for the ranked strategy); and
-    which list serves users by default without a ranker (ranker.FALLBACKS).
+    user's candidates; or None and why not (then the hybrid answers for the ranked strategy).
 
     `built`: lists of personal sources the caller made already from the same history and tables
     (the model's collaborative and text-profile lists); those as wide as the source's size serve
@@ -136,11 +135,10 @@ def fit_ranked(
     config = config or RankerConfig()
     n_users = history.n_users
     if n_users > config.max_users:
-        reason = (
+        return None, (
             f"{n_users} users: ranking every user's candidates at build is limited to {config.max_users} "
             "users (RANKER_MAX_USERS)"
         )
-        return None, reason, FALLBACKS[0]
     assert interactions is not None, "the ranker trains on the log"
     ts = interactions["ts"].to_numpy()
     end = ts.max() + np.timedelta64(1, "s") if len(ts) else np.datetime64(0, "ns")  # after the last
@@ -148,12 +146,12 @@ def fit_ranked(
     unsold = np.isnan(snapshot.items.age_days)  # no interaction in the whole log
     nearest = NearestNew.build(vectors, unsold)  # the windows' and the served model's, in part
     started = time.perf_counter()
-    ranker, reason, fallback = _train(
+    ranker, reason = _train(
         interactions, snapshot, text, vectors, collaborate, products, history_config, config, nearest
     )
     log.info("ranker: %s (%.1f s)", reason, time.perf_counter() - started)
     if ranker is None:
-        return None, reason, fallback
+        return None, reason
     sources = Sources.build(text, collaborative, vectors, snapshot.items, snapshot.exists, nearest)
     n_items = history.matrix.shape[1]  # user_lists() keeps at most that many
     personal = {
@@ -168,7 +166,7 @@ def fit_ranked(
     started = time.perf_counter()
     model.lists = model.rank_all(snapshot.history.matrix, snapshot.history.last_item)
     log.info("ranked lists of %d users in %.1f s", n_users, time.perf_counter() - started)
-    return model, reason, fallback
+    return model, reason
 
 
 def _train(
@@ -181,9 +179,9 @@ def _train(
     history_config: HistoryConfig,
     config: RankerConfig,
     nearest: NearestNew,
-) -> tuple[Ranker | None, str, str]:
+) -> tuple[Ranker | None, str]:
     if not len(interactions):
-        return None, "no interactions to learn from", FALLBACKS[0]
+        return None, "no interactions to learn from"
     ts = interactions["ts"].to_numpy()
     on_sale = on_sale_from(interactions, len(products.category))
     rng = np.random.default_rng(config.seed)

@@ -25,8 +25,6 @@ from recommender.ranking.windows import Window, sample
 log = logging.getLogger(__name__)
 
 K = 10  # the list length the objectives are compared at
-# What serves users where no ranker does: the first unless the other did better on the latest window.
-FALLBACKS = ("collaborative", "hybrid")
 
 
 def build_threads() -> int:
@@ -80,21 +78,17 @@ def ndcg_per_user(scores: NDArray[np.floating], window: Window, k: int = K) -> N
     return dcg / ideal
 
 
-def train(windows: list[Window], config: RankerConfig) -> tuple[Ranker | None, str, str]:
-    """Choose an objective on the latest window and train it on every window; or say why not.
-
-    Also says which list serves users when no ranker does (FALLBACKS): the one of the two that
-    did better on the latest window, when there is one; else the collaborative list.
-    """
+def train(windows: list[Window], config: RankerConfig) -> tuple[Ranker | None, str]:
+    """Choose an objective on the latest window and train it on every window; or say why not."""
     windows = sorted(windows, key=lambda w: w.at)
     if len(windows) < 2:
-        return None, f"{len(windows)} usable training window(s); at least 2 are needed", FALLBACKS[0]
+        return None, f"{len(windows)} usable training window(s); at least 2 are needed"
     held_out = windows[-1]
     # Choose on windows whose labels end before the held-out window starts: no overlap with it.
     older = [w for w in windows[:-1] if w.end <= held_out.at]
     if not older:
-        return None, "no training window ends before the latest one; the log is too short", FALLBACKS[0]
-    fallback, baseline, collaborative = choose_fallback(held_out)
+        return None, "no training window ends before the latest one; the log is too short"
+    baseline = ndcg(held_out.blend, held_out)
     trials: dict[str, tuple[float, int]] = {}
     per_user: dict[str, NDArray[np.float64]] = {}
     for objective in config.objectives:
@@ -119,30 +113,17 @@ def train(windows: list[Window], config: RankerConfig) -> tuple[Ranker | None, s
         "pairs": int(sum(len(w.y) for w in windows)),
         "held_out_ndcg": {name: round(s, 4) for name, (s, _) in trials.items()},
         "held_out_blend_ndcg": round(baseline, 4),
-        "held_out_collaborative_ndcg": round(collaborative, 4),
         "objective": objective,
         "rounds": rounds,
     }
     if score <= baseline:
-        return (
-            None,
+        return None, (
             f"the ranker ({objective}, NDCG@{K} {score:.4f}) did not beat the untrained blend "
-            f"({baseline:.4f}) on the latest window held out from training; the {fallback} list "
-            f"serves, the better there (collaborative {collaborative:.4f})",
-            fallback,
+            f"({baseline:.4f}) on the latest window held out from training"
         )
     latest = sample(held_out, config.negatives, np.random.default_rng(config.seed))
     booster = _fit([*windows[:-1], latest], objective, config, rounds=rounds)
-    return Ranker(booster, objective, report), "trained", fallback
-
-
-def choose_fallback(held_out: Window) -> tuple[str, float, float]:
-    """The list that serves users where no ranker does: the hybrid if the untrained blend of the
-    candidates (what the hybrid serves) did better on the held-out window than their collaborative
-    score alone (the collaborative list), else the collaborative list; with both NDCGs."""
-    blend = ndcg(held_out.blend, held_out)
-    collaborative = ndcg(held_out.x[:, NAMES.index("collaborative_score")], held_out)
-    return ("hybrid" if blend > collaborative else "collaborative"), blend, collaborative
+    return Ranker(booster, objective, report), "trained"
 
 
 def _choose(per_user: dict[str, NDArray[np.float64]]) -> str:

@@ -179,7 +179,6 @@ def load(folder: str | Path) -> Recommender:
         user_hybrid=UserLists(Neighbours(array("user_hybrid_indices"), array("user_hybrid_scores"))),
         ranked=load_ranked(folder, array, meta["ranker"], similar, collaborative, shared),
         ranker_reason=meta["ranker"]["reason"],
-        fallback=meta["ranker"].get("fallback", "collaborative"),  # folders saved before it was chosen
         version=meta["version"],
         text=load_text(folder, array, settings) if (folder / "text_idf.npy").exists() else None,
     )
@@ -254,12 +253,11 @@ def ranker_meta(model: Recommender) -> dict:
     """Whether a ranker was trained and why not, how it was chosen, and the log's length it saw."""
     ranked = model.ranked
     if ranked is None:
-        return {"trained": False, "reason": model.ranker_reason, "fallback": model.fallback}
+        return {"trained": False, "reason": model.ranker_reason}
     report = ranked.ranker.report
     return {
         "trained": True,
         "reason": "trained",
-        "fallback": model.fallback,
         "objective": ranked.ranker.objective,
         "report": report,
         "log_days": ranked.items.log_days,

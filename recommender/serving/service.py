@@ -94,7 +94,6 @@ class Recommender:
         user_text: UserLists,
         ranked: RankedModel | None = None,
         ranker_reason: str = "not trained",
-        fallback: str = "collaborative",
         user_hybrid: UserLists | None = None,
         version: str = "unversioned",
         text: TextSpace | None = None,
@@ -109,7 +108,6 @@ class Recommender:
         self.user_text = user_text  # each user's text-profile top list, precomputed
         self.ranked = ranked  # candidates from every signal, ordered by the learned ranker, if trained
         self.ranker_reason = ranker_reason  # "trained", or why the hybrid answers for it
-        self.fallback = fallback  # what serves users by default where no ranker does
         self._unseen = popularity.scores == 0  # products nobody has interacted with yet
         self._any_unseen = bool(self._unseen.any())
         # Each user's hybrid answer without a product, at the default weights (see hybrid()).
@@ -171,9 +169,9 @@ class Recommender:
             log.info("text-profile lists are summed at request time: more than %d users", limit)
         log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
         release_freed()
-        ranked, reason, fallback = None, "turned off (RANKER=false)", "collaborative"
+        ranked, reason = None, "turned off (RANKER=false)"
         if settings.ranker:
-            ranked, reason, fallback = fit_ranked(
+            ranked, reason = fit_ranked(
                 ranker_log,
                 history,
                 similar_items,
@@ -187,7 +185,7 @@ class Recommender:
             )
             if ranked is None:
                 log.info("no ranker: %s; the hybrid answers for the ranked strategy", reason)
-        parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked, reason, fallback)
+        parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked, reason)
         # __init__ blends user_hybrid
         return cls(catalog, history, settings, *parts, version=version, text=content.text)
 
@@ -303,9 +301,8 @@ class Recommender:
 
     @property
     def user_strategy(self) -> str:
-        """What answers for a user by default: the ranker once one is trained, else the list that did
-        better on the latest weeks the ranker was checked on (collaborative without any)."""
-        return "ranked" if self.ranked is not None else self.fallback
+        """What answers for a user by default: the ranker once one is trained, else collaborative."""
+        return "ranked" if self.ranked is not None else "collaborative"
 
     def ranked_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         """Candidates from every signal ordered by the learned ranker; the hybrid without one.
@@ -322,18 +319,18 @@ class Recommender:
             # The ranker learns from shoppers with a history and a product at hand: one with
             # neither gets what the collaborative strategy gives them, the best sellers.
             return self._complete(self.popularity.recommend(k), k, items)
-        anchor = self._anchor(user_id, product_id)
-        if product_id is None or anchor == self._anchor(user_id, None):
+        if self.is_latest(user_id, product_id):
             # The build ranked the user's candidates around their latest item, which they have.
             found = self._precomputed(self.ranked.lists, user_id, k)
             if found is not None:
                 return self._complete(found, k, items)
+        anchor = self._anchor(user_id, product_id)
         exclude = _with(items, anchor if product_id is not None else None)
         row = self.history.user_index.get(user_id) if user_id is not None else None
         as_built = user_id not in self.feedback.items
         return self._complete(self.ranked.rank(items, weights, row, anchor, exclude, k, as_built), k, exclude)
 
-    def is_latest(self, user_id: str, product_id: str | None) -> bool:
+    def is_latest(self, user_id: str | None, product_id: str | None) -> bool:
         """Whether product_id is none, or the user's latest item (what their ranked list starts from)."""
         if product_id is None:
             return True
