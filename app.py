@@ -32,9 +32,7 @@ from werkzeug.exceptions import (
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import api_docs
 import logs
-import monitoring
 from config import Config, ConfigError
 from recommender.build import model_settings
 from recommender.errors import DataError, FeedbackUnavailableError, UnknownProductError
@@ -52,6 +50,8 @@ from recommender.storage.catalog_changes import FIELDS, CatalogStore, Product, p
 from recommender.storage.exposures import ExposureLog
 from recommender.storage.feedback import ACTIONS, EARLIEST_TS, FeedbackEvent, FeedbackStore
 from recommender.validation import id_control
+from web import monitoring
+from web import openapi as api_docs
 
 log = logging.getLogger(__name__)
 
