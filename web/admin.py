@@ -1,0 +1,79 @@
+"""Operations: health, metrics, and the background rebuild behind the admin token."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+
+from config import Config
+from recommender.build import model_settings
+from recommender.serving.service import Recommender
+from recommender.storage.catalog_changes import CatalogStore
+from recommender.storage.feedback import FeedbackStore
+from web import monitoring
+from web.auth import is_admin, require_admin
+from web.services import Services, current_model, services
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.get("/health")
+def health() -> dict:
+    svc, model = services(), current_model()
+    return {
+        "status": "ok",
+        "model_version": model.version,
+        "cache": svc.cache.ping(),
+        "products": len(model.catalog),
+        "users": model.history.n_users,
+        "built": model.built,
+        "feedback_store": svc.feedback.state,
+        "ranker": {"trained": model.ranked is not None, "reason": model.ranker_reason},
+        "reload": _reload_status(svc),
+    }
+
+
+def _reload_status(svc: Services) -> dict:
+    """How the last rebuild went; why it failed (which may name files or hosts) for the admin only."""
+    status = svc.reloader.status()
+    if "error" in status and not is_admin(svc.config):
+        status = {k: v for k, v in status.items() if k != "error"}
+        status["error_hidden"] = "send the admin token to see why"
+    return status
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    body, content_type = monitoring.exposition()
+    return current_app.response_class(body, content_type=content_type)
+
+
+@bp.post("/admin/reload")
+def admin_reload() -> tuple[dict, int]:
+    """Rebuild from the CSVs and all stored feedback in the background; every worker then switches."""
+    svc = services()
+    require_admin(svc.config)
+    started = svc.reloader.start(lambda: rebuild(svc.config, svc.feedback))
+    state = "started" if started else "already running"
+    return {"status": state, "model_version": current_model().version, "reload": svc.reloader.status()}, 202
+
+
+@bp.get("/admin/reload")
+def admin_reload_status() -> dict:
+    svc = services()
+    require_admin(svc.config)
+    return {"model_version": current_model().version, "reload": svc.reloader.status()}
+
+
+def rebuild(config: Config, feedback: FeedbackStore) -> Recommender:
+    """A model of the CSVs as they are now, plus every usable stored feedback event."""
+    stored = feedback.snapshot()
+    model = Recommender.from_csv(
+        config.products_csv,
+        config.interactions_csv,
+        model_settings(config),
+        feedback=stored.events,
+        feedback_last_id=stored.last_id,
+        catalog_changes=CatalogStore(feedback.engine).after(0),
+    )
+    model.built["feedback_skipped"] = stored.skipped  # shown by /health
+    return model

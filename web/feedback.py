@@ -1,0 +1,153 @@
+"""Shoppers' events: POST /feedback (behind the events token and rate limits) and a shopper's history."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, request
+from flask_limiter import Limiter, RateLimitExceeded
+from werkzeug.exceptions import BadRequest, NotFound, Unauthorized
+
+from config import Config
+from recommender.errors import UnknownProductError
+from recommender.storage.feedback import ACTIONS, FeedbackEvent
+from web import monitoring
+from web.auth import bearer, require_token_if_set
+from web.errors import error_response
+from web.params import MAX_CLOCK_SKEW, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, id_field, path_id, timestamp
+from web.services import current_model, services
+
+USER_EVENTS = 20  # events GET /users/<id> shows
+
+bp = Blueprint("feedback", __name__)
+
+
+@bp.post("/feedback")
+def post_feedback() -> tuple[dict, int]:
+    svc = services()
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object: {"user_id", "product_id", "action", "ts"?}')
+    user_id = id_field(body, "user_id")
+    product_id = id_field(body, "product_id")
+    action = body.get("action")
+    if action not in ACTIONS:
+        raise BadRequest(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
+    if not svc.live_catalog(current_model()).knows(product_id):
+        raise UnknownProductError(product_id)
+    event_id = (
+        id_field(body, "event_id", limit=MAX_EVENT_ID_LENGTH) if body.get("event_id") is not None else None
+    )
+    recomm = (
+        id_field(body, "recomm_id", limit=MAX_EVENT_ID_LENGTH) if body.get("recomm_id") is not None else None
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    ts = timestamp(body["ts"]) if body.get("ts") is not None else now
+    if ts > now + MAX_CLOCK_SKEW:  # a later time would become the log's end at the next rebuild
+        raise BadRequest(f"ts is in the future: more than {MAX_CLOCK_SKEW} ahead of the server's clock")
+    event = FeedbackEvent(
+        user_id, product_id, action, ts, received_at=now, event_id=event_id, recomm_id=recomm
+    )
+    svc.feedback.add(event)
+    monitoring.FEEDBACK.inc()
+    svc.news.bump()
+    svc.sync_feedback(current_model())
+    return {"status": "received"}, 202
+
+
+ENDPOINT = f"{bp.name}.{post_feedback.__name__}"
+
+
+@bp.get("/users/<path:user_id>")
+def user_history(user_id: str) -> dict:
+    """The user's latest events (from the log the model was built on, and stored since), newest
+    first; behind the admin token when one is set (a shopper's history is theirs)."""
+    svc = services()
+    require_token_if_set(svc.config)
+    model = current_model()
+    user_id = path_id(user_id, "user_id")
+    live = svc.live_catalog(model)
+    stored = svc.feedback.recent_of(user_id, USER_EVENTS)
+    row = model.history.user_index.get(user_id)
+    logged = model.history.recent.of(row) if row is not None and model.history.recent is not None else []
+    if row is None and not stored:
+        raise NotFound(f"no user {user_id!r}: no interaction in the log and no feedback stored")
+    ids = model.catalog.product_ids
+    events = [(pid, action, ts, "feedback") for pid, action, ts in stored]
+    events += [(ids[item], action, ts.replace(tzinfo=None), "log") for item, action, ts in logged]
+    events.sort(key=lambda e: e[2], reverse=True)
+    return {
+        "user_id": user_id,
+        "variant": svc.router.assign(user_id),
+        "items": len(model.items_of(user_id)),
+        "events": [
+            {
+                "product_id": pid,
+                "title": live.title(pid) if live.knows(pid) else None,
+                "action": action,
+                "ts": ts.isoformat() + "Z",
+                "source": source,
+            }
+            for pid, action, ts, source in events[:USER_EVENTS]
+        ],
+    }
+
+
+def require_events_token(app: Flask, config: Config) -> None:
+    """With EVENTS_TOKEN set, POST /feedback needs it as a bearer token (401 otherwise)."""
+    token = config.events_token
+    if token is None:
+        return
+
+    @app.before_request
+    def events_token() -> None:
+        if request.endpoint == ENDPOINT and not bearer(token):
+            raise Unauthorized("send the events token: Authorization: Bearer <EVENTS_TOKEN>")
+
+
+def limit_feedback(app: Flask, config: Config, shared: bool) -> None:
+    """At most FEEDBACK_RATE_LIMIT events per user_id (keyed on the body's user_id: a store's
+    backend posts every shopper's events from one address) and FEEDBACK_CLIENT_RATE_LIMIT per
+    client address (a new user_id per post is not a way round the first), with Flask-Limiter.
+    Counted in Redis, so all workers and replicas share the counts (`shared`; else each process
+    counts alone); when Redis fails the limits are open, after at most a short timeout."""
+    limits = [
+        (config.feedback_rate_limit, _feedback_user, "for this user_id"),
+        (config.feedback_client_rate_limit, _feedback_client, "from this client address"),
+    ]
+    limits = [(rate, key, what) for rate, key, what in limits if rate is not None]
+    if not limits:
+        return
+    limiter = Limiter(
+        key_func=_feedback_user,
+        app=app,
+        storage_uri=config.redis_url if shared else "memory://",
+        storage_options={"socket_timeout": 0.1, "socket_connect_timeout": 0.1} if shared else {},
+        strategy="fixed-window",
+        key_prefix=f"{config.cache_key_prefix}feedback-limit",
+        swallow_errors=True,
+    )
+    for rate, key, what in limits:
+        message = f"more than {rate} feedback events {what}; retry after Retry-After seconds"
+        limited = limiter.limit(rate, key_func=key, error_message=message)
+        app.view_functions[ENDPOINT] = limited(app.view_functions[ENDPOINT])
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc: RateLimitExceeded) -> Response:
+        response = error_response(exc)
+        current = limiter.current_limit
+        wait = math.ceil(current.reset_at - time.time()) if current is not None else 60
+        response.headers["Retry-After"] = str(max(1, wait))
+        return response
+
+
+def _feedback_user() -> str:
+    body = request.get_json(force=True, silent=True)
+    user = body.get("user_id") if isinstance(body, dict) else None
+    return f"user:{str(user).strip()[:MAX_ID_LENGTH]}" if user is not None else "no-user"
+
+
+def _feedback_client() -> str:
+    return f"client:{request.remote_addr or 'unknown'}"
