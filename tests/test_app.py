@@ -210,7 +210,8 @@ def test_an_unexpected_error_is_a_json_500_without_traceback(app, client, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("model exploded")
 
-    monkeypatch.setattr(app.extensions["recommender"].live.current(), "for_user", broken)
+    model = app.extensions["recommender"].live.current()
+    monkeypatch.setattr(model.strategies[model.user_strategy], "recommend", broken)
     response = client.get("/recommend/user/U1")
     assert response.status_code == 500
     assert response.get_json() == {"error": {"code": 500, "message": "internal error; it has been logged"}}

@@ -1,4 +1,5 @@
-"""The contract every answer keeps, run over every way of answering; then each one's known answers."""
+"""The contract every strategy keeps (strategies.Strategy), run over each of them and the other
+answers; then each one's known answers."""
 
 from __future__ import annotations
 
@@ -14,58 +15,85 @@ from config import AB_STRATEGIES
 from recommender.errors import UnknownProductError
 from recommender.models import neighbours
 from recommender.models.neighbours import empty_lists
-from recommender.serving import artifacts, service
+from recommender.serving import artifacts, service, strategies
+from recommender.serving.live_catalog import LiveCatalog
 from recommender.serving.service import STRATEGIES, ModelSettings, Recommender, model_version
+from recommender.serving.shelf import Filter, Request, shelve
+from recommender.serving.strategies import Strategy
 from tests.helpers import synthetic_store
 
 DEMO = Path(__file__).resolve().parent.parent / "data"
 OWNED = {"U1": {"P1", "P4"}, "U4": {"P3", "P5"}, "U5": {"P1"}, "U6": {"P2", "P3"}, "stranger": set()}
 
+# Answers beside the strategies' own: a product's text neighbours, and the hybrid at other weights.
 ANSWERS = {
     "similar": lambda m, user, k: m.similar("P1", k),
-    "for_user": lambda m, user, k: m.for_user(user, k),
-    "hybrid_user_and_product": lambda m, user, k: m.hybrid(user, "P2", k),
-    "hybrid_user_only": lambda m, user, k: m.hybrid(user, None, k),
     "hybrid_cf_and_product": lambda m, user, k: m.hybrid(user, "P2", k, w_content=0.0, w_cf=1.0),
-    "ab_content": lambda m, user, k: m.by_strategy("content", user, None, k),
-    "ab_hybrid": lambda m, user, k: m.by_strategy("hybrid", user, "P2", k),
-    "ab_collaborative": lambda m, user, k: m.by_strategy("collaborative", user, None, k),
-    "ab_popularity": lambda m, user, k: m.by_strategy("popularity", user, None, k),
-    "ab_ranked": lambda m, user, k: m.by_strategy("ranked", user, None, k),
-    "ranked_and_product": lambda m, user, k: m.by_strategy("ranked", user, "P2", k),
+    "hybrid_content_only": lambda m, user, k: m.hybrid(user, None, k, w_content=1.0, w_cf=0.0),
 }
-# Answers for a user leave out what the user has; `similar` is about a product, not a user.
-PERSONAL = set(ANSWERS) - {"similar"}
+CONTEXT = {"similar": {"P1"}, "hybrid_cf_and_product": {"P2"}, "hybrid_content_only": set()}
+N_PRODUCTS = 7
+
+
+def keeps_the_contract(model, results, k, owned, context):
+    """k results (or every product left), each once, best first, real titles; none the user has,
+    none the product asked about."""
+    ids = [r.product_id for r in results]
+    scores = [r.score for r in results]
+    assert len(results) == min(k, N_PRODUCTS - len(context | owned)), "short lists are filled up"
+    assert len(set(ids)) == len(ids)
+    assert all(math.isfinite(s) for s in scores)
+    assert scores == sorted(scores, reverse=True)
+    assert all(r.title == model.catalog.titles[model.catalog.position(r.product_id)] for r in results)
+    assert not owned & set(ids)
+    assert not context & set(ids)
+
+
+def test_every_strategy_implements_the_interface(model):
+    assert tuple(model.strategies) == STRATEGIES
+    assert all(isinstance(s, Strategy) and s.name == name for name, s in model.strategies.items())
+    assert STRATEGIES == AB_STRATEGIES  # every strategy may be an A/B variant
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("product", [None, "P2"])
+@pytest.mark.parametrize("user", OWNED)
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_contract(model, strategy, product, user, k):
+    results = model.strategies[strategy].recommend(user, product, k)
+    keeps_the_contract(model, results, k, OWNED[user], {product} - {None})
+    assert results == model.by_strategy(strategy, user, product, k)  # the facade only dispatches
 
 
 @pytest.mark.parametrize("answer", ANSWERS)
 @pytest.mark.parametrize("user", OWNED)
 @pytest.mark.parametrize("k", [1, 3, 5])
-def test_contract(model, answer, user, k):
-    results = ANSWERS[answer](model, user, k)
-    ids = [r.product_id for r in results]
-    scores = [r.score for r in results]
-    context = (
-        {"P1"}
-        if answer == "similar"
-        else {"P2"}
-        if "and_product" in answer or answer == "ab_hybrid"
-        else set()
-    )
-    available = 7 - len(context | (OWNED[user] if answer in PERSONAL else set()))
-    assert len(results) == min(k, available), "short lists are filled up to what the catalog allows"
-    assert len(set(ids)) == len(ids)
-    assert all(math.isfinite(s) for s in scores)
-    assert scores == sorted(scores, reverse=True)
-    assert all(r.title == model.catalog.titles[model.catalog.position(r.product_id)] for r in results)
-    if answer in PERSONAL:
-        assert not OWNED[user] & set(ids)
-    assert not context & set(ids)
+def test_contract_of_the_other_answers(model, answer, user, k):
+    owned = OWNED[user] if answer != "similar" else set()  # `similar` is about a product alone
+    keeps_the_contract(model, ANSWERS[answer](model, user, k), k, owned, CONTEXT[answer])
 
 
-def test_the_contract_covers_every_strategy():
-    assert {f"ab_{name}" for name in STRATEGIES} <= set(ANSWERS)
-    assert STRATEGIES == AB_STRATEGIES  # every strategy may be an A/B variant
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_refuses_an_unknown_product_and_takes_an_unknown_user(model, strategy):
+    with pytest.raises(UnknownProductError, match="P9"):
+        model.strategies[strategy].recommend("U1", "P9", 3)
+    keeps_the_contract(model, model.strategies[strategy].recommend("nobody", None, 3), 3, set(), set())
+    keeps_the_contract(model, model.strategies[strategy].recommend(None, "P2", 3), 3, set(), {"P2"})
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("user", OWNED)
+def test_every_strategy_on_the_shelf_keeps_to_the_filters(model, strategy, user):
+    live = LiveCatalog(model.catalog, model.text, model.popularity)
+    answer = lambda n, product: model.by_strategy(strategy, user, product, n)  # noqa: E731
+    kitchen = Filter(categories=frozenset({"kitchen"}))
+    found = shelve(live, Request(answer, 5, kitchen, user_items=lambda: model.items_of(user).tolist()))
+    ids = {r.product_id for r in found}
+    assert ids == {"P1", "P2", "P3"} - OWNED[user], "only the category, refilled from within it"
+    not_mugs = Filter(exclude=frozenset({"P1", "P2"}))
+    found = shelve(live, Request(answer, 5, not_mugs, user_items=lambda: model.items_of(user).tolist()))
+    assert len(found) == min(5, N_PRODUCTS - len({"P1", "P2"} | OWNED[user]))
+    assert not {"P1", "P2"} & {r.product_id for r in found}
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -75,7 +103,7 @@ def test_contract_on_a_store_with_a_trained_ranker(tmp_path, strategy, product):
     for user in ("V0", "V7", "V123", "stranger"):
         items, _ = model.history.items_of(user)
         owned = {model.catalog.product_ids[i] for i in items}
-        results = model.by_strategy(strategy, user, product, 12)
+        results = model.strategies[strategy].recommend(user, product, 12)
         ids = [r.product_id for r in results]
         scores = [r.score for r in results]
         assert len(ids) == 12 and len(set(ids)) == 12
@@ -84,7 +112,7 @@ def test_contract_on_a_store_with_a_trained_ranker(tmp_path, strategy, product):
         if product is not None:
             assert product not in ids
     with pytest.raises(UnknownProductError):
-        model.by_strategy(strategy, "V0", "no-such-product", 3)
+        model.strategies[strategy].recommend("V0", "no-such-product", 3)
 
 
 _TRAINED: dict[str, Recommender] = {}
@@ -181,7 +209,7 @@ def test_answers_computed_at_request_time_equal_the_precomputed_ones(model):
 def test_over_text_lists_max_users_text_profiles_are_summed_per_request_with_the_same_answers(
     store, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(service, "CHUNK_ROWS", 2)  # the hybrid lists blend several chunks of users
+    monkeypatch.setattr(strategies, "CHUNK_ROWS", 2)  # the hybrid lists blend several chunks of users
     monkeypatch.setattr(neighbours, "CHUNK_ROWS", 2)
     kept = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False))
     summed = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False, text_lists_max_users=3))

@@ -1,0 +1,245 @@
+"""The ways of answering for a user: one interface, one class per strategy.
+
+Every strategy answers `recommend(user_id, product_id, k)` with at most k products, best first
+(scores never rise), each once, never one the user has and never product_id; an unknown product
+raises UnknownProductError; a user the model does not know is a stranger, not an error. Short
+answers are filled up with best sellers at score 0. tests/test_service.py runs one contract suite
+over every strategy.
+
+A strategy holds no fitted state of its own: it reads the model's (the Recommender it serves),
+so a model loaded from artifacts and one just built answer alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recommender.models.hybrid import Scored, blend, blend_rows
+from recommender.models.neighbours import CHUNK_ROWS, Neighbours, UserLists, list_chunks, top_n
+
+if TYPE_CHECKING:  # the model imports the strategies; they only name it
+    from recommender.serving.service import Recommendation, Recommender
+
+
+class Strategy:
+    """One way of answering; `name` is what the routes, the A/B router and the evaluation call it."""
+
+    name: ClassVar[str]
+
+    def __init__(self, model: Recommender) -> None:
+        self.model = model
+
+    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+        raise NotImplementedError
+
+
+class Content(Strategy):
+    """Text only: items like product_id, else like the user's items (weighted), never theirs."""
+
+    name = "content"
+
+    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+        m = self.model
+        items, _ = m.items_and_weights(user_id)
+        if product_id is not None:
+            anchor = m.catalog.position(product_id)
+            exclude = with_items(items, anchor)
+            return m.complete(top_n(*m.similar_items.of(anchor), k, exclude=exclude), k, exclude)
+        if len(items) == 0:
+            return m.complete(m.popularity.recommend(k), k, items)
+        return m.complete(m.text_profile(user_id, k), k, items)
+
+    def similar(self, product_id: str, k: int) -> list[Recommendation]:
+        """Products most like product_id by their text, never product_id itself."""
+        m = self.model
+        item = m.catalog.position(product_id)
+        items, scores = m.similar_items.of(item)
+        return m.complete((items[:k], scores[:k]), k, np.array([item], np.int32))
+
+
+class Collaborative(Strategy):
+    """The item-item model's list for the user's items; best sellers for a stranger."""
+
+    name = "collaborative"
+
+    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+        return _without_product(self.model, self.for_user, user_id, product_id, k)
+
+    def for_user(self, user_id: str | None, k: int) -> list[Recommendation]:
+        m = self.model
+        items, _ = m.items_and_weights(user_id)
+        if len(items) == 0:
+            return m.complete(m.popularity.recommend(k), k, items)
+        return m.complete(m.collaborative_list(user_id, k), k, items)
+
+
+class Popularity(Strategy):
+    """The best sellers the user does not have."""
+
+    name = "popularity"
+
+    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+        return _without_product(self.model, self.best_sellers, user_id, product_id, k)
+
+    def best_sellers(self, user_id: str | None, k: int) -> list[Recommendation]:
+        m = self.model
+        items, _ = m.items_and_weights(user_id)
+        return m.complete(m.popularity.recommend(k, items), k, items)
+
+
+class Hybrid(Strategy):
+    """Blend of text similarity and the collaborative model, each scaled to [0, 1] first.
+
+    The text part is split evenly between items like the context product (product_id, else the
+    user's latest item) and items like the user's whole history (recency-weighted). Products
+    nobody has interacted with yet are invisible to the collaborative part, so they count at
+    new_item_weight x w_cf when that is more than w_content: new products reach users. Without a
+    known user, the context product's similar items are ranked by popularity instead.
+    """
+
+    name = "hybrid"
+
+    def recommend(
+        self,
+        user_id: str | None,
+        product_id: str | None,
+        k: int,
+        w_content: float | None = None,
+        w_cf: float | None = None,
+    ) -> list[Recommendation]:
+        m, settings = self.model, self.model.settings
+        w_content = settings.w_content if w_content is None else w_content
+        w_cf = settings.w_cf if w_cf is None else w_cf
+        items, _ = m.items_and_weights(user_id)
+        defaults = (w_content, w_cf) == (settings.w_content, settings.w_cf)
+        if user_id is not None and product_id is None and len(items) and defaults:
+            found = m.precomputed(m.user_hybrid, user_id, k)
+            if found is not None:
+                return m.complete(found, k, items)
+        anchor = m.anchor(user_id, product_id)
+        text: list[Scored] = []
+        if anchor is not None:
+            text.append(m.similar_items.of(anchor))
+        if len(items):
+            text.append(m.text_profile(user_id, m.pool(k)))
+        parts = [(self.text_weight(part[0], w_content / len(text), w_cf), part) for part in text]
+        if len(items):
+            parts.append((w_cf, m.collaborative_list(user_id, m.pool(k))))
+        elif anchor is not None:
+            similar = text[0][0]
+            parts.append((w_cf, (similar, m.popularity.scores[similar])))
+        else:
+            parts.append((w_cf, m.popularity.recommend(m.pool(k))))
+        exclude = with_items(items, anchor if product_id is not None else None)
+        return m.complete(blend(parts, k, exclude, size=len(m.catalog)), k, exclude)
+
+    def text_weight(
+        self, items: NDArray[np.int32], weight: float, w_cf: float
+    ) -> float | NDArray[np.float64]:
+        """A text part's weight: products nobody has taken yet count at least new_item_weight x w_cf."""
+        m = self.model
+        boost = m.settings.new_item_weight * w_cf
+        if boost <= weight or not m.any_unseen:
+            return weight
+        return np.where(m.unseen[items], boost, weight)
+
+    def lists(self) -> UserLists:
+        """recommend(user, None, k) at the default weights for every user, computed in bulk.
+
+        The same blend as at request time, of the same parts: items like the user's latest item,
+        the user's text-profile list and collaborative list. It holds the answers for k up to
+        neighbours / 4, the largest k whose parts are the precomputed lists (see Recommender.pool()).
+        """
+        m = self.model
+        s, history = m.settings, m.history
+        n = max(1, s.neighbours // 4)
+        text_weight = s.w_content / 2  # two text parts: the latest item and the whole history
+        lists = Neighbours(
+            np.full((history.n_users, n), -1, np.int32), np.zeros((history.n_users, n), np.float32)
+        )
+        for rows, profile in self._text_profiles():
+            latest = np.maximum(history.last_item[rows], 0)  # users without items are not served from here
+            text = [
+                (m.similar_items.indices[latest], m.similar_items.scores[latest]),
+                (profile.indices, profile.scores),
+            ]
+            parts = [(self.text_weight(i, text_weight, s.w_cf), i, sc) for i, sc in text]
+            cf = m.user_cf.table.indices[rows], m.user_cf.table.scores[rows]
+            parts.append((s.w_cf, *cf))
+            table = blend_rows(parts, n, history.matrix[rows])
+            lists.indices[rows], lists.scores[rows] = table.indices, table.scores
+        return UserLists(lists)
+
+    def _text_profiles(self) -> Iterator[tuple[slice, Neighbours]]:
+        """Every user's text-profile list, a chunk of users at a time: from the build's lists when
+        it kept them, else summed now."""
+        m = self.model
+        n_users = m.history.n_users
+        if m.user_text.table.k:  # empty_lists() when the build did not keep them
+            for start in range(0, n_users, CHUNK_ROWS):
+                rows = slice(start, min(start + CHUNK_ROWS, n_users))
+                yield rows, Neighbours(m.user_text.table.indices[rows], m.user_text.table.scores[rows])
+        else:
+            yield from list_chunks(m.history.matrix, m.similar_items, m.settings.neighbours)
+
+
+class Ranked(Strategy):
+    """Candidates from every signal ordered by the learned ranker; the hybrid without one.
+
+    Without feedback since the build, and without a product or with the user's latest one, the
+    user's list comes from the build; a user without any item and product gets the best sellers;
+    otherwise the user's candidates are ranked now, from product_id if given (never returned),
+    else from their latest item.
+    """
+
+    name = "ranked"
+
+    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+        m = self.model
+        if m.ranked is None:
+            return m.hybrid(user_id, product_id, k)
+        items, weights = m.items_and_weights(user_id)
+        if len(items) == 0 and product_id is None:
+            # The ranker learns from shoppers with a history and a product at hand: one with
+            # neither gets what the collaborative strategy gives them, the best sellers.
+            return m.complete(m.popularity.recommend(k), k, items)
+        if self.is_latest(user_id, product_id):
+            # The build ranked the user's candidates around their latest item, which they have.
+            found = m.precomputed(m.ranked.lists, user_id, k)
+            if found is not None:
+                return m.complete(found, k, items)
+        anchor = m.anchor(user_id, product_id)
+        exclude = with_items(items, anchor if product_id is not None else None)
+        row = m.history.user_index.get(user_id) if user_id is not None else None
+        as_built = user_id not in m.feedback.items
+        return m.complete(m.ranked.rank(items, weights, row, anchor, exclude, k, as_built), k, exclude)
+
+    def is_latest(self, user_id: str | None, product_id: str | None) -> bool:
+        """Whether product_id is none, or the user's latest item (what their ranked list starts from)."""
+        if product_id is None:
+            return True
+        m = self.model
+        row = m.catalog.index.get(product_id)
+        return row is not None and row == m.anchor(user_id, None)
+
+
+STRATEGY_CLASSES: tuple[type[Strategy], ...] = (Content, Collaborative, Hybrid, Popularity, Ranked)
+
+
+def with_items(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:
+    """The items and the given extra ones (None: none), as one array of rows."""
+    extra = [m for m in more if m is not None]
+    return np.concatenate([np.asarray(items, np.int32), np.asarray(extra, np.int32)])
+
+
+def _without_product(model: Recommender, answer, user_id, product_id, k):  # type: ignore[no-untyped-def]
+    """The user's answer one longer, with product_id (checked: 404 when unknown) taken out: a
+    strategy that ignores the product still never offers it."""
+    if product_id is None:
+        return answer(user_id, k)
+    model.catalog.position(product_id)  # raises for an unknown product
+    return [r for r in answer(user_id, k + 1) if r.product_id != product_id][:k]
