@@ -3,11 +3,14 @@
     python bench/load.py                                        # the demo store
     python bench/load.py --products P.csv --interactions I.csv --rounds 5
     python bench/load.py --products P.csv --interactions I.csv --artifacts DIR   # a model saved before
+    python bench/load.py --against /tmp/before   # beside another checkout (git worktree add /tmp/before REV)
 
 Starts each server as users start it (`gunicorn -w 2 -b HOST:PORT app:app` from the repository
 root): the bare app, the service without cache, the service with it, and the service without
 cache and without recording A/B exposures (the A/B route's cost of recording them), all at once
-(an idle server costs nothing). Then, in rounds, runs wrk on each row with a rotating set of real ids, and
+(an idle server costs nothing); with --against, also that checkout's service without cache, so
+a change is measured against the code before it in the same run. Then, in rounds, runs wrk on
+each row with a rotating set of real ids, and
 prints for each row the median over the rounds of requests/s, p50 and p99 latency, and its
 requests/s as a share of the bare Flask app's (the ceiling of Flask on this machine).
 Uncached routes run with CACHE_ENABLED=false; cached routes against the Redis at REDIS_URL
@@ -149,6 +152,12 @@ def main() -> None:
         help="the services' ARTIFACTS_DIR: a model saved there from the same CSVs and settings "
         "(python -m recommender.build --out DIR) is loaded, not built (default: a fresh folder)",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout of the service (e.g. a git worktree of an earlier commit): its routes, "
+        "uncached, are measured in the same rounds, and each route's rate is given against it",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -184,6 +193,12 @@ def main() -> None:
         server = [*gunicorn, "-b", f"127.0.0.1:{unrecorded_port}", "app:app"]
         unrecorded = {**uncached, "AB_EXPOSURES": "false"}
         servers.enter_context(Server(server, ROOT, unrecorded, unrecorded_port, args.start_timeout))
+        against_port = free_port()
+        if args.against is not None:
+            server = [*gunicorn, "-b", f"127.0.0.1:{against_port}", "app:app"]
+            before = {**uncached, "ARTIFACTS_DIR": str(work / "artifacts-against")}
+            checkout = args.against.resolve()
+            servers.enter_context(Server(server, checkout, before, against_port, args.start_timeout))
         for route_list in paths.values():
             for path in route_list:  # fill the cache first
                 urllib.request.urlopen(f"http://127.0.0.1:{cached_port}{path}").read()
@@ -192,6 +207,9 @@ def main() -> None:
         ab = paths["/recommend/ab"]
         plan += [("/recommend/ab (uncached, exposures not recorded)", unrecorded_port, ab)]
         plan += [(f"{route} (cached)", cached_port, route_list) for route, route_list in paths.items()]
+        if args.against is not None:
+            plan += [("against: service /health", against_port, ["/health"])]
+            plan += [(f"against: {route} (uncached)", against_port, p) for route, p in paths.items()]
         # Every row once per round, the rounds one after the other: a slow spell of a shared
         # machine then touches every row alike, and the median of each row ignores one bad round.
         runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in plan}
@@ -225,6 +243,13 @@ def main() -> None:
         errors = sum(x["errors"] for x in runs[name])
         share = r["rps"] / ceiling
         print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {errors:.0f} | {share:.2f} |")
+    if args.against is not None:
+        print(f"\n| route, uncached | requests/s against {args.against} | here | ratio |")
+        print("|---|---|---|---|")
+        for name, r in rows.items():
+            before = rows.get(f"against: {name}")
+            if before is not None:
+                print(f"| {name} | {before['rps']:.0f} | {r['rps']:.0f} | {r['rps'] / before['rps']:.3f} |")
 
 
 def versions(artifacts: Path) -> set[str]:
