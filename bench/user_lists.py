@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recommender.models.neighbours import gather, top_n  # noqa: E402
+from recommender.models.merging import gather, top_n  # noqa: E402
 from recommender.serving.artifacts import load  # noqa: E402
 
 

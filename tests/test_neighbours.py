@@ -5,19 +5,16 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.models import neighbours as nb
+from recommender.models.merging import gather, merge, top_n, top_of_sum
 from recommender.models.neighbours import (
     Neighbours,
     as_matrix,
     best_of,
     best_of_rows,
     entries,
-    gather,
-    merge,
     ranked,
     ranked_presorted,
     top_k_neighbours,
-    top_n,
-    top_of_sum,
     user_lists,
 )
 

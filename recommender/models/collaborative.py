@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 from sklearn.preprocessing import normalize
 
 from recommender.data.history import UserHistory
-from recommender.models.neighbours import Neighbours, gather, top_k_neighbours, top_n
+from recommender.models.merging import gather, top_n
+from recommender.models.neighbours import Neighbours, top_k_neighbours
 from recommender.models.regression import neighbourhood_regression
 
 log = logging.getLogger(__name__)

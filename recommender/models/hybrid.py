@@ -8,15 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.models.neighbours import (
-    Neighbours,
-    best_of_rows,
-    entries,
-    not_owned,
-    place,
-    ranked,
-    top_of_sum,
-)
+from recommender.models.merging import top_of_sum
+from recommender.models.neighbours import Neighbours, best_of_rows, entries, not_owned, place, ranked
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 

@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recommender.data.history import UserHistory
-from recommender.models.neighbours import without
+from recommender.models.merging import without
 
 
 class Popularity:

@@ -17,15 +17,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from recommender.data.snapshot import ItemStats
-from recommender.models.neighbours import (
-    Neighbours,
-    best_of,
-    gather,
-    not_owned,
-    top_k_neighbours,
-    top_n,
-    user_lists,
-)
+from recommender.models.merging import gather, top_n
+from recommender.models.neighbours import Neighbours, best_of, not_owned, top_k_neighbours, user_lists
 
 SOURCES = ("collaborative", "text", "new", "anchor_text", "anchor_collaborative", "trending", "popular")
 # How many products each source brings per user.

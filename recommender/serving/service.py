@@ -22,14 +22,8 @@ from recommender.memory import release_freed
 from recommender.models.collaborative import CollaborativeConfig, ItemItemModel
 from recommender.models.content_based import ContentConfig, ContentModel, TextSpace
 from recommender.models.hybrid import Scored
-from recommender.models.neighbours import (
-    Neighbours,
-    UserLists,
-    empty_lists,
-    gather,
-    top_n,
-    user_lists,
-)
+from recommender.models.merging import gather, top_n
+from recommender.models.neighbours import Neighbours, UserLists, empty_lists, user_lists
 from recommender.models.popularity import Popularity
 from recommender.ranking.config import RankerConfig
 from recommender.ranking.features import ProductFacts

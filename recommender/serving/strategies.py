@@ -19,7 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recommender.models.hybrid import Scored, blend, blend_rows
-from recommender.models.neighbours import CHUNK_ROWS, Neighbours, UserLists, list_chunks, top_n
+from recommender.models.merging import top_n
+from recommender.models.neighbours import CHUNK_ROWS, Neighbours, UserLists, list_chunks
 
 if TYPE_CHECKING:  # the model imports the strategies; they only name it
     from recommender.serving.service import Recommendation, Recommender

@@ -1,0 +1,130 @@
+"""Scored lists merged at request time: neighbour lists summed, repeats added up, the best n kept.
+
+Each call works in time proportional to the candidates it is given, not to the catalog's size:
+a thread's zeroed scratch arrays (_scratch) stand in for sorting and for catalog-sized arrays.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # a table of the neighbours module; nothing of it is needed at run time
+    from recommender.models.neighbours import Neighbours
+
+
+def gather(
+    neighbours: Neighbours, items: NDArray[np.integer], weights: NDArray[np.floating]
+) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    """Sum the weighted neighbour lists of `items`: each candidate once, with its total score."""
+    idx = neighbours.indices[items].ravel()
+    sc = (neighbours.scores[items] * np.asarray(weights, dtype=np.float32)[:, None]).ravel()
+    valid = idx >= 0
+    return merge(idx[valid], sc[valid])
+
+
+def merge(
+    items: NDArray[np.integer], scores: NDArray[np.floating]
+) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    """Add up the scores of repeated items: each item once, with its total."""
+    items = np.asarray(items, dtype=np.int32)
+    if len(items) == 0:
+        return items, np.asarray(scores, dtype=np.float32)
+    sums, slot = _scratch(int(items.max()) + 1)
+    np.add.at(sums, items, scores)
+    totals = sums[items]
+    sums[items] = 0.0
+    # Keep one entry per item (its last), without sorting: each item's slot remembers a position.
+    positions = np.arange(len(items))
+    slot[items] = positions
+    last = slot[items] == positions
+    slot[items] = -1
+    return items[last], totals[last]
+
+
+def top_of_sum(
+    items: NDArray[np.int32],
+    scores: NDArray[np.float32],
+    n: int,
+    repeats: int,
+    exclude: NDArray[np.integer] | None = None,
+    size: int | None = None,
+) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    """The n best items by their summed positive scores, best first, none of `exclude`.
+
+    For a few short lists merged at request time: an item appears at most `repeats` times, so
+    the n x repeats best entries hold the n best items, and only those are deduplicated.
+    `size` (more than any item in `items` and `exclude`) saves looking for the largest.
+    """
+    if len(items) == 0:
+        return items, scores
+    excluding = exclude is not None and len(exclude) > 0
+    if size is None:
+        size = max(int(items.max()), int(exclude.max()) if excluding else 0) + 1  # type: ignore[union-attr]
+    sums, _ = _scratch(size)
+    np.add.at(sums, items, scores)
+    if excluding:
+        sums[exclude] = -np.inf
+    totals = sums[items]
+    sums[items] = 0.0
+    if excluding:
+        sums[exclude] = 0.0
+    shortlist = n * repeats
+    if len(items) > shortlist:
+        best = np.argpartition(totals, len(items) - shortlist)[len(items) - shortlist :]
+        items, totals = items[best], totals[best]
+    # Repeats of an item share its total, so in this order they sit side by side: keep the first.
+    order = np.lexsort((items, -totals))
+    items, totals = items[order], totals[order]
+    keep = totals > 0
+    keep[1:] &= items[1:] != items[:-1]
+    return items[keep][:n], totals[keep][:n]
+
+
+def without(items: NDArray[np.int32], exclude: NDArray[np.integer]) -> NDArray[np.bool_]:
+    """A mask of the items not in `exclude`."""
+    _, slot = _scratch(int(max(items.max(initial=0), exclude.max(initial=0))) + 1)
+    slot[exclude] = -2
+    keep = slot[items] != -2
+    slot[exclude] = -1
+    return keep
+
+
+_local = threading.local()
+
+
+def _scratch(size: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """This thread's zeroed work arrays, at least `size` long (they are left zeroed after use).
+
+    They let a request add up and deduplicate a few thousand candidates in time proportional to
+    their number, not to the catalog's size and without sorting.
+    """
+    sums = getattr(_local, "sums", None)
+    if sums is None or len(sums) < size:
+        size = 1 << max(size - 1, 1).bit_length()
+        _local.sums, _local.slot = np.zeros(size, np.float32), np.full(size, -1, np.int64)
+    return _local.sums, _local.slot
+
+
+def top_n(
+    items: NDArray[np.integer],
+    scores: NDArray[np.floating],
+    n: int,
+    exclude: NDArray[np.integer] | None = None,
+) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    """The n best (item, score) pairs, best first, leaving out `exclude`; ties go to the lower item."""
+    items = np.asarray(items, dtype=np.int32)
+    scores = np.asarray(scores, dtype=np.float32)
+    if exclude is not None and len(exclude) and len(items):
+        keep = without(items, np.asarray(exclude))
+        items, scores = items[keep], scores[keep]
+    if len(items) > n:
+        # Keep every item tied with the n-th best so the final order does not depend on partitioning.
+        cut = np.partition(scores, len(scores) - n)[len(scores) - n]
+        keep = scores >= cut
+        items, scores = items[keep], scores[keep]
+    order = np.lexsort((items, -scores))[:n]
+    return items[order], scores[order]
