@@ -75,11 +75,11 @@ def test_an_unknown_format_is_refused(model, tmp_path, monkeypatch):
 
 
 def test_a_folder_an_older_release_saved_is_left_alone_and_a_new_version_built(store, tmp_path, monkeypatch):
-    from recommender.serving import service
+    from recommender.serving import fitting
 
     settings, out = ModelSettings(), tmp_path / "artifacts"
-    monkeypatch.setattr(service, "MODEL_FORMAT", service.MODEL_FORMAT - 1)
-    monkeypatch.setattr(artifacts, "MODEL_FORMAT", service.MODEL_FORMAT)
+    monkeypatch.setattr(fitting, "MODEL_FORMAT", fitting.MODEL_FORMAT - 1)
+    monkeypatch.setattr(artifacts, "MODEL_FORMAT", fitting.MODEL_FORMAT)
     old = load_or_build(*store, settings, out)
     monkeypatch.undo()
     new = load_or_build(*store, settings, out)  # the upgraded release, same inputs

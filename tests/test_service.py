@@ -15,7 +15,7 @@ from config import AB_STRATEGIES
 from recommender.errors import UnknownProductError
 from recommender.models import neighbours
 from recommender.models.neighbours import empty_lists
-from recommender.serving import artifacts, service, strategies
+from recommender.serving import artifacts, fitting, service, strategies
 from recommender.serving.live_catalog import LiveCatalog
 from recommender.serving.service import STRATEGIES, ModelSettings, Recommender, model_version
 from recommender.serving.shelf import Filter, Request, shelve
@@ -261,7 +261,7 @@ def test_the_log_is_let_go_once_the_histories_are_made_unless_a_ranker_trains_on
     store, monkeypatch, settings, kept
 ):
     logs, alive = [], []
-    load, content_fit = service.load_interactions, service.ContentModel.fit
+    load, content_fit = service.load_interactions, fitting.ContentModel.fit
 
     def remembered_load(*args):  # type: ignore[no-untyped-def]
         frame = load(*args)
@@ -273,7 +273,7 @@ def test_the_log_is_let_go_once_the_histories_are_made_unless_a_ranker_trains_on
         return content_fit(self, catalog)
 
     monkeypatch.setattr(service, "load_interactions", remembered_load)
-    monkeypatch.setattr(service.ContentModel, "fit", content_fit_noting)
+    monkeypatch.setattr(fitting.ContentModel, "fit", content_fit_noting)
     model = Recommender.from_csv(*store, settings)
     assert alive == [kept]
     assert model.built["interactions"] > 0 and model.for_user("U1", 2)

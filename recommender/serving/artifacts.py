@@ -38,7 +38,8 @@ from recommender.ranking.candidates import PERSONAL, Sources
 from recommender.ranking.features import ProductFacts
 from recommender.ranking.ranked import RankedModel
 from recommender.ranking.ranker import Ranker
-from recommender.serving.service import MODEL_FORMAT, ModelSettings, Recommender, model_version
+from recommender.serving.fitting import MODEL_FORMAT, ModelSettings, model_version
+from recommender.serving.service import Recommender
 
 log = logging.getLogger(__name__)
 

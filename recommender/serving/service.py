@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -15,19 +13,16 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from recommender.data.data_loader import Catalog, load_catalog, load_interactions
-from recommender.data.history import HistoryConfig, UserHistory
-from recommender.data.recent import RecentEvents
-from recommender.errors import DataError
+from recommender.data.history import UserHistory
 from recommender.memory import release_freed
-from recommender.models.collaborative import CollaborativeConfig, ItemItemModel
-from recommender.models.content_based import ContentConfig, ContentModel, TextSpace
+from recommender.models.collaborative import ItemItemModel
+from recommender.models.content_based import TextSpace
 from recommender.models.hybrid import Scored
 from recommender.models.merging import gather, top_n
-from recommender.models.neighbours import Neighbours, UserLists, empty_lists, user_lists
+from recommender.models.neighbours import Neighbours, UserLists
 from recommender.models.popularity import Popularity
-from recommender.ranking.config import RankerConfig
-from recommender.ranking.features import ProductFacts
-from recommender.ranking.ranked import RankedModel, fit_ranked
+from recommender.ranking.ranked import RankedModel
+from recommender.serving.fitting import ModelSettings, fit_models, history_of, model_version, ranker_log_of
 from recommender.serving.overlay import FeedbackOverlay
 from recommender.serving.strategies import (
     STRATEGY_CLASSES,
@@ -42,10 +37,6 @@ from recommender.storage.catalog_changes import Product, fold
 
 log = logging.getLogger(__name__)
 
-# How a built model is laid out (its arrays and what they hold). It is part of every model version,
-# so a release that changes it builds afresh instead of loading a folder an older release saved.
-MODEL_FORMAT = 8
-
 # The ways of answering for a user; each is one variant an A/B experiment may use.
 STRATEGIES = tuple(cls.name for cls in STRATEGY_CLASSES)
 
@@ -55,30 +46,6 @@ class Recommendation:
     product_id: str
     title: str
     score: float
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """Everything besides the input files that changes what the models answer."""
-
-    interaction_weights: Mapping[str, float] = field(default_factory=lambda: dict(HistoryConfig().weights))
-    recency_days: float = HistoryConfig.recency_days
-    recency_floor: float = HistoryConfig.recency_floor
-    neighbours: int = 100
-    regularization: float = CollaborativeConfig.regularization
-    w_content: float = 0.1
-    w_cf: float = 0.9
-    new_item_weight: float = 0.15
-    ranker: bool = True  # train the ranker (else the hybrid answers for the ranked strategy)
-    ranker_max_users: int = RankerConfig.max_users
-    ranker_seed: int = RankerConfig.seed  # the ranker's sampling and boosting (evaluations vary it)
-    # More users than this: each user's text-profile list is summed at request time rather than
-    # kept from the build (the lists take 0.8 KB a user), unless a ranker trains on them.
-    text_lists_max_users: int = 1_000_000
-
-    @property
-    def history(self) -> HistoryConfig:
-        return HistoryConfig(dict(self.interaction_weights), self.recency_days, self.recency_floor)
 
 
 class Recommender:
@@ -139,8 +106,8 @@ class Recommender:
         version: str = "unversioned",
     ) -> Recommender:
         """Fit every model on a catalog and its interaction log (the loader's frame)."""
-        history = _history(interactions, len(catalog), settings)
-        return cls._fit(catalog, history, _ranker_log(interactions, history, settings), settings, version)
+        history = history_of(interactions, len(catalog), settings)
+        return cls._fit(catalog, history, ranker_log_of(interactions, history, settings), settings, version)
 
     @classmethod
     def _fit(
@@ -152,49 +119,9 @@ class Recommender:
         version: str,
     ) -> Recommender:
         """Fit every model on the users' histories; the ranker trains on `ranker_log` (the
-        loader's frame), which is None when there is no ranker to train (_ranker_log())."""
-        started = time.perf_counter()
-        content = ContentModel(ContentConfig(neighbours=settings.neighbours)).fit(catalog)
-        similar_items = content.neighbours
-        log.info("text neighbours of %d products in %.1f s", len(catalog), time.perf_counter() - started)
-        release_freed()
-        started = time.perf_counter()
-        collaborative = _collaborative(settings, history)
-        log.info(
-            "collaborative model over %d users in %.1f s", history.n_users, time.perf_counter() - started
-        )
-        release_freed()
-        popularity = Popularity().fit(history)
-        started = time.perf_counter()
-        user_cf = user_lists(history.matrix, collaborative.neighbours, settings.neighbours)
-        keeps_text = history.n_users <= settings.text_lists_max_users or ranker_log is not None
-        if keeps_text:
-            user_text = user_lists(history.matrix, similar_items, settings.neighbours)
-        else:
-            user_text = empty_lists(history.n_users)
-            limit = settings.text_lists_max_users
-            log.info("text-profile lists are summed at request time: more than %d users", limit)
-        log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
-        release_freed()
-        ranked, reason = None, "turned off (RANKER=false)"
-        if settings.ranker:
-            ranked, reason = fit_ranked(
-                ranker_log,
-                history,
-                similar_items,
-                content.vectors,
-                collaborative.neighbours,
-                lambda h: _collaborative(settings, h).neighbours,
-                ProductFacts.of(catalog.categories, catalog.prices),
-                settings.history,
-                RankerConfig(max_users=settings.ranker_max_users, seed=settings.ranker_seed),
-                built={"collaborative": user_cf, "text": user_text},
-            )
-            if ranked is None:
-                log.info("no ranker: %s; the hybrid answers for the ranked strategy", reason)
-        parts = (similar_items, collaborative, popularity, user_cf, user_text, ranked, reason)
-        # __init__ blends user_hybrid
-        return cls(catalog, history, settings, *parts, version=version, text=content.text)
+        loader's frame), which is None when there is no ranker to train (ranker_log_of())."""
+        fitted = fit_models(catalog, history, ranker_log, settings)
+        return cls(catalog, history, settings, *fitted.parts(), version=version, text=fitted.text)
 
     @classmethod
     def from_csv(
@@ -228,8 +155,8 @@ class Recommender:
             columns = ["user_id", "item", "interaction_type", "ts"]
             interactions = pd.concat([interactions, extra[columns]], ignore_index=True)
         release_freed()  # what reading the file left behind
-        history = _history(interactions, len(catalog), settings)
-        n_interactions, ranker_log = len(interactions), _ranker_log(interactions, history, settings)
+        history = history_of(interactions, len(catalog), settings)
+        n_interactions, ranker_log = len(interactions), ranker_log_of(interactions, history, settings)
         del interactions  # a log of tens of millions of rows is let go here unless the ranker needs it
         release_freed()
         model = cls._fit(catalog, history, ranker_log, settings, version)
@@ -352,47 +279,3 @@ class Recommender:
             Recommendation(ids[i], titles[i], s)
             for i, s in zip(items.tolist(), np.round(scores.astype(np.float64), 6).tolist(), strict=True)
         ]
-
-
-def _history(interactions: pd.DataFrame, n_items: int, settings: ModelSettings) -> UserHistory:
-    """The users' histories from the loader's frame, with their latest events."""
-    history = UserHistory.build(interactions, n_items, settings.history)
-    names = list(settings.interaction_weights)
-    return replace(history, recent=RecentEvents.build(interactions, history.user_index, names))
-
-
-def _ranker_log(
-    interactions: pd.DataFrame, history: UserHistory, settings: ModelSettings
-) -> pd.DataFrame | None:
-    """The log if a ranker is to train on it; None when none will (turned off, or too many users)."""
-    trains = settings.ranker and history.n_users <= settings.ranker_max_users
-    return interactions if trains else None
-
-
-def _collaborative(settings: ModelSettings, history: UserHistory) -> ItemItemModel:
-    config = CollaborativeConfig(neighbours=settings.neighbours, regularization=settings.regularization)
-    return ItemItemModel(config).fit(history)
-
-
-def model_version(
-    products_csv: str | Path,
-    interactions_csv: str | Path,
-    settings: ModelSettings,
-    feedback_last_id: int = 0,
-    catalog_last_id: int = 0,
-) -> str:
-    """A short digest of the input files, settings, feedback, catalog changes and model format:
-    same inputs, same version."""
-    chosen = {name: value for name, value in vars(settings).items() if name != "ranker_seed" or value}
-    inputs = (sorted(chosen.items()), feedback_last_id, MODEL_FORMAT)  # (seed 0: versions as before)
-    if catalog_last_id:  # (versions made before catalog changes existed stay as they were)
-        inputs += (catalog_last_id,)
-    digest = hashlib.sha256(repr(inputs).encode())
-    for path in (products_csv, interactions_csv):
-        try:
-            with open(path, "rb") as f:
-                for block in iter(lambda f=f: f.read(1 << 20), b""):
-                    digest.update(block)
-        except FileNotFoundError:
-            raise DataError(f"{path}: file not found") from None
-    return digest.hexdigest()[:12]
