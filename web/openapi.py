@@ -2,7 +2,8 @@
 
 Written by hand, from the same settings the routes check (top_k's limit, the default hybrid
 weights, the A/B variants), so it states what this deployment accepts. A test compares its paths
-and methods with the app's routes.
+and methods with the app's routes. About 600 lines: every route's description, written out; the
+routes' query parameters are checked in web/ask.py and described here, each rule in both places.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from recommender.storage.feedback import ACTIONS
 
 
 def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: int) -> dict[str, Any]:
-    """The description; the limits are the HTTP layer's own (app.py passes them)."""
+    """The description; the limits are the HTTP layer's own (web/docs.py passes them)."""
     top_k = _query(
         "top_k",
         f"how many results, 1 to {config.max_top_k}",
