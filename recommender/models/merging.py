@@ -7,17 +7,21 @@ a thread's zeroed scratch arrays (_scratch) stand in for sorting and for catalog
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:  # a table of the neighbours module; nothing of it is needed at run time
-    from recommender.models.neighbours import Neighbours
+
+class Table(Protocol):
+    """A neighbour table (neighbours.Neighbours): row i holds item i's neighbours and their scores."""
+
+    indices: NDArray[np.int32]
+    scores: NDArray[np.float32]
 
 
 def gather(
-    neighbours: Neighbours, items: NDArray[np.integer], weights: NDArray[np.floating]
+    neighbours: Table, items: NDArray[np.integer], weights: NDArray[np.floating]
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
     """Sum the weighted neighbour lists of `items`: each candidate once, with its total score."""
     idx = neighbours.indices[items].ravel()
