@@ -6,14 +6,14 @@ raises UnknownProductError; a user the model does not know is a stranger, not an
 answers are filled up with best sellers at score 0. tests/test_service.py runs one contract suite
 over every strategy.
 
-A strategy holds no fitted state of its own: it reads the model's (the Recommender it serves),
+A strategy holds no fitted state of its own: it reads the model's (the FittedModel it serves),
 so a model loaded from artifacts and one just built answer alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,9 +21,7 @@ from numpy.typing import NDArray
 from recommender.models.hybrid import Scored, blend, blend_rows
 from recommender.models.merging import top_n
 from recommender.models.neighbours import CHUNK_ROWS, Neighbours, UserLists, list_chunks
-
-if TYPE_CHECKING:  # the model imports the strategies; they only name it
-    from recommender.serving.service import Recommendation, Recommender
+from recommender.serving.model import FittedModel, Recommendation, with_items
 
 
 class Strategy:
@@ -31,7 +29,7 @@ class Strategy:
 
     name: ClassVar[str]
 
-    def __init__(self, model: Recommender) -> None:
+    def __init__(self, model: FittedModel) -> None:
         self.model = model
 
     def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
@@ -153,7 +151,7 @@ class Hybrid(Strategy):
 
         The same blend as at request time, of the same parts: items like the user's latest item,
         the user's text-profile list and collaborative list. It holds the answers for k up to
-        neighbours / 4, the largest k whose parts are the precomputed lists (see Recommender.pool()).
+        neighbours / 4, the largest k whose parts are the precomputed lists (see FittedModel.pool()).
         """
         m = self.model
         s, history = m.settings, m.history
@@ -202,7 +200,7 @@ class Ranked(Strategy):
     def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         m = self.model
         if m.ranked is None:
-            return m.hybrid(user_id, product_id, k)
+            return Hybrid(m).recommend(user_id, product_id, k)
         items, weights = m.items_and_weights(user_id)
         if len(items) == 0 and product_id is None:
             # The ranker learns from shoppers with a history and a product at hand: one with
@@ -231,13 +229,7 @@ class Ranked(Strategy):
 STRATEGY_CLASSES: tuple[type[Strategy], ...] = (Content, Collaborative, Hybrid, Popularity, Ranked)
 
 
-def with_items(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:
-    """The items and the given extra ones (None: none), as one array of rows."""
-    extra = [m for m in more if m is not None]
-    return np.concatenate([np.asarray(items, np.int32), np.asarray(extra, np.int32)])
-
-
-def _without_product(model: Recommender, answer, user_id, product_id, k):  # type: ignore[no-untyped-def]
+def _without_product(model: FittedModel, answer, user_id, product_id, k):  # type: ignore[no-untyped-def]
     """The user's answer one longer, with product_id (checked: 404 when unknown) taken out: a
     strategy that ignores the product still never offers it."""
     if product_id is None:
