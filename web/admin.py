@@ -11,12 +11,25 @@ from recommender.storage.catalog_changes import CatalogStore
 from recommender.storage.feedback import FeedbackStore
 from web import monitoring
 from web.auth import is_admin, require_admin
+from web.declare import answer, error, other, route
 from web.services import Services, current_model, services
 
 bp = Blueprint("admin", __name__)
 
+ADMIN_ONLY = {
+    "401": error("Missing or wrong admin token"),
+    "404": error("ADMIN_TOKEN is not set: the admin routes do not exist"),
+}
 
-@bp.get("/health")
+
+@route(
+    bp,
+    "GET",
+    "/health",
+    summary="The service is up: the model version, the cache's state, catalog and user counts, "
+    "whether a ranker was trained (and why not)",
+    responses={"200": answer("Up", "Health")},
+)
 def health() -> dict:
     svc, model = services(), current_model()
     return {
@@ -41,13 +54,27 @@ def _reload_status(svc: Services) -> dict:
     return status
 
 
-@bp.get("/metrics")
+@route(
+    bp,
+    "GET",
+    "/metrics",
+    summary="Request counts and latencies by route, cache hits and misses, feedback events stored "
+    "(Prometheus text format; under gunicorn, all workers added up)",
+    responses={"200": other("Prometheus text format", "text/plain")},
+)
 def metrics() -> Response:
     body, content_type = monitoring.exposition()
     return current_app.response_class(body, content_type=content_type)
 
 
-@bp.post("/admin/reload")
+@route(
+    bp,
+    "POST",
+    "/admin/reload",
+    summary="Rebuild the models from the CSVs and the stored feedback, in the background",
+    responses={"202": answer("Started, or already running", "Reload"), **ADMIN_ONLY},
+    security=("admin",),
+)
 def admin_reload() -> tuple[dict, int]:
     """Rebuild from the CSVs and all stored feedback in the background; every worker then switches."""
     svc = services()
@@ -57,7 +84,14 @@ def admin_reload() -> tuple[dict, int]:
     return {"status": state, "model_version": current_model().version, "reload": svc.reloader.status()}, 202
 
 
-@bp.get("/admin/reload")
+@route(
+    bp,
+    "GET",
+    "/admin/reload",
+    summary="The state of the last rebuild",
+    responses={"200": answer("The state", "Reload"), **ADMIN_ONLY},
+    security=("admin",),
+)
 def admin_reload_status() -> dict:
     svc = services()
     require_admin(svc.config)

@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Any
 
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest
 
 from recommender.errors import UnknownProductError
 from recommender.serving.live_catalog import LiveCatalog
 from recommender.serving.service import Recommendation, Recommender
 from recommender.serving.shelf import Answer, Filter, Request, shelve
 from recommender.storage.catalog_changes import Product
-from recommender.validation import id_control
-from web.params import MAX_FILTER_VALUES, MAX_ID_LENGTH, checked_id
+from web.declare import Param, choice, identifier, integer, listed
 from web.services import Services
 
 # The strategies an added product can reach users through, by its text.
 NEW_PRODUCT_STRATEGIES = ("content", "hybrid", "ranked")
+
+# The parameters the recommendation routes share (see declare.py).
+TOP_K = integer(
+    "top_k", lambda config: f"how many results, 1 to {config.max_top_k}", lambda c: c.max_top_k, 10
+)
+USER_ID = identifier("user_id", "the user")
+PRODUCT_ID = identifier("product_id", "the product")
+CATEGORY = listed(
+    "category",
+    "comma-separated categories (any case): results only from them; the list is refilled "
+    "from deeper in the answer, then from best sellers within them",
+)
+EXCLUDE = listed("exclude", "comma-separated product ids never returned (at most 500)")
+DETAILS = choice(
+    "details",
+    "1: each result also carries category, price, img_url and new (no interaction yet)",
+    ("0", "1", "true", "false"),
+    check=False,
+)
+FILTERS = (CATEGORY, EXCLUDE, DETAILS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,33 +54,12 @@ class Ask:
         """The query parameter, or None (MultiDict.get raises and catches an exception when it is absent)."""
         return self.args[name] if name in self.args else None
 
+    def value(self, param: Param) -> Any:
+        """The query parameter as its declaration checks it (400 with its message otherwise)."""
+        return param.parse(self.arg(param.name), self.svc.config)
+
     def top_k(self) -> int:
-        limit = self.svc.config.max_top_k
-        raw = self.arg("top_k")
-        if raw is None:
-            return min(10, limit)
-        try:
-            value = int(raw)
-        except ValueError:
-            raise BadRequest(f"top_k must be an integer from 1 to {limit}; got {raw!r}") from None
-        if not 1 <= value <= limit:
-            raise BadRequest(f"top_k must be from 1 to {limit}; got {value}")
-        return value
-
-    def weight(self, name: str, default: float) -> float:
-        raw = self.arg(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise BadRequest(f"{name} must be a number >= 0; got {raw!r}") from None
-        if not math.isfinite(value) or value < 0:
-            raise BadRequest(f"{name} must be a finite number >= 0; got {raw!r}")
-        return value
-
-    def id(self, name: str) -> str | None:
-        return checked_id(name, self.arg(name) or "") or None
+        return self.value(TOP_K)
 
     def product(self, product_id: str | None) -> str | None:
         """The product asked about, if the catalog (as it is now) has it; else 404."""
@@ -72,23 +69,11 @@ class Ask:
 
     def filter(self) -> Filter:
         """category= and exclude=: comma-separated lists."""
+        config = self.svc.config
+        categories = CATEGORY.parse(self.arg("category"), config)
         return Filter(
-            frozenset(c.casefold() for c in self._values("category")), frozenset(self._values("exclude"))
+            frozenset(c.casefold() for c in categories), frozenset(EXCLUDE.parse(self.arg("exclude"), config))
         )
-
-    def _values(self, name: str) -> list[str]:
-        raw = self.arg(name)
-        if not raw:
-            return []
-        values = [v.strip() for v in raw.split(",") if v.strip()]
-        if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_ID_LENGTH for v in values):
-            raise BadRequest(
-                f"{name} takes at most {MAX_FILTER_VALUES} comma-separated values "
-                f"of at most {MAX_ID_LENGTH} characters each"
-            )
-        if id_control(raw):
-            raise BadRequest(f"{name} holds a control character (such as NUL); none is allowed")
-        return values
 
     def shelve(
         self,
@@ -114,7 +99,7 @@ class Ask:
             deep=self.model.settings.neighbours,
         )
         found = shelve(self.live, request)
-        if self.arg("details") in ("1", "true"):  # what a page shows beside each title
+        if self.value(DETAILS) in ("1", "true"):  # what a page shows beside each title
             return {"results": [self._detailed(r) for r in found]}
         return results(found)
 

@@ -13,21 +13,24 @@ from recommender.experiments.ab_testing import new_recomm_id
 from recommender.serving.cache import digest
 from web import monitoring
 from web.ask import Ask
+from web.declare import Route
 from web.params import checked_id
 from web.services import Services, services
 
 
-def cached(*params: str, experiment: bool = False) -> Callable:
-    """Serve the view's JSON from Redis when the same path and `params` were answered before.
+def cached(experiment: bool = False) -> Callable[[Callable[..., dict], Route], Callable[..., Response]]:
+    """Serve the view's JSON from the cache when the same path and query were answered before.
 
-    The key is a digest of the route, the path, the listed query parameters as sent, and the
-    model version, so no two requests that could differ share an entry. Only answers are stored,
-    never errors. The stored JSON is sent as it is, with "source" and a new "recomm_id" put in
-    front (`experiment`: the answer is an A/B variant's, and its id names the variant).
+    The key is a digest of the route, the path, the route's declared query parameters as sent,
+    and the model version, so no two requests that could differ share an entry. Only answers are
+    stored, never errors. The stored JSON is sent as it is, with "source" and a new "recomm_id"
+    put in front (`experiment`: the answer is an A/B variant's, and its id names the variant).
+    Given to declare.route() as `through`.
     """
-    keyed = (*params, "category", "exclude", "details")  # every route's filters are in its key too
 
-    def decorator(view: Callable[..., dict]) -> Callable[..., Response]:
+    def decorator(view: Callable[..., dict], declared: Route) -> Callable[..., Response]:
+        keyed = declared.query
+
         @functools.wraps(view)
         def wrapper(**view_args: str) -> Response:
             svc = services()

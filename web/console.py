@@ -6,6 +6,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory
 
+from web.declare import in_path, other, route
+
 CONSOLE = Path(__file__).resolve().parent.parent / "console"  # the console's page, script and style
 # The console loads its own script and style, calls only this service, and shows product images
 # from wherever the catalog says they are.
@@ -17,14 +19,28 @@ CONSOLE_POLICY = (
 bp = Blueprint("console", __name__)
 
 
-@bp.get("/console")
-@bp.get("/console/<path:page>")
+@route(bp, "GET", "/console", summary="The console: overview", responses={"200": other("HTML", "text/html")})
+@route(
+    bp,
+    "GET",
+    "/console/<path:page>",
+    summary="The console's pages: products/<product_id>, users/<user_id>, experiment",
+    params=(in_path("page", "the rest of the address", checked=False),),
+    responses={"200": other("HTML", "text/html")},
+)
 def console_page(page: str = "") -> Response:
     """The console (one page; its script shows what the address asks for)."""
     return guarded(send_from_directory(CONSOLE, "index.html", max_age=0), CONSOLE_POLICY)
 
 
-@bp.get("/console/static/<path:name>")
+@route(
+    bp,
+    "GET",
+    "/console/static/<path:name>",
+    summary="The console's script and style",
+    params=(in_path("name", "the rest of the address", checked=False),),
+    responses={"200": other("a file", "text/html")},
+)
 def console_file(name: str) -> Response:
     return send_from_directory(CONSOLE, name, max_age=300)
 

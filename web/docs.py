@@ -7,25 +7,36 @@ from flask import Blueprint, Response, current_app
 from config import Config
 from web import openapi
 from web.console import guarded
-from web.params import MAX_BODY_BYTES, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH
+from web.declare import ROUTES, other, route
 from web.services import services
 
 bp = Blueprint("docs", __name__)
 
 
 def describe(config: Config) -> dict:
-    """The OpenAPI description of this app with this config and these limits."""
-    return openapi.spec(
-        config, id_length=MAX_ID_LENGTH, event_id_length=MAX_EVENT_ID_LENGTH, body_bytes=MAX_BODY_BYTES
-    )
+    """The OpenAPI description of every declared route, with this config's settings. The routes
+    are declared as their blueprints are imported, which the app factory does."""
+    return openapi.spec(config, ROUTES)
 
 
-@bp.get("/openapi.json")
+@route(
+    bp,
+    "GET",
+    "/openapi.json",
+    summary="This description",
+    responses={"200": {"description": "OpenAPI 3.1"}},
+)
 def openapi_document() -> dict:
     return describe(services().config)
 
 
-@bp.get("/docs")
+@route(
+    bp,
+    "GET",
+    "/docs",
+    summary="This description as a page",
+    responses={"200": other("HTML", "text/html")},
+)
 def docs() -> Response:
     page = current_app.response_class(openapi.page(describe(services().config)), mimetype="text/html")
     return guarded(page, openapi.PAGE_POLICY)

@@ -6,37 +6,65 @@ import logging
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app
-from werkzeug.exceptions import BadRequest
 
 from recommender.errors import FeedbackUnavailableError
 from recommender.experiments import ab_report
-from web.ask import NEW_PRODUCT_STRATEGIES, Ask
+from web.ask import FILTERS, NEW_PRODUCT_STRATEGIES, PRODUCT_ID, TOP_K, Ask
 from web.auth import require_token_if_set
 from web.caching import cached
+from web.declare import answer, error, identifier, route
 from web.services import current_model, services
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("experiments", __name__)
 
+SHOPPER = identifier("user_id", "the user", required=True)
 
-@bp.get("/recommend/ab")
-@cached("user_id", "product_id", "top_k", experiment=True)
+
+@route(
+    bp,
+    "GET",
+    "/recommend/ab",
+    through=cached(experiment=True),
+    summary=lambda config: (
+        "The answer of the user's A/B variant (MD5 of salt and user; variants "
+        + ", ".join(f"{name} ({weight:g})" for name, weight in config.ab_variants)
+        + "; the first is the control)"
+    ),
+    params=(SHOPPER, PRODUCT_ID, TOP_K, *FILTERS),
+    responses={
+        "200": answer("Recommendations, best first, and the user's variant", "VariantRecommendations"),
+        "404": error("Unknown product"),
+    },
+)
 def recommend_ab(ask: Ask) -> dict:
-    user_id = ask.id("user_id")
-    if user_id is None:
-        raise BadRequest("user_id is required")
+    user_id = ask.value(SHOPPER)
     variant = ask.variant or ask.svc.router.assign(user_id)  # assigned once, by @cached
     model = ask.model
     answer = lambda n, product: model.by_strategy(variant, user_id, product, n)  # noqa: E731
-    textual = variant == "content" and ask.id("product_id") is not None
-    found = ask.shelve(
-        answer, ask.id("product_id"), user_id, textual, new_products=variant in NEW_PRODUCT_STRATEGIES
-    )
+    product_id = ask.value(PRODUCT_ID)
+    textual = variant == "content" and product_id is not None
+    found = ask.shelve(answer, product_id, user_id, textual, new_products=variant in NEW_PRODUCT_STRATEGIES)
     return {"variant": variant, **found}
 
 
-@bp.get("/ab/report")
+@route(
+    bp,
+    "GET",
+    "/ab/report",
+    summary="The current experiment (AB_VARIANTS and AB_SALT): per variant, users exposed, "
+    "exposures, clicks, carts, purchases and revenue, counted after each user's first "
+    "exposure and from answers whose recomm_id the events quote; each variant against "
+    "the control (two-proportion z-test, lift with its 95% interval, users needed at "
+    "80% power); a sample-ratio check of the split",
+    responses={
+        "200": answer("The report", "ABReport"),
+        "401": error("ADMIN_TOKEN is set and the request does not carry it"),
+        "503": error("The feedback store is unavailable, retry"),
+    },
+    security=("", "admin"),
+)
 def ab_report_view() -> Response:
     """The current experiment's report (behind the admin token when one is set)."""
     svc = services()

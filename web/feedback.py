@@ -15,8 +15,9 @@ from recommender.errors import UnknownProductError
 from recommender.storage.feedback import ACTIONS, FeedbackEvent
 from web import monitoring
 from web.auth import bearer, require_token_if_set
+from web.declare import answer, body_choice, body_id, body_time, error, in_path, route
 from web.errors import error_response
-from web.params import MAX_CLOCK_SKEW, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, id_field, path_id, timestamp
+from web.params import MAX_BODY_BYTES, MAX_CLOCK_SKEW, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH
 from web.services import current_model, services
 
 USER_EVENTS = 20  # events GET /users/<id> shows
@@ -24,27 +25,47 @@ USER_EVENTS = 20  # events GET /users/<id> shows
 bp = Blueprint("feedback", __name__)
 
 
-@bp.post("/feedback")
+USER = body_id("user_id", "the user", required=True)
+PRODUCT = body_id("product_id", "the product", required=True)
+ACTION = body_choice("action", "what the user did", ACTIONS)
+TS = body_time("ts", "ISO 8601; default: now; from 1970-01-01 to 5 minutes ahead of the server's clock")
+RECOMM = body_id("recomm_id", "the recomm_id of the answer the event came from", limit=MAX_EVENT_ID_LENGTH)
+EVENT = body_id("event_id", "a retry with it is stored once", limit=MAX_EVENT_ID_LENGTH)
+
+
+@route(
+    bp,
+    "POST",
+    "/feedback",
+    summary="Store an interaction durably; it shapes the user's next answers",
+    body="Feedback",
+    fields=(USER, PRODUCT, ACTION, TS, RECOMM, EVENT),
+    responses={
+        "202": answer("Stored (committed)", "Received"),
+        "400": error("A malformed or out-of-range field"),
+        "401": error("EVENTS_TOKEN is set and the request does not carry it"),
+        "404": error("Unknown product"),
+        "413": error(f"Body over {MAX_BODY_BYTES} bytes"),
+        "429": error("Over the events limit per user_id or per client address"),
+        "503": error("The feedback store is unavailable: nothing was stored, retry"),
+    },
+    security=("", "events"),
+)
 def post_feedback() -> tuple[dict, int]:
     svc = services()
+    config = svc.config
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object: {"user_id", "product_id", "action", "ts"?}')
-    user_id = id_field(body, "user_id")
-    product_id = id_field(body, "product_id")
-    action = body.get("action")
-    if action not in ACTIONS:
-        raise BadRequest(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
+    user_id = USER.parse(body.get("user_id"), config)
+    product_id = PRODUCT.parse(body.get("product_id"), config)
+    action = ACTION.parse(body.get("action"), config)
     if not svc.live_catalog(current_model()).knows(product_id):
         raise UnknownProductError(product_id)
-    event_id = (
-        id_field(body, "event_id", limit=MAX_EVENT_ID_LENGTH) if body.get("event_id") is not None else None
-    )
-    recomm = (
-        id_field(body, "recomm_id", limit=MAX_EVENT_ID_LENGTH) if body.get("recomm_id") is not None else None
-    )
+    event_id = EVENT.parse(body.get("event_id"), config)
+    recomm = RECOMM.parse(body.get("recomm_id"), config)
     now = datetime.now(UTC).replace(tzinfo=None)
-    ts = timestamp(body["ts"]) if body.get("ts") is not None else now
+    ts = TS.parse(body.get("ts"), config) or now
     if ts > now + MAX_CLOCK_SKEW:  # a later time would become the log's end at the next rebuild
         raise BadRequest(f"ts is in the future: more than {MAX_CLOCK_SKEW} ahead of the server's clock")
     event = FeedbackEvent(
@@ -60,14 +81,30 @@ def post_feedback() -> tuple[dict, int]:
 ENDPOINT = f"{bp.name}.{post_feedback.__name__}"
 
 
-@bp.get("/users/<path:user_id>")
+SHOPPER = in_path("user_id", "the user")
+
+
+@route(
+    bp,
+    "GET",
+    "/users/<path:user_id>",
+    summary="The user's latest events (from the log the model was built on, and feedback stored "
+    "since), newest first, and their A/B variant",
+    params=(SHOPPER,),
+    responses={
+        "200": answer("The user", "User"),
+        "401": error("ADMIN_TOKEN is set and the request does not carry it"),
+        "404": error("A user never seen"),
+    },
+    security=("", "admin"),
+)
 def user_history(user_id: str) -> dict:
     """The user's latest events (from the log the model was built on, and stored since), newest
     first; behind the admin token when one is set (a shopper's history is theirs)."""
     svc = services()
     require_token_if_set(svc.config)
     model = current_model()
-    user_id = path_id(user_id, "user_id")
+    user_id = SHOPPER.parse(user_id, svc.config)
     live = svc.live_catalog(model)
     stored = svc.feedback.recent_of(user_id, USER_EVENTS)
     row = model.history.user_index.get(user_id)

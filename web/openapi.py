@@ -1,9 +1,8 @@
 """The API description served at /openapi.json (OpenAPI 3.1) and rendered at /docs.
 
-Written by hand, from the same settings the routes check (top_k's limit, the default hybrid
-weights, the A/B variants), so it states what this deployment accepts. A test compares its paths
-and methods with the app's routes. About 600 lines: every route's description, written out; the
-routes' query parameters are checked in web/ask.py and described here, each rule in both places.
+Rendered from the routes' declarations (web/declare.py): each route's address, parameters, body,
+answers and summary are declared beside its view, and the same declarations check the requests,
+so the description states what this deployment accepts. The answers' shapes are written here.
 """
 
 from __future__ import annotations
@@ -11,246 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+from collections.abc import Sequence
 from typing import Any
 
 from config import Config
-from recommender.serving.service import STRATEGIES
 from recommender.storage.catalog_changes import LIMITS
-from recommender.storage.feedback import ACTIONS
+from web.declare import Param, Route, error
 
 
-def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: int) -> dict[str, Any]:
-    """The description; the limits are the HTTP layer's own (web/docs.py passes them)."""
-    top_k = _query(
-        "top_k",
-        f"how many results, 1 to {config.max_top_k}",
-        {"type": "integer", "minimum": 1, "maximum": config.max_top_k, "default": min(10, config.max_top_k)},
-    )
-    text = {"type": "string", "maxLength": id_length}
-    count = {"type": "integer", "minimum": 1}
-    user = _query("user_id", f"the user (at most {id_length} characters)", text)
-    product = _query("product_id", f"the product (at most {id_length} characters)", text)
-    recommendations = _answer("Recommendations, best first", "Recommendations")
-    with_variant = _answer("Recommendations, best first, and the user's variant", "VariantRecommendations")
-    variants = ", ".join(f"{name} ({weight:g})" for name, weight in config.ab_variants)
-    filters = [
-        _query(
-            "category",
-            "comma-separated categories (any case): results only from them; the list is refilled "
-            "from deeper in the answer, then from best sellers within them",
-            {"type": "string"},
-        ),
-        _query("exclude", "comma-separated product ids never returned (at most 500)", {"type": "string"}),
-        _query(
-            "details",
-            "1: each result also carries category, price, img_url and new (no interaction yet)",
-            {"type": "string", "enum": ["0", "1", "true", "false"]},
-        ),
-    ]
-    paths = {
-        "/health": {
-            "get": _operation(
-                "The service is up: the model version, the cache's state, catalog and user counts, "
-                "whether a ranker was trained (and why not)",
-                responses={"200": _answer("Up", "Health")},
-            )
-        },
-        "/recommend/content/{product_id}": {
-            "get": _operation(
-                "Products most like this one by their text, never the product itself",
-                [_path("product_id", "the product"), top_k, *filters],
-                {"200": recommendations, "404": _error("Unknown product")},
-            )
-        },
-        "/recommend/user/{user_id}": {
-            "get": _operation(
-                "Items for this user that they do not have yet, ordered by the learned ranker when the "
-                "model has one (else by the collaborative model); what sells for a user never seen",
-                [
-                    _path("user_id", "the user"),
-                    top_k,
-                    _query(
-                        "strategy",
-                        "answer with this strategy instead of the default "
-                        "(ranked when trained, else collaborative)",
-                        {
-                            "type": "string",
-                            "enum": list(STRATEGIES),
-                        },
-                    ),
-                    *filters,
-                ],
-                {"200": recommendations},
-            )
-        },
-        "/recommend/hybrid": {
-            "get": _operation(
-                "A blend of items like the product (content) and items for the user (collaborative); "
-                "give user_id, product_id or both. Each list is scaled to [0, 1] before weighting. "
-                "With user_id, no weights, and no product_id or the user's latest item, a model with a "
-                "trained ranker answers with the user's ranked list instead.",
-                [
-                    user,
-                    product,
-                    top_k,
-                    _weight("w_content", "weight of the content part", config.hybrid_w_content),
-                    _weight("w_cf", "weight of the collaborative part", config.hybrid_w_cf),
-                    *filters,
-                ],
-                {"200": recommendations, "404": _error("Unknown product")},
-            )
-        },
-        "/recommend/ab": {
-            "get": _operation(
-                f"The answer of the user's A/B variant (MD5 of salt and user; variants {variants}; "
-                "the first is the control)",
-                [{**user, "required": True}, product, top_k, *filters],
-                {"200": with_variant, "404": _error("Unknown product")},
-            )
-        },
-        "/products": {
-            "get": _operation(
-                "Search the catalog: products whose title holds every word of q (any case), best "
-                "sellers first; withdrawn products left out; an empty q gives the best sellers",
-                [
-                    _query(
-                        "q",
-                        "words of the title (at most 200 characters)",
-                        {**text, "maxLength": 200},
-                    ),
-                    _query(
-                        "limit",
-                        "how many, 1 to 100",
-                        {**count, "maximum": 100, "default": 20},
-                    ),
-                ],
-                {"200": _answer("Matching products", "ProductList")},
-            )
-        },
-        "/users/{user_id}": {
-            "get": {
-                **_operation(
-                    "The user's latest events (from the log the model was built on, and feedback stored "
-                    "since), newest first, and their A/B variant",
-                    [_path("user_id", "the user")],
-                    {
-                        "200": _answer("The user", "User"),
-                        "401": _error("ADMIN_TOKEN is set and the request does not carry it"),
-                        "404": _error("A user never seen"),
-                    },
-                ),
-                "security": [{}, {"admin": []}],
-            }
-        },
-        "/console": {"get": _page("The console: overview")},
-        "/console/{page}": {
-            "get": _page(
-                "The console's pages: products/<product_id>, users/<user_id>, experiment", parameter="page"
-            )
-        },
-        "/console/static/{name}": {"get": _page("The console's script and style", "a file", "name")},
-        "/products/{product_id}": {
-            "get": _operation(
-                "The product as it is served now (fields changed through this API included)",
-                [_path("product_id", "the product")],
-                {"200": _answer("The product", "Product"), "404": _error("Unknown product")},
-            ),
-            "put": {
-                **_operation(
-                    "Add or replace a product (admin): stored durably, then served by every worker and "
-                    "replica within a second; its text places it among similar products",
-                    [_path("product_id", "the product")],
-                    {
-                        "200": _answer("Replaced", "ProductChange"),
-                        "201": _answer("Added", "ProductChange"),
-                        "401": _error("Missing or wrong admin token"),
-                        "404": _error("ADMIN_TOKEN is not set: the catalog routes do not exist"),
-                        "503": _error("The database is unavailable: nothing was stored, retry"),
-                    },
-                ),
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProductBody"}}},
-                },
-                "security": [{"admin": []}],
-            },
-            "delete": {
-                **_operation(
-                    "Withdraw a product (admin): no answer contains it from the next second on; its "
-                    "history still counts. A PUT with available true brings it back",
-                    [_path("product_id", "the product")],
-                    {
-                        "200": _answer("Withdrawn", "ProductChange"),
-                        "401": _error("Missing or wrong admin token"),
-                        "404": _error("Unknown product, or ADMIN_TOKEN is not set"),
-                        "503": _error("The database is unavailable: nothing was stored, retry"),
-                    },
-                ),
-                "security": [{"admin": []}],
-            },
-        },
-        "/ab/report": {
-            "get": {
-                **_operation(
-                    "The current experiment (AB_VARIANTS and AB_SALT): per variant, users exposed, "
-                    "exposures, clicks, carts, purchases and revenue, counted after each user's first "
-                    "exposure and from answers whose recomm_id the events quote; each variant against "
-                    "the control (two-proportion z-test, lift with its 95% interval, users needed at "
-                    "80% power); a sample-ratio check of the split",
-                    responses={
-                        "200": _answer("The report", "ABReport"),
-                        "401": _error("ADMIN_TOKEN is set and the request does not carry it"),
-                        "503": _error("The feedback store is unavailable, retry"),
-                    },
-                ),
-                "security": [{}, {"admin": []}],
-            }
-        },
-        "/feedback": {
-            "post": {
-                **_operation(
-                    "Store an interaction durably; it shapes the user's next answers",
-                    responses={
-                        "202": _answer("Stored (committed)", "Received"),
-                        "401": _error("EVENTS_TOKEN is set and the request does not carry it"),
-                        "404": _error("Unknown product"),
-                        "413": _error(f"Body over {body_bytes} bytes"),
-                        "429": _error("Over the events limit per user_id or per client address"),
-                        "503": _error("The feedback store is unavailable: nothing was stored, retry"),
-                    },
-                ),
-                "security": [{}, {"events": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Feedback"}}},
-                },
-            }
-        },
-        "/admin/reload": {
-            "post": _admin(
-                "Rebuild the models from the CSVs and the stored feedback, in the background",
-                "202",
-                "Started, or already running",
-            ),
-            "get": _admin("The state of the last rebuild", "200", "The state"),
-        },
-        "/openapi.json": {
-            "get": _operation("This description", responses={"200": {"description": "OpenAPI 3.1"}})
-        },
-        "/metrics": {
-            "get": _operation(
-                "Request counts and latencies by route, cache hits and misses, feedback events stored "
-                "(Prometheus text format; under gunicorn, all workers added up)",
-                responses={"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
-            )
-        },
-        "/docs": {
-            "get": _operation(
-                "This description as a page",
-                responses={"200": {"description": "HTML", "content": {"text/html": {}}}},
-            )
-        },
-    }
+def spec(config: Config, routes: Sequence[Route]) -> dict[str, Any]:
+    """The description of the declared `routes` (declare.ROUTES), with this deployment's settings."""
+    paths: dict[str, dict[str, Any]] = {}
+    schemas = _schemas()
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, config)
+        if route.fields:  # a body declared field by field: its schema comes from the fields
+            schemas[route.body] = _object(route.fields, config)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -262,12 +37,35 @@ def spec(config: Config, *, id_length: int, event_id_length: int, body_bytes: in
         },
         "paths": paths,
         "components": {
-            "schemas": _schemas(event_id_length),
+            "schemas": schemas,
             "securitySchemes": {
                 "admin": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},
                 "events": {"type": "http", "scheme": "bearer", "description": "EVENTS_TOKEN"},
             },
         },
+    }
+
+
+def _operation(route: Route, config: Config) -> dict[str, Any]:
+    summary = route.summary(config) if callable(route.summary) else route.summary
+    parameters = [p.described(config) for p in route.params]
+    responses = dict(route.responses)
+    if any(p.checked for p in route.params):
+        responses.setdefault("400", error("A malformed or out-of-range parameter"))
+    operation: dict[str, Any] = {"summary": summary, "parameters": parameters, "responses": responses}
+    if route.body is not None:
+        schema = {"$ref": f"#/components/schemas/{route.body}"}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    if route.security:
+        operation["security"] = [{name: []} if name else {} for name in route.security]
+    return operation
+
+
+def _object(fields: Sequence[Param], config: Config) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [f.name for f in fields if f.required],
+        "properties": {f.name: f.schema(config) for f in fields},
     }
 
 
@@ -319,68 +117,7 @@ def page(document: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _operation(
-    summary: str, parameters: list[dict[str, Any]] | None = None, responses: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    answers = dict(responses or {})
-    if parameters:
-        answers.setdefault("400", _error("A malformed or out-of-range parameter"))
-    return {"summary": summary, "parameters": parameters or [], "responses": answers}
-
-
-def _page(summary: str, what: str = "HTML", parameter: str | None = None) -> dict[str, Any]:
-    parameters = [_path(parameter, "the rest of the address")] if parameter else None
-    page = _operation(summary, parameters, {"200": {"description": what, "content": {"text/html": {}}}})
-    page["responses"].pop("400", None)
-    return page
-
-
-def _admin(summary: str, code: str, description: str) -> dict[str, Any]:
-    return {
-        **_operation(
-            summary,
-            responses={
-                code: _answer(description, "Reload"),
-                "401": _error("Missing or wrong admin token"),
-                "404": _error("ADMIN_TOKEN is not set: the admin routes do not exist"),
-            },
-        ),
-        "security": [{"admin": []}],
-    }
-
-
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-
-def _path(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
-def _weight(name: str, description: str, default: float) -> dict[str, Any]:
-    return _query(
-        name, f"{description}, a finite number >= 0", {"type": "number", "minimum": 0, "default": default}
-    )
-
-
-def _answer(description: str, schema: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _answer(description, "Error")
-
-
-def _schemas(event_id_length: int) -> dict[str, Any]:
+def _schemas() -> dict[str, Any]:
     def strings(*names: str) -> dict[str, Any]:
         return {name: {"type": "string"} for name in names}
 
@@ -429,29 +166,6 @@ def _schemas(event_id_length: int) -> dict[str, Any]:
                 "reload": {"type": "object"},
                 "built": {"type": "object", "description": "at, seconds, interactions"},
                 "feedback_store": {"type": "string", "enum": ["ok", "unavailable", "unknown"]},
-            },
-        },
-        "Feedback": {
-            "type": "object",
-            "required": ["user_id", "product_id", "action"],
-            "properties": {
-                **strings("user_id", "product_id"),
-                "action": {"type": "string", "enum": list(ACTIONS)},
-                "ts": {
-                    "type": "string",
-                    "description": "ISO 8601; default: now; "
-                    "from 1970-01-01 to 5 minutes ahead of the server's clock",
-                },
-                "recomm_id": {
-                    "type": "string",
-                    "maxLength": event_id_length,
-                    "description": "the recomm_id of the answer the event came from",
-                },
-                "event_id": {
-                    "type": "string",
-                    "maxLength": event_id_length,
-                    "description": "a retry with it is stored once",
-                },
             },
         },
         "Received": {"type": "object", "properties": strings("status")},
