@@ -202,21 +202,24 @@ def main() -> None:
         for route_list in paths.values():
             for path in route_list:  # fill the cache first
                 urllib.request.urlopen(f"http://127.0.0.1:{cached_port}{path}").read()
-        plan = [("bare Flask /health", bare_port, ["/health"]), ("service /health", port, ["/health"])]
-        plan += [(f"{route} (uncached)", port, route_list) for route, route_list in paths.items()]
+        plan = [[("bare Flask /health", bare_port, ["/health"])], [("service /health", port, ["/health"])]]
+        plan += [[(f"{route} (uncached)", port, route_list)] for route, route_list in paths.items()]
+        if args.against is not None:  # each row beside the same row of the other checkout
+            for group in plan[1:]:
+                name, _, row_paths = group[0]
+                group.append((f"against: {name}", against_port, row_paths))
         ab = paths["/recommend/ab"]
-        plan += [("/recommend/ab (uncached, exposures not recorded)", unrecorded_port, ab)]
-        plan += [(f"{route} (cached)", cached_port, route_list) for route, route_list in paths.items()]
-        if args.against is not None:
-            plan += [("against: service /health", against_port, ["/health"])]
-            plan += [(f"against: {route} (uncached)", against_port, p) for route, p in paths.items()]
+        plan += [[("/recommend/ab (uncached, exposures not recorded)", unrecorded_port, ab)]]
+        plan += [[(f"{route} (cached)", cached_port, route_list)] for route, route_list in paths.items()]
         # Every row once per round, the rounds one after the other: a slow spell of a shared
         # machine then touches every row alike, and the median of each row ignores one bad round.
-        runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in plan}
+        # Rows measured side by side swap places every round.
+        runs: dict[str, list[dict[str, float]]] = {name: [] for group in plan for name, _, _ in group}
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number} of {args.rounds}", file=sys.stderr)
-            for name, row_port, row_paths in plan:
-                runs[name].append(wrk(row_port, row_paths, args.duration, args.connections))
+            for group in plan:
+                for name, row_port, row_paths in group if round_number % 2 else reversed(group):
+                    runs[name].append(wrk(row_port, row_paths, args.duration, args.connections))
         facts = {"ready_seconds": service.ready_seconds, "peak_gb": service.peak_gb}
     built = versions(Path(env["ARTIFACTS_DIR"])) - saved_before
     delete_keys(redis_url, prefix)
