@@ -30,14 +30,15 @@ def cached(experiment: bool = False) -> Callable[[Callable[..., dict], Route], C
 
     def decorator(view: Callable[..., dict], declared: Route) -> Callable[..., Response]:
         keyed = declared.query
+        in_path = [p for p in declared.params if p.where == "path"]
 
         @functools.wraps(view)
         def wrapper(**view_args: str) -> Response:
             svc = services()
             model = g.model = svc.live.current()  # pinned: a reload never splits one request
             query = request.args
-            for name, value in view_args.items():  # the path's id, checked as the query's are
-                checked_id(name, value)
+            for param in in_path:  # the path's id, checked as declared
+                param.parse(view_args[param.name], svc.config)
             user_id = view_args.get("user_id") or (
                 checked_id("user_id", query["user_id"]) if "user_id" in query else None
             )

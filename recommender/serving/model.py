@@ -18,7 +18,7 @@ from recommender.models.collaborative import ItemItemModel
 from recommender.models.content_based import TextSpace
 from recommender.models.hybrid import Scored
 from recommender.models.merging import gather, top_n
-from recommender.models.neighbours import Neighbours, UserLists, empty_lists
+from recommender.models.neighbours import Neighbours, UserLists
 from recommender.models.popularity import Popularity
 from recommender.ranking.ranked import RankedModel
 from recommender.serving.fitting import ModelSettings
@@ -34,6 +34,10 @@ class Recommendation:
 
 class FittedModel:
     """Fitted models over one catalog and one interaction log."""
+
+    # Each user's hybrid answer without a product, at the default weights: blended by Recommender
+    # once its strategies exist (or loaded from artifacts).
+    user_hybrid: UserLists
 
     def __init__(
         self,
@@ -62,8 +66,6 @@ class FittedModel:
         self.ranker_reason = ranker_reason  # "trained", or why the hybrid answers for it
         self.unseen = popularity.scores == 0  # products nobody has interacted with yet
         self.any_unseen = bool(self.unseen.any())
-        # Each user's hybrid answer without a product, at the default weights (Recommender blends it).
-        self.user_hybrid = empty_lists(history.n_users)
         self.version = version
         self.text = text  # the products' text vectors, and what embeds a new product's text
         # Feedback stored since the build; whoever holds the store keeps it current (apply()).

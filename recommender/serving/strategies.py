@@ -12,6 +12,7 @@ so a model loaded from artifacts and one just built answer alike.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -24,7 +25,7 @@ from recommender.models.neighbours import CHUNK_ROWS, Neighbours, UserLists, lis
 from recommender.serving.model import FittedModel, Recommendation, with_items
 
 
-class Strategy:
+class Strategy(ABC):
     """One way of answering; `name` is what the routes, the A/B router and the evaluation call it."""
 
     name: ClassVar[str]
@@ -32,8 +33,9 @@ class Strategy:
     def __init__(self, model: FittedModel) -> None:
         self.model = model
 
+    @abstractmethod
     def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
-        raise NotImplementedError
+        """At most k products for the user, best first (see the module's docstring)."""
 
 
 class Content(Strategy):
