@@ -50,15 +50,15 @@ def test_a_retried_event_id_is_stored_once(tmp_path):
 
 
 def test_a_database_away_at_start_is_used_once_it_is_there(tmp_path, monkeypatch):
-    from recommender.storage import feedback
+    from recommender.storage import schema
 
-    real_create_all = feedback.metadata.create_all
+    real_upgrade = schema.upgrade
     away = sa.exc.OperationalError("CREATE TABLE", {}, Exception("connection refused"))
-    monkeypatch.setattr(feedback.metadata, "create_all", lambda engine: (_ for _ in ()).throw(away))
+    monkeypatch.setattr(schema, "upgrade", lambda engine: (_ for _ in ()).throw(away))
     store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")  # starts anyway
     with pytest.raises(FeedbackUnavailableError):
         store.add(EVENT)
-    monkeypatch.setattr(feedback.metadata, "create_all", real_create_all)  # the database is back
+    monkeypatch.setattr(schema, "upgrade", real_upgrade)  # the database is back
     assert store.add(EVENT) is True and store.count() == 1
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from recommender.data.data_loader import Catalog
 from recommender.errors import FeedbackUnavailableError
+from recommender.storage import schema
 from recommender.storage.feedback import in_id_order, metadata
 from recommender.validation import text_control
 
@@ -152,7 +153,7 @@ class CatalogStore:
 
     def _create_table(self) -> None:
         if not self._table_ready:
-            metadata.create_all(self.engine, tables=[changes_table])
+            schema.ready(self.engine)
             self._table_ready = True
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from recommender.storage import schema
 from recommender.storage.feedback import metadata
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class ExposureLog:
             )  # one order: no deadlock between writers
         ]
         if not self._table_ready:
-            metadata.create_all(self.engine, tables=[table])
+            schema.ready(self.engine)
             self._table_ready = True
         with self.engine.begin() as conn:
             conn.execute(upsert, rows)

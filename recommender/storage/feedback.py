@@ -10,14 +10,14 @@ import threading
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 
 from recommender.errors import FeedbackUnavailableError
 from recommender.experiments.ab_testing import parse_recomm_id
+from recommender.storage import schema
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ class FeedbackStore:
 
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
-        if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = _engine(url)
+        self.engine = schema.engine_for(url)
         # Connections must not cross a fork (gunicorn's preload): each child opens its own.
         this = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: (store := this()) and store._after_fork())
@@ -197,21 +195,9 @@ class FeedbackStore:
         self._readers = threading.local()
 
     def _create_table(self) -> None:
-        """Create the table if needed (also when the database was away at start), and add the
-        columns a table made by an earlier release lacks."""
+        """Bring the database's schema up to date (also when the database was away at start)."""
         if not self._table_ready:
-            metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                have = {c["name"] for c in sa.inspect(conn).get_columns("feedback")}
-                for column in feedback_table.columns:
-                    if column.name not in have:
-                        kind = column.type.compile(dialect=conn.dialect)
-                        conn.execute(sa.text(f"ALTER TABLE feedback ADD COLUMN {column.name} {kind}"))
-                        log.info("feedback table: added column %s", column.name)
-                for index in feedback_table.indexes:
-                    index.create(conn, checkfirst=True)
-                if "ab_variant" not in have:  # events stored with a recomm_id before the column existed
-                    _fill_ab_fields(conn)
+            schema.ready(self.engine)
             self._table_ready = True
 
     def _stored(self, event_id: str) -> bool:
@@ -246,34 +232,3 @@ def _id_order_key(table: str) -> int:
 def _ab_fields(recomm_id: str | None) -> dict[str, str | None]:
     named = parse_recomm_id(recomm_id) if recomm_id else None
     return {"ab_experiment": named[0] if named else None, "ab_variant": named[1] if named else None}
-
-
-def _fill_ab_fields(conn: sa.Connection) -> None:
-    c = feedback_table.c
-    rows = conn.execute(sa.select(c.id, c.recomm_id).where(c.recomm_id.is_not(None))).all()
-    updates = [{"row": row_id, **_ab_fields(recomm)} for row_id, recomm in rows if parse_recomm_id(recomm)]
-    if updates:
-        set_ab = (
-            feedback_table.update()
-            .where(c.id == sa.bindparam("row"))
-            .values(ab_experiment=sa.bindparam("ab_experiment"), ab_variant=sa.bindparam("ab_variant"))
-        )
-        conn.execute(set_ab, updates)
-        log.info("feedback table: %d earlier events now name their A/B variant", len(updates))
-
-
-def _engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-    @sa.event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        # WAL lets readers and one writer work at once; FULL sync makes a commit survive power loss.
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    return engine
