@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+MAX_ID_LENGTH = 256  # a user or product id, in characters: what every id column holds
+MAX_EVENT_ID_LENGTH = 128  # a client's own id for an event
 ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, LF and CR allowed
 

@@ -6,11 +6,9 @@ from datetime import timedelta
 
 from werkzeug.exceptions import BadRequest
 
-from recommender.validation import id_control
+from recommender.validation import MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, id_control
 
 MAX_BODY_BYTES = 1024 * 1024
-MAX_ID_LENGTH = 256
-MAX_EVENT_ID_LENGTH = 128
 MAX_FILTER_VALUES = 500  # category= and exclude= values per request
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the server's clock an event's ts may be
 

@@ -1,0 +1,138 @@
+"""The store's event log and catalog in the database: tables `interactions` and `products`.
+
+Rows arrive in batches (ingestion); each batch is one transaction, so a job killed part-way leaves
+whole batches stored. Each interaction carries a key made from the event (its event_id, else its
+content) and the table holds a key once: storing the same rows again stores nothing new. On
+PostgreSQL a batch goes through COPY into a temporary table, then into the log in one statement;
+on SQLite through one prepared insert run over the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from recommender.data.event_files import Interaction
+from recommender.storage.catalog_changes import Product
+from recommender.storage.feedback import metadata
+
+INGESTED = "ingest"  # the source of rows stored by ingestion
+
+interactions_table = sa.Table(
+    "interactions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("product_id", sa.String(256), nullable=False),
+    sa.Column("interaction_type", sa.String(32), nullable=False),
+    sa.Column("ts", sa.DateTime, nullable=False),  # UTC, naive
+    sa.Column("event_id", sa.String(128), nullable=True),
+    sa.Column("source", sa.String(16), nullable=False),  # "ingest", or "feedback" for posted events
+    sa.Column("row_key", sa.String(32), nullable=False, unique=True),
+)
+
+products_table = sa.Table(
+    "products",
+    metadata,
+    sa.Column("product_id", sa.String(256), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("price", sa.Float, nullable=True),
+    sa.Column("img_url", sa.Text, nullable=False),
+    sa.Column("available", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+INTERACTION_FIELDS = ("user_id", "product_id", "interaction_type", "ts", "event_id", "source", "row_key")
+PRODUCT_FIELDS = (
+    "product_id",
+    "title",
+    "category",
+    "description",
+    "price",
+    "img_url",
+    "available",
+    "updated_at",
+)
+CHANGED_FIELDS = PRODUCT_FIELDS[1:-1]  # a product is stored again only when one of these differs
+
+
+class UnsupportedDatabase(ValueError):
+    """Ingestion writes through PostgreSQL's COPY or SQLite's bulk insert; another database was named."""
+
+
+def store_interactions(engine: Engine, rows: Sequence[Interaction], source: str = INGESTED) -> int:
+    """Store one batch in one transaction; how many of its rows were not stored before."""
+    values = [(r.user_id, r.product_id, r.interaction_type, r.ts, r.event_id, source, r.key) for r in rows]
+    columns = ", ".join(INTERACTION_FIELDS)
+    into_log = (
+        f"INSERT INTO interactions ({columns}) SELECT {columns} FROM {{rows}} WHERE true "
+        "ON CONFLICT (row_key) DO NOTHING"
+    )
+    return _store(engine, "interactions", INTERACTION_FIELDS, values, into_log)
+
+
+def store_products(engine: Engine, rows: Sequence[Product]) -> int:
+    """Store one batch of products in one transaction, each replacing the stored record of its id;
+    how many were new or changed (a later row of the same id wins)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    latest = {p.product_id: p for p in rows}
+    values = [
+        (p.product_id, p.title, p.category, p.description, p.price, p.img_url, p.available, now)
+        for p in latest.values()
+    ]
+    columns = ", ".join(PRODUCT_FIELDS)
+    updates = ", ".join(f"{f} = excluded.{f}" for f in PRODUCT_FIELDS[1:])
+    into_catalog = (
+        f"INSERT INTO products ({columns}) SELECT {columns} FROM {{rows}} WHERE true "
+        f"ON CONFLICT (product_id) DO UPDATE SET {updates} WHERE {{changed}}"
+    )
+    return _store(engine, "products", PRODUCT_FIELDS, values, into_catalog)
+
+
+def _store(engine: Engine, table: str, fields: tuple[str, ...], values: list[tuple], statement: str) -> int:
+    if not values:
+        return 0
+    dialect = engine.dialect.name
+    with engine.begin() as conn:
+        driver = conn.connection.driver_connection
+        if dialect == "postgresql":
+            return _copy_then_insert(driver, table, fields, values, statement)
+        if dialect == "sqlite":
+            return _insert_many(driver, fields, values, statement)
+    raise UnsupportedDatabase(f"ingestion needs PostgreSQL or SQLite; the database is {dialect}")
+
+
+def _copy_then_insert(
+    driver, table: str, fields: tuple[str, ...], values: list[tuple], statement: str
+) -> int:  # type: ignore[no-untyped-def]
+    changed = " OR ".join(f"products.{f} IS DISTINCT FROM excluded.{f}" for f in CHANGED_FIELDS)
+    with driver.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE batch ON COMMIT DROP AS "
+            f"SELECT {', '.join(fields)} FROM {table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY batch ({', '.join(fields)}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+        cursor.execute(statement.format(rows="batch", changed=changed))
+        return int(cursor.rowcount)
+
+
+def _insert_many(driver, fields: tuple[str, ...], values: list[tuple], statement: str) -> int:  # type: ignore[no-untyped-def]
+    changed = " OR ".join(f"products.{f} IS NOT excluded.{f}" for f in CHANGED_FIELDS)
+    placeholders = ", ".join("?" for _ in fields)
+    named = ", ".join(f"column{i + 1} AS {f}" for i, f in enumerate(fields))
+    rows = f"(SELECT {named} FROM (VALUES ({placeholders})))"
+    before = driver.total_changes
+    driver.executemany(statement.format(rows=rows, changed=changed), [_sqlite_row(row) for row in values])
+    return int(driver.total_changes - before)
+
+
+def _sqlite_row(row: tuple) -> tuple:
+    """Times as SQLAlchemy writes them to SQLite (text), so its reads parse them back."""
+    return tuple(v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for v in row)
