@@ -226,7 +226,7 @@ def test_catalog_changes_committed_out_of_id_order_still_reach_every_worker(post
     holder = store.engine.connect()
     transaction = holder.begin()
     from recommender.storage.catalog_changes import changes_table
-    from recommender.storage.feedback import in_id_order
+    from recommender.storage.schema import in_id_order
 
     in_id_order(holder, changes_table)
     holder.execute(

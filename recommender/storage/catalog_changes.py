@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 from recommender.data.data_loader import Catalog
 from recommender.errors import FeedbackUnavailableError
 from recommender.storage import schema
-from recommender.storage.feedback import in_id_order, metadata
 from recommender.validation import text_control
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ LIMITS = {"title": 1000, "category": 256, "description": 20_000, "img_url": 2048
 
 changes_table = sa.Table(
     "catalog_changes",
-    metadata,
+    schema.metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("product_id", sa.String(256), nullable=False, index=True),
     sa.Column("title", sa.Text, nullable=False),
@@ -124,7 +123,7 @@ class CatalogStore:
         try:
             self._create_table()
             with self.engine.begin() as conn:
-                in_id_order(conn, changes_table)
+                schema.in_id_order(conn, changes_table)
                 return int(conn.execute(changes_table.insert().values(**row)).inserted_primary_key[0])
         except sa.exc.SQLAlchemyError as exc:
             log.error("catalog change not stored: %s", exc)

@@ -16,14 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from recommender.data.event_files import Interaction
+from recommender.storage import schema
 from recommender.storage.catalog_changes import Product
-from recommender.storage.feedback import metadata
 
 INGESTED = "ingest"  # the source of rows stored by ingestion
 
 interactions_table = sa.Table(
     "interactions",
-    metadata,
+    schema.metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("user_id", sa.String(256), nullable=False),
     sa.Column("product_id", sa.String(256), nullable=False),
@@ -36,7 +36,7 @@ interactions_table = sa.Table(
 
 products_table = sa.Table(
     "products",
-    metadata,
+    schema.metadata,
     sa.Column("product_id", sa.String(256), primary_key=True),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("category", sa.Text, nullable=False),

@@ -24,7 +24,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from recommender.storage import schema
-from recommender.storage.feedback import metadata
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ FLUSH_SECONDS = 1.0
 
 exposures_table = sa.Table(
     "ab_exposures",
-    metadata,
+    schema.metadata,
     sa.Column("experiment", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.String(256), primary_key=True),
     sa.Column("variant", sa.String(64), nullable=False),

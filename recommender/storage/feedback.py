@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 import os
 import threading
@@ -27,10 +25,9 @@ ACTIONS = ("view", "clicked", "add_to_cart", "purchase")
 EARLIEST_TS = datetime(1970, 1, 1)
 LATEST_TS_AHEAD = timedelta(days=1)
 
-metadata = sa.MetaData()
 feedback_table = sa.Table(
     "feedback",
-    metadata,
+    schema.metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("user_id", sa.String(256), nullable=False, index=True),
     sa.Column("product_id", sa.String(256), nullable=False),
@@ -112,7 +109,7 @@ class FeedbackStore:
             raise FeedbackUnavailableError("the feedback store is unavailable; retry later") from exc
 
     def _insert(self, conn: sa.Connection, event: FeedbackEvent) -> None:
-        in_id_order(conn, feedback_table)
+        schema.in_id_order(conn, feedback_table)
         conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
 
     def events_after(self, last_id: int) -> list[tuple[int, str, str, str, datetime]]:
@@ -208,25 +205,6 @@ class FeedbackStore:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(feedback_table)).scalar_one())
-
-
-def in_id_order(conn: sa.Connection, table: sa.Table) -> None:
-    """Make the transaction's new rows of `table` commit in the order of their ids.
-
-    Readers ask for the rows after the last id they applied. On PostgreSQL ids come from a
-    sequence when a row is inserted, and a transaction that took id 11 may commit after one that
-    took 12: a reader that saw 12 would never see 11. Writers therefore take turns, through a
-    lock held until their commit (PostgreSQL's transaction-level advisory lock; each insert is
-    one short transaction). SQLite has one writer at a time already.
-    """
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_id_order_key(table.name))))
-
-
-@functools.cache
-def _id_order_key(table: str) -> int:
-    """The advisory-lock key of a table's writers: fixed, and shared by every process."""
-    return int.from_bytes(hashlib.sha256(f"recsys.ids.{table}".encode()).digest()[:8], "big", signed=True)
 
 
 def _ab_fields(recomm_id: str | None) -> dict[str, str | None]:

@@ -1,4 +1,4 @@
-"""The service's database: its engine, and its schema kept by Alembic migrations.
+"""The service's database: its engine, its tables' metadata, and its schema kept by Alembic migrations.
 
 Every store upgrades the schema before its first use (`ready`), so a database made by an earlier
 release is brought up to date at start; `alembic upgrade head` from the repository root does the
@@ -8,6 +8,7 @@ same by hand. The migrations are in `migrations/versions/`, one file per change.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Tries of an upgrade that meets another process upgrading the same database at the same moment.
 UPGRADE_TRIES = 3
+
+metadata = sa.MetaData()  # every table the service reads and writes
 
 _upgraded: set[str] = set()  # the databases this process has brought to the latest revision
 _upgrading = threading.Lock()
@@ -99,3 +102,22 @@ def revision(engine: Engine) -> str | None:
 
 def _lock_key() -> int:
     return int.from_bytes(hashlib.sha256(b"recsys.schema").digest()[:8], "big", signed=True)
+
+
+def in_id_order(conn: sa.Connection, table: sa.Table) -> None:
+    """Make the transaction's new rows of `table` commit in the order of their ids.
+
+    Readers ask for the rows after the last id they applied. On PostgreSQL ids come from a
+    sequence when a row is inserted, and a transaction that took id 11 may commit after one that
+    took 12: a reader that saw 12 would never see 11. Writers therefore take turns, through a
+    lock held until their commit (PostgreSQL's transaction-level advisory lock; each insert is
+    one short transaction). SQLite has one writer at a time already.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_id_order_key(table.name))))
+
+
+@functools.cache
+def _id_order_key(table: str) -> int:
+    """The advisory-lock key of a table's writers: fixed, and shared by every process."""
+    return int.from_bytes(hashlib.sha256(f"recsys.ids.{table}".encode()).digest()[:8], "big", signed=True)
