@@ -25,6 +25,28 @@ def test_events_are_committed(tmp_path):
     assert store.count() == 2
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_posted_events_land_in_the_event_log_once(request, tmp_path, database):
+    from recommender.data.event_files import Interaction
+    from recommender.storage.event_log import store_interactions
+
+    url = (
+        f"sqlite:///{tmp_path / 'fb.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
+    )
+    store = FeedbackStore(url)
+    ingested = Interaction("U9", "P9", "purchase", EVENT.ts, "order-9")
+    assert store_interactions(store.engine, [ingested]) == 1
+    store.add(EVENT)
+    store.add(EVENT)  # without an event_id: two events
+    store.add(FeedbackEvent("U9", "P9", "purchase", EVENT.ts, EVENT.received_at, event_id="order-9"))
+    with store.engine.connect() as conn:
+        log = conn.execute(sa.text("SELECT user_id, source FROM interactions ORDER BY id")).all()
+    assert store.count() == 3
+    store.close()
+    # the post of an event ingested before under its event_id is the same event
+    assert [tuple(r) for r in log] == [("U9", "ingest"), ("U1", "feedback"), ("U1", "feedback")]
+
+
 def test_sqlite_runs_in_wal_mode(tmp_path):
     store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
     with store.engine.connect() as conn:

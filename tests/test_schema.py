@@ -16,7 +16,7 @@ from recommender.storage import schema
 from recommender.storage.feedback import FeedbackEvent, FeedbackStore
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0002"
+HEAD = "0003"
 
 # The tables as the last release before migrations made them (its create_all).
 EARLIER = sa.MetaData()
@@ -128,8 +128,16 @@ def test_a_database_of_the_earlier_release_is_upgraded_at_start_with_nothing_los
     engine = sa.create_engine(earlier_database)
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
-    engine.dispose()
     assert {"interactions", "products", "alembic_version"} <= tables
+    with engine.connect() as conn:
+        log = conn.execute(sa.text("SELECT user_id, event_id, source FROM interactions ORDER BY id")).all()
+    engine.dispose()
+    # the earlier feedback joined the log at the upgrade; the new event since
+    assert [tuple(r) for r in log] == [
+        ("U1", "e-1", "feedback"),
+        ("U2", None, "feedback"),
+        ("U3", "e-2", "feedback"),
+    ]
 
 
 def test_an_upgraded_database_is_upgraded_again_without_change(earlier_database):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import math
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import orjson
 from recommender.data.data_loader import INTERACTION_COLUMNS, PRODUCT_COLUMNS
 from recommender.errors import DataError
 from recommender.storage.catalog_changes import FIELDS, Product, parse_product
+from recommender.storage.event_log import event_key
 from recommender.validation import MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, id_control
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -37,17 +37,8 @@ class Interaction:
     ts: datetime  # UTC, naive
     event_id: str | None
 
-    @property
     def key(self) -> str:
-        """What makes the event itself: its event_id where it has one, otherwise its content.
-        The same event ingested twice, or posted and ingested, has the same key."""
-        if self.event_id is not None:
-            text = f"event\x1f{self.event_id}"
-        else:
-            text = "\x1f".join(
-                ("row", self.user_id, self.product_id, self.interaction_type, self.ts.isoformat())
-            )
-        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        return event_key(self.user_id, self.product_id, self.interaction_type, self.ts, self.event_id)
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,23 @@ on SQLite through one prepared insert run over the batch.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from recommender.data.event_files import Interaction
 from recommender.storage import schema
-from recommender.storage.catalog_changes import Product
+
+if TYPE_CHECKING:
+    from recommender.data.event_files import Interaction
+    from recommender.storage.catalog_changes import Product
 
 INGESTED = "ingest"  # the source of rows stored by ingestion
+POSTED = "feedback"  # the source of events posted to /feedback
 
 interactions_table = sa.Table(
     "interactions",
@@ -61,13 +67,62 @@ PRODUCT_FIELDS = (
 CHANGED_FIELDS = PRODUCT_FIELDS[1:-1]  # a product is stored again only when one of these differs
 
 
+def event_key(
+    user_id: str, product_id: str, interaction_type: str, ts: datetime, event_id: str | None
+) -> str:
+    """What makes an event itself: its event_id where it has one, otherwise its content. The
+    same event ingested twice, or ingested after it was posted with its event_id, has one key."""
+    if event_id is not None:
+        text = f"event\x1f{event_id}"
+    else:
+        text = "\x1f".join(("row", user_id, product_id, interaction_type, ts.isoformat()))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def posted_key(feedback_id: int) -> str:
+    """The key of a posted event without an event_id: each post is an event of its own."""
+    return hashlib.blake2b(f"posted\x1f{feedback_id}".encode(), digest_size=16).hexdigest()
+
+
+def log_posted(
+    conn: sa.Connection,
+    feedback_id: int,
+    user_id: str,
+    product_id: str,
+    action: str,
+    ts: datetime,
+    event_id: str | None,
+) -> None:
+    """Add an event posted to /feedback (stored as feedback row `feedback_id`) to the log, in
+    the caller's transaction; an event the log holds already (ingested with its event_id) stays once."""
+    key = event_key(user_id, product_id, action, ts, event_id) if event_id else posted_key(feedback_id)
+    row = dict(
+        user_id=user_id,
+        product_id=product_id,
+        interaction_type=action,
+        ts=ts,
+        event_id=event_id,
+        source=POSTED,
+        row_key=key,
+    )
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(conn.dialect.name)
+    if dialect is not None:
+        conn.execute(
+            dialect.insert(interactions_table).values(row).on_conflict_do_nothing(index_elements=["row_key"])
+        )
+        return
+    held = sa.select(interactions_table.c.id).where(interactions_table.c.row_key == key)
+    if conn.execute(held).first() is None:
+        conn.execute(interactions_table.insert().values(row))
+
+
 class UnsupportedDatabase(ValueError):
     """Ingestion writes through PostgreSQL's COPY or SQLite's bulk insert; another database was named."""
 
 
 def store_interactions(engine: Engine, rows: Sequence[Interaction], source: str = INGESTED) -> int:
     """Store one batch in one transaction; how many of its rows were not stored before."""
-    values = [(r.user_id, r.product_id, r.interaction_type, r.ts, r.event_id, source, r.key) for r in rows]
+    values = [(r.user_id, r.product_id, r.interaction_type, r.ts, r.event_id, source, r.key()) for r in rows]
     columns = ", ".join(INTERACTION_FIELDS)
     into_log = (
         f"INSERT INTO interactions ({columns}) SELECT {columns} FROM {{rows}} WHERE true "

@@ -1,4 +1,6 @@
-"""Durable store of feedback events: table `feedback` in any SQLAlchemy database (SQLite by default)."""
+"""Durable store of feedback events: table `feedback`, which keeps what answer and A/B variant
+each event came from. Each event also joins the event log (`interactions`) in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy.engine import make_url
 from recommender.errors import FeedbackUnavailableError
 from recommender.experiments.ab_testing import parse_recomm_id
 from recommender.storage import schema
+from recommender.storage.event_log import log_posted
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,11 @@ class FeedbackStore:
 
     def _insert(self, conn: sa.Connection, event: FeedbackEvent) -> None:
         schema.in_id_order(conn, feedback_table)
-        conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
+        inserted = conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
+        e = event
+        log_posted(
+            conn, inserted.inserted_primary_key[0], e.user_id, e.product_id, e.action, e.ts, e.event_id
+        )
 
     def events_after(self, last_id: int) -> list[tuple[int, str, str, str, datetime]]:
         """Events stored after `last_id`, in id order: (id, user_id, product_id, action, ts).
