@@ -13,11 +13,12 @@ from werkzeug.exceptions import BadRequest, NotFound, Unauthorized
 from config import Config
 from recommender.errors import UnknownProductError
 from recommender.storage.feedback import ACTIONS, FeedbackEvent
+from recommender.validation import MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH
 from web import monitoring
 from web.auth import bearer, require_token_if_set
 from web.declare import answer, body_choice, body_id, body_time, error, in_path, route
 from web.errors import error_response
-from web.params import MAX_BODY_BYTES, MAX_CLOCK_SKEW, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH
+from web.params import MAX_BODY_BYTES, MAX_CLOCK_SKEW
 from web.services import current_model, services
 
 USER_EVENTS = 20  # events GET /users/<id> shows

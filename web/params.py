@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from werkzeug.exceptions import BadRequest
 
-from recommender.validation import MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, id_control
+from recommender.validation import MAX_ID_LENGTH, id_control
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FILTER_VALUES = 500  # category= and exclude= values per request
