@@ -3,8 +3,10 @@
     python -m recommender.build                      # inputs and settings from the environment
     python -m recommender.build --products P.csv --interactions I.csv --out artifacts/
 
-It reads the same environment variables as the server (PRODUCTS_CSV, INTERACTIONS_CSV,
-ARTIFACTS_DIR, INTERACTION_WEIGHTS, ...), so the version it writes is the one the server looks for.
+It reads the same environment variables as the server (DATABASE_URL, PRODUCTS_CSV,
+INTERACTIONS_CSV, ARTIFACTS_DIR, INTERACTION_WEIGHTS, ...), so the version it writes is the one
+the server looks for. Like the server, it reads the store from the database once the database
+holds products (see `python -m recommender.ingest`), otherwise from the CSV files.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import logs
 from config import Config
 from recommender.serving.artifacts import save
+from recommender.serving.fitting import model_version
 from recommender.serving.service import ModelSettings, Recommender
+from recommender.storage.inputs import CsvInputs, StoreInputs, inputs_of
 
 
 def model_settings(config: Config) -> ModelSettings:
@@ -35,22 +40,39 @@ def model_settings(config: Config) -> ModelSettings:
     )
 
 
+def store_inputs(config: Config) -> StoreInputs:
+    """Where the store is read from: the database once it holds products, else the CSV files."""
+    return inputs_of(config.feedback_db, config.products_csv, config.interactions_csv)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     config = Config.from_env()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--products", default=config.products_csv)
-    parser.add_argument("--interactions", default=config.interactions_csv)
+    parser.add_argument("--products", help="products CSV (default: the database, else PRODUCTS_CSV)")
+    parser.add_argument(
+        "--interactions", help="interactions CSV (default: the database, else INTERACTIONS_CSV)"
+    )
     parser.add_argument(
         "--out", default=config.artifacts_dir, help="artifacts folder (default: ARTIFACTS_DIR)"
     )
     args = parser.parse_args(argv)
     logs.configure(config.log_format)
     started = time.perf_counter()
-    model = Recommender.from_csv(args.products, args.interactions, model_settings(config))
+    if args.products or args.interactions:
+        inputs: StoreInputs = CsvInputs(
+            Path(args.products or config.products_csv), Path(args.interactions or config.interactions_csv)
+        )
+    else:
+        inputs = store_inputs(config)
+    settings = model_settings(config)
+    with inputs.files() as (products, interactions):
+        model = Recommender.from_csv(products, interactions, settings, model_version(inputs, settings))
     folder = save(model, args.out)
-    print(f"model {model.version} in {folder} ({time.perf_counter() - started:.1f} s)")
+    print(
+        f"model {model.version} of {inputs.description} in {folder} ({time.perf_counter() - started:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -80,6 +80,20 @@ def app(config: Config, fake_redis: fakeredis.FakeRedis):
 
 
 @pytest.fixture
+def make_app(fake_redis):
+    """create_app, and the apps' database connections closed after the test."""
+    made = []
+
+    def make(config):
+        made.append(create_app(config, redis_client=fake_redis))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["recommender"].feedback.close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -98,6 +112,14 @@ def real_redis():
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """The service's database on each kind it runs on: a SQLite file, and a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

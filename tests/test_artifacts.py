@@ -7,6 +7,7 @@ import pytest
 from recommender.serving import artifacts
 from recommender.serving.artifacts import load, load_or_build, save
 from recommender.serving.service import ModelSettings, Recommender
+from recommender.storage.inputs import CsvInputs
 
 SETTINGS = ModelSettings(neighbours=10)
 
@@ -39,23 +40,23 @@ def test_a_loaded_model_answers_exactly_like_the_fitted_one(model, tmp_path):
 
 
 def test_load_or_build_builds_once_then_loads(store, tmp_path, monkeypatch):
-    first = load_or_build(*store, SETTINGS, tmp_path)
+    first = load_or_build(CsvInputs(*store), SETTINGS, tmp_path)
     assert (tmp_path / first.version / "meta.json").exists()
 
     def no_build(*args, **kwargs):
         raise AssertionError("rebuilt although the artifacts were there")
 
     monkeypatch.setattr(Recommender, "from_csv", no_build)
-    again = load_or_build(*store, SETTINGS, tmp_path)
+    again = load_or_build(CsvInputs(*store), SETTINGS, tmp_path)
     assert again.version == first.version
     assert answers(again) == answers(first)
 
 
 def test_changed_inputs_make_a_new_version(store, tmp_path):
     products, interactions = store
-    first = load_or_build(products, interactions, SETTINGS, tmp_path)
+    first = load_or_build(CsvInputs(products, interactions), SETTINGS, tmp_path)
     interactions.write_text(interactions.read_text() + "U7,P6,purchase,2024-02-01T00:00:00\n")
-    second = load_or_build(products, interactions, SETTINGS, tmp_path)
+    second = load_or_build(CsvInputs(products, interactions), SETTINGS, tmp_path)
     assert second.version != first.version
     assert "U7" in second.history and "U7" not in first.history
 
@@ -80,12 +81,12 @@ def test_a_folder_an_older_release_saved_is_left_alone_and_a_new_version_built(s
     settings, out = ModelSettings(), tmp_path / "artifacts"
     monkeypatch.setattr(fitting, "MODEL_FORMAT", fitting.MODEL_FORMAT - 1)
     monkeypatch.setattr(artifacts, "MODEL_FORMAT", fitting.MODEL_FORMAT)
-    old = load_or_build(*store, settings, out)
+    old = load_or_build(CsvInputs(*store), settings, out)
     monkeypatch.undo()
-    new = load_or_build(*store, settings, out)  # the upgraded release, same inputs
+    new = load_or_build(CsvInputs(*store), settings, out)  # the upgraded release, same inputs
     assert new.version != old.version
     assert sorted(p.name for p in out.iterdir()) == sorted([old.version, new.version])
-    assert load_or_build(*store, settings, out).version == new.version
+    assert load_or_build(CsvInputs(*store), settings, out).version == new.version
 
 
 def test_build_command_writes_what_the_server_loads(store, tmp_path, monkeypatch, capsys):
@@ -95,4 +96,4 @@ def test_build_command_writes_what_the_server_loads(store, tmp_path, monkeypatch
     monkeypatch.setenv("NEIGHBOURS", "10")
     build.main(["--products", str(products), "--interactions", str(interactions), "--out", str(tmp_path)])
     version = capsys.readouterr().out.split()[1]
-    assert load_or_build(products, interactions, SETTINGS, tmp_path).version == version
+    assert load_or_build(CsvInputs(products, interactions), SETTINGS, tmp_path).version == version

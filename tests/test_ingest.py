@@ -23,13 +23,6 @@ from tests.helpers import INTERACTIONS, PRODUCTS, write
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
 def run(database: str, *args: str | Path) -> int:
     try:
         return ingest.main([*map(str, args), "--database", database])

@@ -23,27 +23,6 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 EVENT = {"user_id": "U1", "product_id": "P2", "action": "view"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def make_app(fake_redis):
-    """create_app, and the apps' database connections closed after the test."""
-    made = []
-
-    def make(config):
-        made.append(create_app(config, redis_client=fake_redis))
-        return made[-1]
-
-    yield make
-    for app in made:
-        app.extensions["recommender"].feedback.close()
-
-
 @pytest.fixture
 def private(config, fake_redis):
     """The service as deployed on the internet: both tokens set."""

@@ -20,6 +20,7 @@ from recommender.serving.live_catalog import LiveCatalog
 from recommender.serving.service import STRATEGIES, ModelSettings, Recommender, model_version
 from recommender.serving.shelf import Filter, Request, shelve
 from recommender.serving.strategies import Strategy
+from recommender.storage.inputs import CsvInputs
 from tests.helpers import synthetic_store
 
 DEMO = Path(__file__).resolve().parent.parent / "data"
@@ -170,11 +171,11 @@ def test_unknown_strategy_raises(model):
 
 def test_model_version_follows_inputs_and_settings(store, tmp_path):
     products, interactions = store
-    a = model_version(products, interactions, ModelSettings())
-    assert a == model_version(products, interactions, ModelSettings())
-    assert a != model_version(products, interactions, ModelSettings(neighbours=5))
+    a = model_version(CsvInputs(products, interactions), ModelSettings())
+    assert a == model_version(CsvInputs(products, interactions), ModelSettings())
+    assert a != model_version(CsvInputs(products, interactions), ModelSettings(neighbours=5))
     interactions.write_text(interactions.read_text() + "U9,P1,view,2024-02-01T00:00:00\n")
-    assert a != model_version(products, interactions, ModelSettings())
+    assert a != model_version(CsvInputs(products, interactions), ModelSettings())
 
 
 def test_a_store_without_history_still_answers(store):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 
 from config import Config
-from recommender.build import model_settings
+from recommender.build import model_settings, store_inputs
 from recommender.serving.service import Recommender
 from recommender.storage.catalog_changes import CatalogStore
 from recommender.storage.feedback import FeedbackStore
@@ -99,15 +99,17 @@ def admin_reload_status() -> dict:
 
 
 def rebuild(config: Config, feedback: FeedbackStore) -> Recommender:
-    """A model of the CSVs as they are now, plus every usable stored feedback event."""
+    """A model of the store as it is now (the database, else the CSV files), plus every usable
+    stored feedback event and the catalog changes."""
     stored = feedback.snapshot()
-    model = Recommender.from_csv(
-        config.products_csv,
-        config.interactions_csv,
-        model_settings(config),
-        feedback=stored.events,
-        feedback_last_id=stored.last_id,
-        catalog_changes=CatalogStore(feedback.engine).after(0),
-    )
+    with store_inputs(config).files() as (products, interactions):
+        model = Recommender.from_csv(
+            products,
+            interactions,
+            model_settings(config),
+            feedback=stored.events,
+            feedback_last_id=stored.last_id,
+            catalog_changes=CatalogStore(feedback.engine).after(0),
+        )
     model.built["feedback_skipped"] = stored.skipped  # shown by /health
     return model

@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app, g
 
 from config import Config
-from recommender.build import model_settings
+from recommender.build import model_settings, store_inputs
 from recommender.experiments.ab_testing import ABRouter
 from recommender.serving.artifacts import load_or_build
 from recommender.serving.build_lock import BuildLock
@@ -72,9 +72,7 @@ class Services:
 
 def build_services(config: Config, redis_client: Any = None) -> Services:
     """The model (loaded from artifacts, else built), the stores, the cache and the router."""
-    model = load_or_build(
-        config.products_csv, config.interactions_csv, model_settings(config), config.artifacts_dir
-    )
+    model = load_or_build(store_inputs(config), model_settings(config), config.artifacts_dir)
     client = None
     if config.cache_enabled:
         client = redis_client if redis_client is not None else connect(config.redis_url)

@@ -42,18 +42,14 @@ from recommender.ranking.ranked import RankedModel
 from recommender.ranking.ranker import Ranker
 from recommender.serving.fitting import MODEL_FORMAT, ModelSettings, model_version
 from recommender.serving.service import Recommender
+from recommender.storage.inputs import StoreInputs
 
 log = logging.getLogger(__name__)
 
 
-def load_or_build(
-    products_csv: str | Path,
-    interactions_csv: str | Path,
-    settings: ModelSettings,
-    directory: str | Path | None,
-) -> Recommender:
+def load_or_build(inputs: StoreInputs, settings: ModelSettings, directory: str | Path | None) -> Recommender:
     """The model of these inputs: from `directory` if it was built before, else built (and saved)."""
-    version = model_version(products_csv, interactions_csv, settings)
+    version = model_version(inputs, settings)
     if directory is not None:
         folder = Path(directory) / version
         if (folder / "meta.json").exists():
@@ -61,7 +57,8 @@ def load_or_build(
             model = load(folder)
             log.info("model %s loaded from %s in %.1f s", version, folder, time.perf_counter() - started)
             return model
-    model = Recommender.from_csv(products_csv, interactions_csv, settings, version)
+    with inputs.files() as (products, interactions):
+        model = Recommender.from_csv(products, interactions, settings, version)
     if directory is not None:
         save(model, directory)
     return model

@@ -11,15 +11,13 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import pandas as pd
 
 from recommender.data.data_loader import Catalog
 from recommender.data.history import HistoryConfig, UserHistory
 from recommender.data.recent import RecentEvents
-from recommender.errors import DataError
 from recommender.memory import release_freed
 from recommender.models.collaborative import CollaborativeConfig, ItemItemModel
 from recommender.models.content_based import ContentConfig, ContentModel, TextSpace
@@ -28,6 +26,9 @@ from recommender.models.popularity import Popularity
 from recommender.ranking.config import RankerConfig
 from recommender.ranking.features import ProductFacts
 from recommender.ranking.ranked import RankedModel, fit_ranked
+
+if TYPE_CHECKING:
+    from recommender.storage.inputs import StoreInputs
 
 log = logging.getLogger(__name__)
 
@@ -142,24 +143,17 @@ def collaborative_of(settings: ModelSettings, history: UserHistory) -> ItemItemM
 
 
 def model_version(
-    products_csv: str | Path,
-    interactions_csv: str | Path,
+    inputs: StoreInputs,
     settings: ModelSettings,
     feedback_last_id: int = 0,
     catalog_last_id: int = 0,
 ) -> str:
-    """A short digest of the input files, settings, feedback, catalog changes and model format:
-    same inputs, same version."""
+    """A short digest of the inputs, settings, feedback, catalog changes and model format: same
+    inputs, same version."""
     chosen = {name: value for name, value in vars(settings).items() if name != "ranker_seed" or value}
-    inputs = (sorted(chosen.items()), feedback_last_id, MODEL_FORMAT)  # (seed 0: versions as before)
+    inputs_named = (sorted(chosen.items()), feedback_last_id, MODEL_FORMAT)  # (seed 0: versions as before)
     if catalog_last_id:  # (versions made before catalog changes existed stay as they were)
-        inputs += (catalog_last_id,)
-    digest = hashlib.sha256(repr(inputs).encode())
-    for path in (products_csv, interactions_csv):
-        try:
-            with open(path, "rb") as f:
-                for block in iter(lambda f=f: f.read(1 << 20), b""):
-                    digest.update(block)
-        except FileNotFoundError:
-            raise DataError(f"{path}: file not found") from None
+        inputs_named += (catalog_last_id,)
+    digest = hashlib.sha256(repr(inputs_named).encode())
+    inputs.digest_into(digest)
     return digest.hexdigest()[:12]

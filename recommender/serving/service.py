@@ -25,6 +25,7 @@ from recommender.serving.strategies import (
     Strategy,
 )
 from recommender.storage.catalog_changes import Product, fold
+from recommender.storage.inputs import CsvInputs
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,10 @@ class Recommender(FittedModel):
         settings = settings or ModelSettings()
         catalog_last_id = max((i for i, _ in catalog_changes or []), default=0)
         version = version or model_version(
-            products_csv, interactions_csv, settings, feedback_last_id, catalog_last_id
+            CsvInputs(Path(products_csv), Path(interactions_csv)),
+            settings,
+            feedback_last_id,
+            catalog_last_id,
         )
         started = time.perf_counter()
         catalog = fold(load_catalog(products_csv), catalog_changes or [])

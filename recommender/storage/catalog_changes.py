@@ -1,4 +1,6 @@
-"""Catalog changes made through the API: stored durably, in order, beside the feedback.
+"""The catalog in the database: changes made through the API, and the store's products table.
+
+Changes made through the API are stored durably, in order, beside the feedback.
 
 Each change is a product's whole record as it is from then on (a PUT replaces a product), or,
 for a product only ever known from the CSV, a withdrawal alone (an empty title: its fields stay
@@ -25,6 +27,7 @@ from recommender.validation import text_control
 log = logging.getLogger(__name__)
 
 FIELDS = ("title", "category", "description", "price", "img_url", "available")
+IDS_AT_ONCE = 1_000  # product ids a query about their changes (one IN list)
 LIMITS = {"title": 1000, "category": 256, "description": 20_000, "img_url": 2048}
 
 changes_table = sa.Table(
@@ -39,6 +42,21 @@ changes_table = sa.Table(
     sa.Column("img_url", sa.Text, nullable=False),
     sa.Column("available", sa.Boolean, nullable=False),
     sa.Column("changed_at", sa.DateTime, nullable=False),
+)
+
+# The store's catalog when it lives in the database (filled by `python -m recommender.ingest
+# products`); a store whose catalog is products.csv leaves it empty.
+products_table = sa.Table(
+    "products",
+    schema.metadata,
+    sa.Column("product_id", sa.String(256), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("price", sa.Float, nullable=True),
+    sa.Column("img_url", sa.Text, nullable=False),
+    sa.Column("available", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 
@@ -119,12 +137,14 @@ class CatalogStore:
 
     def add(self, product: Product) -> int:
         """Store one change and commit it; its id. Raises FeedbackUnavailableError when it was not stored."""
-        row = vars(product) | {"changed_at": datetime.now(UTC).replace(tzinfo=None)}
+        now = datetime.now(UTC).replace(tzinfo=None)
         try:
             self._create_table()
             with self.engine.begin() as conn:
                 schema.in_id_order(conn, changes_table)
-                return int(conn.execute(changes_table.insert().values(**row)).inserted_primary_key[0])
+                stored = conn.execute(changes_table.insert().values(**vars(product), changed_at=now))
+                _follow_in_products(conn, product, now)
+                return int(stored.inserted_primary_key[0])
         except sa.exc.SQLAlchemyError as exc:
             log.error("catalog change not stored: %s", exc)
             raise FeedbackUnavailableError(
@@ -154,6 +174,49 @@ class CatalogStore:
         if not self._table_ready:
             schema.ready(self.engine)
             self._table_ready = True
+
+
+def _follow_in_products(conn: sa.Connection, product: Product, now: datetime) -> None:
+    """Make an API change in the products table too, when the store's catalog lives there (the
+    table holds products): the table is then the whole current catalog."""
+    p = products_table.c
+    if conn.execute(sa.select(p.product_id).limit(1)).first() is None:
+        return
+    if product.availability_only:
+        which = p.product_id == product.product_id
+        conn.execute(products_table.update().where(which).values(available=product.available, updated_at=now))
+        return
+    record = vars(product) | {"updated_at": now}
+    updated = conn.execute(products_table.update().where(p.product_id == product.product_id).values(record))
+    if not updated.rowcount:
+        conn.execute(products_table.insert().values(record))
+
+
+def supersede(conn: sa.Connection, products: list[Product]) -> int:
+    """Ingested records of products changed through the API before: each that differs from the
+    product's record as changed becomes its latest change, so it is served at once and outlasts
+    the older change in the next build (changes lie over the catalog). How many were added."""
+    newer = []
+    ids = [p.product_id for p in products]
+    by_id = {p.product_id: p for p in products}
+    for start in range(0, len(ids), IDS_AT_ONCE):
+        some = ids[start : start + IDS_AT_ONCE]
+        query = (
+            sa.select(changes_table).where(changes_table.c.product_id.in_(some)).order_by(changes_table.c.id)
+        )
+        current: dict[str, Product] = {}
+        for row in conn.execute(query).mappings():
+            change = Product(row["product_id"], **{f: row[f] for f in FIELDS})
+            before = current.get(change.product_id)
+            current[change.product_id] = (
+                replace(before, available=change.available) if change.availability_only and before else change
+            )
+        newer += [by_id[pid] for pid, record in current.items() if record != by_id[pid]]
+    if newer:
+        schema.in_id_order(conn, changes_table)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        conn.execute(changes_table.insert(), [vars(p) | {"changed_at": now} for p in newer])
+    return len(newer)
 
 
 def latest(changes: list[tuple[int, Product]]) -> dict[str, Product]:

@@ -1,16 +1,17 @@
-"""The store's event log and catalog in the database: tables `interactions` and `products`.
+"""The store's event log in the database (table `interactions`), and ingestion's bulk writes into it
+and into the products table (catalog_changes.products_table).
 
 Rows arrive in batches (ingestion); each batch is one transaction, so a job killed part-way leaves
 whole batches stored. Each interaction carries a key made from the event (its event_id, else its
 content) and the table holds a key once: storing the same rows again stores nothing new. On
-PostgreSQL a batch goes through COPY into a temporary table, then into the log in one statement;
+PostgreSQL a batch goes through COPY into a temporary table, then into the table in one statement;
 on SQLite through one prepared insert run over the batch.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from recommender.storage import schema
+from recommender.storage.catalog_changes import supersede
 
 if TYPE_CHECKING:
     from recommender.data.event_files import Interaction
@@ -38,19 +40,6 @@ interactions_table = sa.Table(
     sa.Column("event_id", sa.String(128), nullable=True),
     sa.Column("source", sa.String(16), nullable=False),  # "ingest", or "feedback" for posted events
     sa.Column("row_key", sa.String(32), nullable=False, unique=True),
-)
-
-products_table = sa.Table(
-    "products",
-    schema.metadata,
-    sa.Column("product_id", sa.String(256), primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("category", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("price", sa.Float, nullable=True),
-    sa.Column("img_url", sa.Text, nullable=False),
-    sa.Column("available", sa.Boolean, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 INTERACTION_FIELDS = ("user_id", "product_id", "interaction_type", "ts", "event_id", "source", "row_key")
@@ -133,7 +122,8 @@ def store_interactions(engine: Engine, rows: Sequence[Interaction], source: str 
 
 def store_products(engine: Engine, rows: Sequence[Product]) -> int:
     """Store one batch of products in one transaction, each replacing the stored record of its id;
-    how many were new or changed (a later row of the same id wins)."""
+    how many were new or changed (a later row of the same id wins). A product changed through the
+    API before gets the ingested record as its latest change (catalog_changes.supersede)."""
     now = datetime.now(UTC).replace(tzinfo=None)
     latest = {p.product_id: p for p in rows}
     values = [
@@ -146,20 +136,34 @@ def store_products(engine: Engine, rows: Sequence[Product]) -> int:
         f"INSERT INTO products ({columns}) SELECT {columns} FROM {{rows}} WHERE true "
         f"ON CONFLICT (product_id) DO UPDATE SET {updates} WHERE {{changed}}"
     )
-    return _store(engine, "products", PRODUCT_FIELDS, values, into_catalog)
+    newest = list(latest.values())
+    return _store(
+        engine, "products", PRODUCT_FIELDS, values, into_catalog, lambda conn: supersede(conn, newest)
+    )
 
 
-def _store(engine: Engine, table: str, fields: tuple[str, ...], values: list[tuple], statement: str) -> int:
+def _store(
+    engine: Engine,
+    table: str,
+    fields: tuple[str, ...],
+    values: list[tuple],
+    statement: str,
+    then: Callable[[sa.Connection], object] = lambda conn: None,
+) -> int:
+    """Run `statement` over the rows, then `then`, in one transaction; how many rows it stored."""
     if not values:
         return 0
     dialect = engine.dialect.name
     with engine.begin() as conn:
         driver = conn.connection.driver_connection
         if dialect == "postgresql":
-            return _copy_then_insert(driver, table, fields, values, statement)
-        if dialect == "sqlite":
-            return _insert_many(driver, fields, values, statement)
-    raise UnsupportedDatabase(f"ingestion needs PostgreSQL or SQLite; the database is {dialect}")
+            stored = _copy_then_insert(driver, table, fields, values, statement)
+        elif dialect == "sqlite":
+            stored = _insert_many(driver, fields, values, statement)
+        else:
+            raise UnsupportedDatabase(f"ingestion needs PostgreSQL or SQLite; the database is {dialect}")
+        then(conn)
+    return stored
 
 
 def _copy_then_insert(
