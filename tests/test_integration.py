@@ -613,3 +613,26 @@ def test_the_compose_file_wires_the_api_to_its_redis_and_keeps_feedback():
     mounted = [v.split(":")[1] for v in api["volumes"]]
     assert any(database.startswith(folder) for folder in mounted)  # feedback outlives the container
     assert api["ports"] == ["${PORT:-5000}:5000"]
+
+
+def test_the_nightly_job_is_wired_to_the_api_and_its_database():
+    import yaml
+
+    blueprint = yaml.safe_load((ROOT / "render.yaml").read_text())
+    (web,) = [s for s in blueprint["services"] if s["type"] == "web"]
+    (cron,) = [s for s in blueprint["services"] if s["type"] == "cron"]
+    (database,) = blueprint["databases"]
+    assert cron["startCommand"] == "python -m recommender.nightly"
+    env = {var["key"]: var for var in cron["envVars"]}
+    assert env["DATABASE_URL"]["fromDatabase"]["name"] == database["name"]
+    assert env["SERVICE_URL"]["fromService"] == {"type": "web", "name": web["name"], "property": "hostport"}
+    assert env["ADMIN_TOKEN"]["fromService"]["envVarKey"] == "ADMIN_TOKEN"
+    assert "ADMIN_TOKEN" in {var["key"] for var in web["envVars"]}
+    assert {"NIGHTLY_PRODUCTS", "NIGHTLY_INTERACTIONS"} <= set(env)
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    api, job = compose["services"]["api"], compose["services"]["nightly"]
+    assert job["profiles"] == ["jobs"] and job["command"][-1] == "recommender.nightly"
+    assert job["environment"]["FEEDBACK_DB"] == api["environment"]["FEEDBACK_DB"]  # the same database
+    assert set(api["volumes"]) <= set(job["volumes"])
+    assert job["environment"]["SERVICE_URL"] == "http://api:5000"
