@@ -22,6 +22,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -82,27 +83,41 @@ class Rejects:
 def ingest_file(
     rows: RowFile, store: Callable[[list[Row]], int], rejects: Rejects, progress: Progress, batch_rows: int
 ) -> Counts:
-    """Every row of one file stored or rejected, one batch a transaction."""
+    """Every row of one file stored or rejected, one batch a transaction.
+
+    A batch is stored by a second thread while the next one is read: the database's work and
+    the reading overlap. At most one batch is in the database's hands at a time, and a failure
+    stops the file at the next batch.
+    """
     counts = Counts()
     batch: list[Row] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as writer:
+        storing: Future[int] | None = None
+        stored_size = 0
 
-    def flush() -> None:
-        stored = store(batch)
-        counts.stored += stored
-        counts.already += len(batch) - stored
-        batch.clear()
+        def settle() -> None:
+            """Wait for the batch in the database's hands, and count it."""
+            if storing is not None:
+                stored = storing.result()  # raises what the store raised
+                counts.stored += stored
+                counts.already += stored_size - stored
 
-    for row in rows.rows():
-        counts.read += 1
-        if isinstance(row, Rejected):
-            counts.rejected += 1
-            rejects.add(rows.path.name, row)
-        else:
-            batch.append(row)
-            if len(batch) >= batch_rows:
-                flush()
-        progress.show(rows, counts)
-    flush()
+        for row in rows.rows():
+            counts.read += 1
+            if isinstance(row, Rejected):
+                counts.rejected += 1
+                rejects.add(rows.path.name, row)
+            else:
+                batch.append(row)
+                if len(batch) >= batch_rows:
+                    settle()
+                    storing, stored_size, batch = writer.submit(store, batch), len(batch), []
+            progress.show(rows, counts)
+        settle()
+        storing = None
+        if batch:
+            storing, stored_size = writer.submit(store, batch), len(batch)
+            settle()
     progress.end()
     return counts
 

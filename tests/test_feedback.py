@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -37,11 +38,12 @@ def test_posted_events_land_in_the_event_log_once(request, tmp_path, database):
     ingested = Interaction("U9", "P9", "purchase", EVENT.ts, "order-9")
     assert store_interactions(store.engine, [ingested]) == 1
     store.add(EVENT)
-    store.add(EVENT)  # without an event_id: two events
+    store.add(EVENT)  # the same content again: two feedback rows, one event of the log
+    store.add(replace(EVENT, ts=EVENT.ts.replace(minute=5)))  # another event
     store.add(FeedbackEvent("U9", "P9", "purchase", EVENT.ts, EVENT.received_at, event_id="order-9"))
     with store.engine.connect() as conn:
         log = conn.execute(sa.text("SELECT user_id, source FROM interactions ORDER BY id")).all()
-    assert store.count() == 3
+    assert store.count() == 4
     store.close()
     # the post of an event ingested before under its event_id is the same event
     assert [tuple(r) for r in log] == [("U9", "ingest"), ("U1", "feedback"), ("U1", "feedback")]

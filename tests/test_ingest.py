@@ -245,3 +245,17 @@ def test_the_job_runs_from_the_command_line(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{log}: 13 rows read, 13 stored, 0 already there, 0 rejected"
+
+
+def test_one_event_spelled_two_ways_is_stored_once(database, tmp_path):
+    log = write(
+        tmp_path / "events.csv",
+        """\
+        user_id,product_id,interaction_type,ts
+        Zoë,Crème brûlée,view,2024-03-01T10:00:00.500000+02:00
+        Zoë,Crème brûlée,View,2024-03-01 08:00:00.5Z
+        Zoë,Crème brûlée,view,2024-03-01T08:00:00.5000001
+        """,
+    )
+    assert run(database, "interactions", log) == 0
+    assert rows(database, "SELECT user_id, product_id FROM interactions") == [("Zoë", "Crème brûlée")]

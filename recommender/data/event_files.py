@@ -21,7 +21,6 @@ import orjson
 from recommender.data.data_loader import INTERACTION_COLUMNS, PRODUCT_COLUMNS
 from recommender.errors import DataError
 from recommender.storage.catalog_changes import FIELDS, Product, parse_product
-from recommender.storage.event_log import event_key
 from recommender.validation import MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, id_control
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -36,9 +35,6 @@ class Interaction:
     interaction_type: str
     ts: datetime  # UTC, naive
     event_id: str | None
-
-    def key(self) -> str:
-        return event_key(self.user_id, self.product_id, self.interaction_type, self.ts, self.event_id)
 
 
 @dataclass(frozen=True)

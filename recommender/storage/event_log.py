@@ -2,15 +2,14 @@
 and into the products table (catalog_changes.products_table).
 
 Rows arrive in batches (ingestion); each batch is one transaction, so a job killed part-way leaves
-whole batches stored. Each interaction carries a key made from the event (its event_id, else its
-content) and the table holds a key once: storing the same rows again stores nothing new. On
+whole batches stored. The table holds an event once, by its event_id where it has one, otherwise
+by its content (two unique indexes): storing the same rows again stores nothing new. On
 PostgreSQL a batch goes through COPY into a temporary table, then into the table in one statement;
 on SQLite through one prepared insert run over the batch.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -26,6 +25,12 @@ if TYPE_CHECKING:
     from recommender.data.event_files import Interaction
     from recommender.storage.catalog_changes import Product
 
+
+def _where(condition: str) -> dict[str, sa.TextClause]:
+    """A partial index's condition, on both databases."""
+    return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
+
+
 INGESTED = "ingest"  # the source of rows stored by ingestion
 POSTED = "feedback"  # the source of events posted to /feedback
 
@@ -39,10 +44,20 @@ interactions_table = sa.Table(
     sa.Column("ts", sa.DateTime, nullable=False),  # UTC, naive
     sa.Column("event_id", sa.String(128), nullable=True),
     sa.Column("source", sa.String(16), nullable=False),  # "ingest", or "feedback" for posted events
-    sa.Column("row_key", sa.String(32), nullable=False, unique=True),
+    sa.Index("interactions_event_id", "event_id", unique=True, **_where("event_id IS NOT NULL")),
+    sa.Index(
+        "interactions_content",
+        "ts",
+        "user_id",
+        "product_id",
+        "interaction_type",
+        unique=True,
+        **_where("event_id IS NULL"),
+    ),
 )
 
-INTERACTION_FIELDS = ("user_id", "product_id", "interaction_type", "ts", "event_id", "source", "row_key")
+EVENT_FIELDS = ("user_id", "product_id", "interaction_type", "ts", "event_id")  # of a row ingested
+INTERACTION_FIELDS = (*EVENT_FIELDS, "source")
 PRODUCT_FIELDS = (
     "product_id",
     "title",
@@ -56,35 +71,11 @@ PRODUCT_FIELDS = (
 CHANGED_FIELDS = PRODUCT_FIELDS[1:-1]  # a product is stored again only when one of these differs
 
 
-def event_key(
-    user_id: str, product_id: str, interaction_type: str, ts: datetime, event_id: str | None
-) -> str:
-    """What makes an event itself: its event_id where it has one, otherwise its content. The
-    same event ingested twice, or ingested after it was posted with its event_id, has one key."""
-    if event_id is not None:
-        text = f"event\x1f{event_id}"
-    else:
-        text = "\x1f".join(("row", user_id, product_id, interaction_type, ts.isoformat()))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def posted_key(feedback_id: int) -> str:
-    """The key of a posted event without an event_id: each post is an event of its own."""
-    return hashlib.blake2b(f"posted\x1f{feedback_id}".encode(), digest_size=16).hexdigest()
-
-
 def log_posted(
-    conn: sa.Connection,
-    feedback_id: int,
-    user_id: str,
-    product_id: str,
-    action: str,
-    ts: datetime,
-    event_id: str | None,
+    conn: sa.Connection, user_id: str, product_id: str, action: str, ts: datetime, event_id: str | None
 ) -> None:
-    """Add an event posted to /feedback (stored as feedback row `feedback_id`) to the log, in
-    the caller's transaction; an event the log holds already (ingested with its event_id) stays once."""
-    key = event_key(user_id, product_id, action, ts, event_id) if event_id else posted_key(feedback_id)
+    """Add an event posted to /feedback to the log, in the caller's transaction; an event the log
+    holds already (ingested with the same event_id, or the same content) stays once."""
     row = dict(
         user_id=user_id,
         product_id=product_id,
@@ -92,16 +83,24 @@ def log_posted(
         ts=ts,
         event_id=event_id,
         source=POSTED,
-        row_key=key,
     )
     dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(conn.dialect.name)
     if dialect is not None:
-        conn.execute(
-            dialect.insert(interactions_table).values(row).on_conflict_do_nothing(index_elements=["row_key"])
-        )
+        conn.execute(dialect.insert(interactions_table).values(row).on_conflict_do_nothing())
         return
-    held = sa.select(interactions_table.c.id).where(interactions_table.c.row_key == key)
-    if conn.execute(held).first() is None:
+    c = interactions_table.c
+    same = (
+        c.event_id == event_id
+        if event_id is not None
+        else sa.and_(
+            c.event_id.is_(None),
+            c.ts == ts,
+            c.user_id == user_id,
+            c.product_id == product_id,
+            c.interaction_type == action,
+        )
+    )
+    if conn.execute(sa.select(c.id).where(same)).first() is None:
         conn.execute(interactions_table.insert().values(row))
 
 
@@ -111,11 +110,10 @@ class UnsupportedDatabase(ValueError):
 
 def store_interactions(engine: Engine, rows: Sequence[Interaction], source: str = INGESTED) -> int:
     """Store one batch in one transaction; how many of its rows were not stored before."""
-    values = [(r.user_id, r.product_id, r.interaction_type, r.ts, r.event_id, source, r.key()) for r in rows]
+    values = [(r.user_id, r.product_id, r.interaction_type, r.ts, r.event_id, source) for r in rows]
     columns = ", ".join(INTERACTION_FIELDS)
-    into_log = (
-        f"INSERT INTO interactions ({columns}) SELECT {columns} FROM {{rows}} WHERE true "
-        "ON CONFLICT (row_key) DO NOTHING"
+    into_log = f"INSERT INTO interactions ({columns}) SELECT {columns} FROM {{rows}} WHERE true " + (
+        "ON CONFLICT DO NOTHING"  # an event stored before (by event_id, or by content) stays once
     )
     return _store(engine, "interactions", INTERACTION_FIELDS, values, into_log)
 

@@ -113,11 +113,8 @@ class FeedbackStore:
 
     def _insert(self, conn: sa.Connection, event: FeedbackEvent) -> None:
         schema.in_id_order(conn, feedback_table)
-        inserted = conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
-        e = event
-        log_posted(
-            conn, inserted.inserted_primary_key[0], e.user_id, e.product_id, e.action, e.ts, e.event_id
-        )
+        conn.execute(feedback_table.insert().values(**vars(event), **_ab_fields(event.recomm_id)))
+        log_posted(conn, event.user_id, event.product_id, event.action, event.ts, event.event_id)
 
     def events_after(self, last_id: int) -> list[tuple[int, str, str, str, datetime]]:
         """Events stored after `last_id`, in id order: (id, user_id, product_id, action, ts).

@@ -28,8 +28,21 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime, nullable=False),
         sa.Column("event_id", sa.String(128), nullable=True),
         sa.Column("source", sa.String(16), nullable=False),
-        sa.Column("row_key", sa.String(32), nullable=False, unique=True),
     )
+    # An event is stored once: by its event_id where it has one, otherwise by its content.
+    only_once = {
+        "interactions_event_id": (["event_id"], "event_id IS NOT NULL"),
+        "interactions_content": (["ts", "user_id", "product_id", "interaction_type"], "event_id IS NULL"),
+    }
+    for name, (columns, where) in only_once.items():
+        op.create_index(
+            name,
+            "interactions",
+            columns,
+            unique=True,
+            postgresql_where=sa.text(where),
+            sqlite_where=sa.text(where),
+        )
     op.create_table(
         "products",
         sa.Column("product_id", sa.String(256), primary_key=True),
