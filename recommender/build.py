@@ -67,8 +67,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         inputs = store_inputs(config)
     settings = model_settings(config)
-    with inputs.files() as (products, interactions):
-        model = Recommender.from_csv(products, interactions, settings, model_version(inputs, settings))
+    model = Recommender.from_inputs(inputs, settings, model_version(inputs, settings))
     folder = save(model, args.out)
     print(
         f"model {model.version} of {inputs.description} in {folder} ({time.perf_counter() - started:.1f} s)"

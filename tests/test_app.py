@@ -241,9 +241,10 @@ def test_a_missing_input_file_stops_the_start_with_its_name(config, fake_redis, 
         ("PRODUCTS_CSV", "/nowhere/products.csv", "cannot start: /nowhere/products.csv: file not found"),
     ],
 )
-def test_the_server_stops_with_a_message_not_a_traceback(monkeypatch, variable, value, message):
+def test_the_server_stops_with_a_message_not_a_traceback(monkeypatch, tmp_path, variable, value, message):
     import app as module
 
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")  # no products: the CSVs are read
     monkeypatch.setenv(variable, value)
     with pytest.raises(SystemExit) as stopped:
         module._start()

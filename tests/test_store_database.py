@@ -125,6 +125,7 @@ def test_a_reload_reads_the_database_and_the_feedback(database, config, make_app
     after = client.get("/health").get_json()
     # the ingested shopper (U8) and the one known from posted feedback (U7) are in the new model
     assert (before["users"], after["users"]) == (6, 8)
+    assert before["built"]["from"] == after["built"]["from"] == "database"
     assert after["model_version"] != before["model_version"]
 
 

@@ -71,12 +71,13 @@ def metrics() -> Response:
     bp,
     "POST",
     "/admin/reload",
-    summary="Rebuild the models from the CSVs and the stored feedback, in the background",
+    summary="Rebuild the models from the store's data (the database, or the CSV files) and the stored "
+    "feedback, in the background",
     responses={"202": answer("Started, or already running", "Reload"), **ADMIN_ONLY},
     security=("admin",),
 )
 def admin_reload() -> tuple[dict, int]:
-    """Rebuild from the CSVs and all stored feedback in the background; every worker then switches."""
+    """Rebuild from the store's data and all stored feedback in the background; every worker then switches."""
     svc = services()
     require_admin(svc.config)
     started = svc.reloader.start(lambda: rebuild(svc.config, svc.feedback))
@@ -102,14 +103,12 @@ def rebuild(config: Config, feedback: FeedbackStore) -> Recommender:
     """A model of the store as it is now (the database, else the CSV files), plus every usable
     stored feedback event and the catalog changes."""
     stored = feedback.snapshot()
-    with store_inputs(config).files() as (products, interactions):
-        model = Recommender.from_csv(
-            products,
-            interactions,
-            model_settings(config),
-            feedback=stored.events,
-            feedback_last_id=stored.last_id,
-            catalog_changes=CatalogStore(feedback.engine).after(0),
-        )
+    model = Recommender.from_inputs(
+        store_inputs(config),
+        model_settings(config),
+        feedback=stored.events,
+        feedback_last_id=stored.last_id,
+        catalog_changes=CatalogStore(feedback.engine).after(0),
+    )
     model.built["feedback_skipped"] = stored.skipped  # shown by /health
     return model

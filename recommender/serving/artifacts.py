@@ -57,8 +57,7 @@ def load_or_build(inputs: StoreInputs, settings: ModelSettings, directory: str |
             model = load(folder)
             log.info("model %s loaded from %s in %.1f s", version, folder, time.perf_counter() - started)
             return model
-    with inputs.files() as (products, interactions):
-        model = Recommender.from_csv(products, interactions, settings, version)
+    model = Recommender.from_inputs(inputs, settings, version)
     if directory is not None:
         save(model, directory)
     return model

@@ -25,7 +25,7 @@ from recommender.serving.strategies import (
     Strategy,
 )
 from recommender.storage.catalog_changes import Product, fold
-from recommender.storage.inputs import CsvInputs
+from recommender.storage.inputs import CsvInputs, StoreInputs
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,17 @@ class Recommender(FittedModel):
         loader's frame), which is None when there is no ranker to train (ranker_log_of())."""
         fitted = fit_models(catalog, history, ranker_log, settings)
         return cls(catalog, history, settings, *fitted.parts(), version=version, text=fitted.text)
+
+    @classmethod
+    def from_inputs(
+        cls, inputs: StoreInputs, settings: ModelSettings | None = None, version: str | None = None, **more
+    ) -> Recommender:
+        """Fit on the store wherever it is (the database, or the CSV files: storage/inputs.py);
+        `more` as for from_csv. /health shows which (`built.from`)."""
+        with inputs.files() as (products, interactions):
+            model = cls.from_csv(products, interactions, settings, version, **more)
+        model.built["from"] = inputs.kind
+        return model
 
     @classmethod
     def from_csv(

@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 PRODUCTS_QUERY = (
     "SELECT product_id, title, category, description, price, img_url FROM products ORDER BY product_id"
 )
-# Events posted to /feedback join a build through the feedback store, as with the CSV files.
+# Events posted to /feedback join a build through the feedback store, as with the CSV files. The
+# rows come in the order they were stored (the table is only ever appended to), without a sort.
 INTERACTIONS_QUERY = (
-    "SELECT user_id, product_id, interaction_type, ts FROM interactions "
-    f"WHERE source = '{INGESTED}' ORDER BY id"
+    f"SELECT user_id, product_id, interaction_type, ts FROM interactions WHERE source = '{INGESTED}'"
 )
 STATE_QUERY = (
     "SELECT (SELECT count(*) FROM products), (SELECT max(updated_at) FROM products), "
@@ -43,6 +43,7 @@ STATE_QUERY = (
 
 
 class StoreInputs(Protocol):
+    kind: str  # "database" or "csv files"
     description: str
 
     def digest_into(self, digest: hashlib._Hash) -> None: ...
@@ -54,6 +55,7 @@ class StoreInputs(Protocol):
 class CsvInputs:
     products: Path
     interactions: Path
+    kind = "csv files"
 
     @property
     def description(self) -> str:
@@ -76,6 +78,7 @@ class CsvInputs:
 @dataclass(frozen=True)
 class DatabaseInputs:
     url: str
+    kind = "database"
 
     @property
     def description(self) -> str:
