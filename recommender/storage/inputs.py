@@ -96,15 +96,17 @@ class DatabaseInputs:
     @contextlib.contextmanager
     def files(self) -> Iterator[tuple[Path, Path]]:
         folder = Path(tempfile.mkdtemp(prefix="recsys-export-"))
-        engine = schema.engine_for(self.url)
         try:
             products, interactions = folder / "products.csv", folder / "interactions.csv"
-            with engine.connect() as conn:
-                _export(conn, PRODUCTS_QUERY, products)
-                _export(conn, INTERACTIONS_QUERY, interactions)
+            engine = schema.engine_for(self.url)
+            try:
+                with engine.connect() as conn:
+                    _export(conn, PRODUCTS_QUERY, products)
+                    _export(conn, INTERACTIONS_QUERY, interactions)
+            finally:
+                engine.dispose()  # no connection held while the build runs
             yield products, interactions
         finally:
-            engine.dispose()
             shutil.rmtree(folder, ignore_errors=True)
 
 
