@@ -30,17 +30,25 @@ FIELDS = ("title", "category", "description", "price", "img_url", "available")
 IDS_AT_ONCE = 1_000  # product ids a query about their changes (one IN list)
 LIMITS = {"title": 1000, "category": 256, "description": 20_000, "img_url": 2048}
 
+
+def _record_columns() -> tuple[sa.Column, ...]:
+    """A product's record (FIELDS), as the catalog's two tables hold it."""
+    return (
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("category", sa.Text, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("price", sa.Float, nullable=True),
+        sa.Column("img_url", sa.Text, nullable=False),
+        sa.Column("available", sa.Boolean, nullable=False),
+    )
+
+
 changes_table = sa.Table(
     "catalog_changes",
     schema.metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("product_id", sa.String(256), nullable=False, index=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("category", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("price", sa.Float, nullable=True),
-    sa.Column("img_url", sa.Text, nullable=False),
-    sa.Column("available", sa.Boolean, nullable=False),
+    *_record_columns(),
     sa.Column("changed_at", sa.DateTime, nullable=False),
 )
 
@@ -50,12 +58,7 @@ products_table = sa.Table(
     "products",
     schema.metadata,
     sa.Column("product_id", sa.String(256), primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("category", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("price", sa.Float, nullable=True),
-    sa.Column("img_url", sa.Text, nullable=False),
-    sa.Column("available", sa.Boolean, nullable=False),
+    *_record_columns(),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
