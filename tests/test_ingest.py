@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import os
 import signal
 import subprocess
@@ -259,3 +260,23 @@ def test_one_event_spelled_two_ways_is_stored_once(database, tmp_path):
     )
     assert run(database, "interactions", log) == 0
     assert rows(database, "SELECT user_id, product_id FROM interactions") == [("Zoë", "Crème brûlée")]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_shows_the_progress_and_a_file_shows_none(tmp_path, monkeypatch):
+    log = write(tmp_path / "interactions.csv", INTERACTIONS)
+    monkeypatch.setattr(ingest, "PROGRESS_SECONDS", 0.0)
+    for stream in (Terminal(), io.StringIO()):
+        progress = ingest.Progress(stream)
+        rows = ingest.RowFile(log, "interactions", ("view", "add_to_cart", "purchase"))
+        counts = ingest.ingest_file(rows, len, ingest.Rejects(None), progress, 5)
+        assert (counts.read, counts.stored) == (13, 13)
+        shown = stream.getvalue()
+        if isinstance(stream, Terminal):
+            assert "\rinteractions.csv [" in shown and "13 rows" in shown and shown.endswith("\n")
+        else:
+            assert shown == ""
