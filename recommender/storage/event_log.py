@@ -22,6 +22,10 @@ from recommender.storage import schema
 from recommender.storage.catalog_changes import supersede
 
 if TYPE_CHECKING:
+    import sqlite3
+
+    import psycopg
+
     from recommender.data.event_files import Interaction
     from recommender.storage.catalog_changes import Product
 
@@ -69,6 +73,11 @@ PRODUCT_FIELDS = (
     "updated_at",
 )
 CHANGED_FIELDS = PRODUCT_FIELDS[1:-1]  # a product is stored again only when one of these differs
+# "{changed}" in the products statement: the stored record differs from the new one (NULLs equal).
+CHANGED = {
+    "postgresql": " OR ".join(f"products.{f} IS DISTINCT FROM excluded.{f}" for f in CHANGED_FIELDS),
+    "sqlite": " OR ".join(f"products.{f} IS NOT excluded.{f}" for f in CHANGED_FIELDS),
+}
 
 
 def log_posted(
@@ -152,22 +161,23 @@ def _store(
     if not values:
         return 0
     dialect = engine.dialect.name
+    if dialect not in CHANGED:
+        raise UnsupportedDatabase(f"ingestion needs PostgreSQL or SQLite; the database is {dialect}")
+    statement = statement.replace("{changed}", CHANGED[dialect])
     with engine.begin() as conn:
         driver = conn.connection.driver_connection
         if dialect == "postgresql":
             stored = _copy_then_insert(driver, table, fields, values, statement)
-        elif dialect == "sqlite":
-            stored = _insert_many(driver, fields, values, statement)
         else:
-            raise UnsupportedDatabase(f"ingestion needs PostgreSQL or SQLite; the database is {dialect}")
+            stored = _insert_many(driver, fields, values, statement)
         then(conn)
     return stored
 
 
 def _copy_then_insert(
-    driver, table: str, fields: tuple[str, ...], values: list[tuple], statement: str
-) -> int:  # type: ignore[no-untyped-def]
-    changed = " OR ".join(f"products.{f} IS DISTINCT FROM excluded.{f}" for f in CHANGED_FIELDS)
+    driver: psycopg.Connection, table: str, fields: tuple[str, ...], values: list[tuple], statement: str
+) -> int:
+    """COPY the rows into a temporary table, then run the statement from it ({rows})."""
     with driver.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE batch ON COMMIT DROP AS "
@@ -176,17 +186,19 @@ def _copy_then_insert(
         with cursor.copy(f"COPY batch ({', '.join(fields)}) FROM STDIN") as copy:
             for row in values:
                 copy.write_row(row)
-        cursor.execute(statement.format(rows="batch", changed=changed))
+        cursor.execute(statement.format(rows="batch"))
         return int(cursor.rowcount)
 
 
-def _insert_many(driver, fields: tuple[str, ...], values: list[tuple], statement: str) -> int:  # type: ignore[no-untyped-def]
-    changed = " OR ".join(f"products.{f} IS NOT excluded.{f}" for f in CHANGED_FIELDS)
+def _insert_many(
+    driver: sqlite3.Connection, fields: tuple[str, ...], values: list[tuple], statement: str
+) -> int:
+    """Run the statement once a row, its {rows} one row of bound values."""
     placeholders = ", ".join("?" for _ in fields)
     named = ", ".join(f"column{i + 1} AS {f}" for i, f in enumerate(fields))
     rows = f"(SELECT {named} FROM (VALUES ({placeholders})))"
     before = driver.total_changes
-    driver.executemany(statement.format(rows=rows, changed=changed), [_sqlite_row(row) for row in values])
+    driver.executemany(statement.format(rows=rows), [_sqlite_row(row) for row in values])
     return int(driver.total_changes - before)
 
 
