@@ -19,7 +19,6 @@ from pathlib import Path
 import logs
 from config import Config
 from recommender.serving.artifacts import save
-from recommender.serving.fitting import model_version
 from recommender.serving.service import ModelSettings, Recommender
 from recommender.storage.inputs import CsvInputs, StoreInputs, inputs_of
 
@@ -66,8 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     else:
         inputs = store_inputs(config)
-    settings = model_settings(config)
-    model = Recommender.from_inputs(inputs, settings, model_version(inputs, settings))
+    model = Recommender.from_inputs(inputs, model_settings(config))
     folder = save(model, args.out)
     print(
         f"model {model.version} of {inputs.description} in {folder} ({time.perf_counter() - started:.1f} s)"

@@ -91,17 +91,19 @@ def ingest_file(
     """
     counts = Counts()
     batch: list[Row] = []
+    storing: tuple[Future[int], int] | None = None  # the batch in the database's hands, and its size
+
+    def settle() -> None:
+        """Wait for the batch in the database's hands (raising what the store raised), and count it."""
+        nonlocal storing
+        if storing is not None:
+            future, size = storing
+            stored = future.result()
+            counts.stored += stored
+            counts.already += size - stored
+            storing = None
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as writer:
-        storing: Future[int] | None = None
-        stored_size = 0
-
-        def settle() -> None:
-            """Wait for the batch in the database's hands, and count it."""
-            if storing is not None:
-                stored = storing.result()  # raises what the store raised
-                counts.stored += stored
-                counts.already += stored_size - stored
-
         for row in rows.rows():
             counts.read += 1
             if isinstance(row, Rejected):
@@ -111,12 +113,11 @@ def ingest_file(
                 batch.append(row)
                 if len(batch) >= batch_rows:
                     settle()
-                    storing, stored_size, batch = writer.submit(store, batch), len(batch), []
+                    storing, batch = (writer.submit(store, batch), len(batch)), []
             progress.show(rows, counts)
         settle()
-        storing = None
         if batch:
-            storing, stored_size = writer.submit(store, batch), len(batch)
+            storing = (writer.submit(store, batch), len(batch))
             settle()
     progress.end()
     return counts

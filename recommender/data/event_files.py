@@ -87,15 +87,7 @@ class RowFile:
             except orjson.JSONDecodeError as exc:
                 yield _rejected(number, f"not JSON ({exc})", raw)
                 continue
-            if not isinstance(record, dict):
-                yield _rejected(number, "not a JSON object", raw)
-                continue
-            fields = {}
-            for name, value in record.items():
-                if isinstance(value, bool) or not isinstance(value, str | int | float) and value is not None:
-                    fields = f"{name} must be a string or a number; got {type(value).__name__}"
-                    break
-                fields[name] = "" if value is None else str(value)
+            fields = _json_fields(record)
             row = self._checked(fields) if isinstance(fields, dict) else fields
             yield row if not isinstance(row, str) else _rejected(number, row, raw)
 
@@ -147,6 +139,18 @@ class RowFile:
         if self.kind == "interactions":
             return _interaction(fields, self.types)
         return _product(fields)
+
+
+def _json_fields(record: object) -> dict[str, str] | str:
+    """A JSON line's fields as the CSV reader gives them (text; null as empty), or why not."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    fields = {}
+    for name, value in record.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float | None):
+            return f"{name} must be a string or a number; got {type(value).__name__}"
+        fields[name] = "" if value is None else str(value)
+    return fields
 
 
 def _interaction(fields: dict[str, str], types: frozenset[str]) -> Interaction | str:

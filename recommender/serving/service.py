@@ -74,28 +74,24 @@ class Recommender(FittedModel):
         return cls(catalog, history, settings, *fitted.parts(), version=version, text=fitted.text)
 
     @classmethod
-    def from_inputs(
-        cls, inputs: StoreInputs, settings: ModelSettings | None = None, version: str | None = None, **more
+    def from_csv(
+        cls, products_csv: str | Path, interactions_csv: str | Path, *args: Any, **kwargs: Any
     ) -> Recommender:
-        """Fit on the store wherever it is (the database, or the CSV files: storage/inputs.py);
-        `more` as for from_csv. /health shows which (`built.from`)."""
-        with inputs.files() as (products, interactions):
-            model = cls.from_csv(products, interactions, settings, version, **more)
-        model.built["from"] = inputs.kind
-        return model
+        """from_inputs() on two CSV files."""
+        return cls.from_inputs(CsvInputs(Path(products_csv), Path(interactions_csv)), *args, **kwargs)
 
     @classmethod
-    def from_csv(
+    def from_inputs(
         cls,
-        products_csv: str | Path,
-        interactions_csv: str | Path,
+        inputs: StoreInputs,
         settings: ModelSettings | None = None,
         version: str | None = None,
         feedback: pd.DataFrame | None = None,
         feedback_last_id: int = 0,
         catalog_changes: list[tuple[int, Product]] | None = None,
     ) -> Recommender:
-        """Load both files and fit every model; raises DataError on a bad file.
+        """Load the store (the database, or the CSV files: storage/inputs.py) and fit every model;
+        raises DataError on a bad file. /health shows where it was read from (`built.from`).
 
         `version` is model_version() of the same inputs, when the caller computed it already.
         `feedback` (user_id, product_id, interaction_type, ts) joins the interactions: the stored
@@ -104,15 +100,11 @@ class Recommender(FittedModel):
         """
         settings = settings or ModelSettings()
         catalog_last_id = max((i for i, _ in catalog_changes or []), default=0)
-        version = version or model_version(
-            CsvInputs(Path(products_csv), Path(interactions_csv)),
-            settings,
-            feedback_last_id,
-            catalog_last_id,
-        )
+        version = version or model_version(inputs, settings, feedback_last_id, catalog_last_id)
         started = time.perf_counter()
-        catalog = fold(load_catalog(products_csv), catalog_changes or [])
-        interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
+        with inputs.files() as (products_csv, interactions_csv):
+            catalog = fold(load_catalog(products_csv), catalog_changes or [])
+            interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
         if feedback is not None and len(feedback):
             known = feedback[feedback["product_id"].isin(catalog.index.keys())]
             extra = known.assign(item=known["product_id"].map(catalog.index).astype(np.int32))
@@ -130,6 +122,7 @@ class Recommender(FittedModel):
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.perf_counter() - started, 1),
             "interactions": n_interactions,
+            "from": inputs.kind,
         }
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",
