@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.exceptions import TooManyRequests
 
 from app import create_app
 from config import Config, ConfigError
@@ -89,3 +90,19 @@ def test_both_gunicorn_workers_share_the_count_through_redis(store, tmp_path, re
         api.wait(timeout=30)
     assert len(workers) == 2, "one worker took every post: the test would say nothing of sharing"
     assert sorted(answers) == [202] * 5 + [429] * (len(answers) - 5) and other == 202
+
+
+def test_after_redis_fails_the_limits_stay_open_a_while_then_are_counted_again(config):
+    from web.event_limits import OPEN_AFTER_FAILURE_SECONDS, EventLimits
+
+    now = [100.0]
+    dead = replace(config, redis_url="redis://127.0.0.1:1/0", feedback_rate_limit="1/minute")
+    limits = EventLimits(dead, shared=True, clock=lambda: now[0])
+    limits.check("U1", "127.0.0.1")  # Redis refuses: open
+    assert limits._open_until == now[0] + OPEN_AFTER_FAILURE_SECONDS
+    limits.windows = EventLimits(replace(dead, redis_url="memory://"), shared=False).windows
+    limits.check("U1", "127.0.0.1")  # still open: not counted
+    now[0] += OPEN_AFTER_FAILURE_SECONDS
+    limits.check("U1", "127.0.0.1")  # counted again: the first of the window
+    with pytest.raises(TooManyRequests):
+        limits.check("U1", "127.0.0.1")

@@ -8,7 +8,6 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
-    MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
     Unauthorized,
@@ -61,8 +60,9 @@ def error_response(exc: HTTPException) -> Response:
         message = DEFAULT_MESSAGES.get(code, message)
     response = current_app.json.response({"error": {"code": code, "message": message}})
     response.status_code = code
-    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    for name, value in exc.get_headers():  # Allow on a 405, Retry-After on a 429
+        if name.lower() != "content-type":
+            response.headers[name] = value
     if isinstance(exc, Unauthorized):
         response.headers["WWW-Authenticate"] = "Bearer"
     return response

@@ -50,8 +50,6 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
         app.register_blueprint(module.bp)
     if config.trusted_proxies:  # the client's address is the one the proxies in front say they saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies)  # type: ignore[method-assign]
-    feedback.require_events_token(app, config)  # before the limits: a post without it counts for nobody
-    feedback.limit_feedback(app, config, shared=redis_client is None and config.cache_enabled)
     register_error_handlers(app)
     monitoring.instrument(app)
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import math
-import time
 from datetime import UTC, datetime
 
-from flask import Blueprint, Flask, Response, request
-from flask_limiter import Limiter, RateLimitExceeded
+from flask import Blueprint, request
 from werkzeug.exceptions import BadRequest, NotFound, Unauthorized
 
-from config import Config
 from recommender.errors import UnknownProductError
 from recommender.storage.feedback import ACTIONS, FeedbackEvent
-from recommender.validation import MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH
+from recommender.validation import MAX_EVENT_ID_LENGTH
 from web import monitoring
 from web.auth import bearer, require_token_if_set
 from web.declare import answer, body_choice, body_id, body_time, error, in_path, route
-from web.errors import error_response
 from web.params import MAX_BODY_BYTES, MAX_CLOCK_SKEW
 from web.services import current_model, services
 
@@ -55,7 +50,10 @@ EVENT = body_id("event_id", "a retry with it is stored once", limit=MAX_EVENT_ID
 def post_feedback() -> tuple[dict, int]:
     svc = services()
     config = svc.config
+    if config.events_token is not None and not bearer(config.events_token):  # counts for no limit
+        raise Unauthorized("send the events token: Authorization: Bearer <EVENTS_TOKEN>")
     body = request.get_json(force=True, silent=True)
+    svc.event_limits.check(body.get("user_id") if isinstance(body, dict) else None, request.remote_addr)
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object: {"user_id", "product_id", "action", "ts"?}')
     user_id = USER.parse(body.get("user_id"), config)
@@ -77,9 +75,6 @@ def post_feedback() -> tuple[dict, int]:
     svc.news.bump()
     svc.sync_feedback(current_model())
     return {"status": "received"}, 202
-
-
-ENDPOINT = f"{bp.name}.{post_feedback.__name__}"
 
 
 SHOPPER = in_path("user_id", "the user")
@@ -131,61 +126,3 @@ def user_history(user_id: str) -> dict:
             for pid, action, ts, source in events[:USER_EVENTS]
         ],
     }
-
-
-def require_events_token(app: Flask, config: Config) -> None:
-    """With EVENTS_TOKEN set, POST /feedback needs it as a bearer token (401 otherwise)."""
-    token = config.events_token
-    if token is None:
-        return
-
-    @app.before_request
-    def events_token() -> None:
-        if request.endpoint == ENDPOINT and not bearer(token):
-            raise Unauthorized("send the events token: Authorization: Bearer <EVENTS_TOKEN>")
-
-
-def limit_feedback(app: Flask, config: Config, shared: bool) -> None:
-    """At most FEEDBACK_RATE_LIMIT events per user_id (keyed on the body's user_id: a store's
-    backend posts every shopper's events from one address) and FEEDBACK_CLIENT_RATE_LIMIT per
-    client address (a new user_id per post is not a way round the first), with Flask-Limiter.
-    Counted in Redis, so all workers and replicas share the counts (`shared`; else each process
-    counts alone); when Redis fails the limits are open, after at most a short timeout."""
-    limits = [
-        (config.feedback_rate_limit, _feedback_user, "for this user_id"),
-        (config.feedback_client_rate_limit, _feedback_client, "from this client address"),
-    ]
-    limits = [(rate, key, what) for rate, key, what in limits if rate is not None]
-    if not limits:
-        return
-    limiter = Limiter(
-        key_func=_feedback_user,
-        app=app,
-        storage_uri=config.redis_url if shared else "memory://",
-        storage_options={"socket_timeout": 0.1, "socket_connect_timeout": 0.1} if shared else {},
-        strategy="fixed-window",
-        key_prefix=f"{config.cache_key_prefix}feedback-limit",
-        swallow_errors=True,
-    )
-    for rate, key, what in limits:
-        message = f"more than {rate} feedback events {what}; retry after Retry-After seconds"
-        limited = limiter.limit(rate, key_func=key, error_message=message)
-        app.view_functions[ENDPOINT] = limited(app.view_functions[ENDPOINT])
-
-    @app.errorhandler(RateLimitExceeded)
-    def too_many(exc: RateLimitExceeded) -> Response:
-        response = error_response(exc)
-        current = limiter.current_limit
-        wait = math.ceil(current.reset_at - time.time()) if current is not None else 60
-        response.headers["Retry-After"] = str(max(1, wait))
-        return response
-
-
-def _feedback_user() -> str:
-    body = request.get_json(force=True, silent=True)
-    user = body.get("user_id") if isinstance(body, dict) else None
-    return f"user:{str(user).strip()[:MAX_ID_LENGTH]}" if user is not None else "no-user"
-
-
-def _feedback_client() -> str:
-    return f"client:{request.remote_addr or 'unknown'}"

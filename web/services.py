@@ -23,6 +23,7 @@ from recommender.serving.signal import ChangeSignal
 from recommender.storage.catalog_changes import CatalogStore
 from recommender.storage.exposures import ExposureLog
 from recommender.storage.feedback import FeedbackStore
+from web.event_limits import EventLimits
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Services:
     news: ChangeSignal  # bumped after each stored event: other workers then read the store
     catalog: CatalogStore
     catalog_news: ChangeSignal  # bumped after each stored catalog change
+    event_limits: EventLimits  # on POST /feedback
     live_catalogs: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
 
     def live_catalog(self, model: Recommender) -> LiveCatalog:
@@ -97,6 +99,7 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
         news=ChangeSignal(Path(config.artifacts_dir) / "FEEDBACK_SIGNAL"),
         catalog=CatalogStore(feedback.engine),
         catalog_news=ChangeSignal(Path(config.artifacts_dir) / "CATALOG_SIGNAL"),
+        event_limits=EventLimits(config, shared=client is not None and redis_client is None),
     )
     built.sync_feedback(model)
     return built
