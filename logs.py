@@ -29,7 +29,8 @@ VARIANT = "recsys.variant"
 SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-requests_log = logging.getLogger("recsys.request")
+REQUEST_LOGGER = "recsys.request"
+requests_log = logging.getLogger(REQUEST_LOGGER)
 
 
 class JsonFormatter(logging.Formatter):
@@ -112,6 +113,20 @@ class LineBuffer:
             self.flush()
 
 
+def utc_now() -> str:
+    """The time now in ISO 8601, to the millisecond, in UTC ("2026-01-02T03:04:05.678+00:00"): the
+    date and time of day are formatted once a second (datetime's isoformat costs 3 us a line)."""
+    now = time.time()
+    second = int(now)
+    seen, text = _SECOND
+    if second != seen:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _SECOND[:] = second, text
+    return f"{text}.{int((now - second) * 1000):03d}+00:00"
+
+
+_SECOND: list = [None, ""]  # the second utc_now() formatted last, and its text
+
 LINES = LineBuffer()
 PID = [os.getpid()]  # the worker a request line comes from (kept current across forks)
 os.register_at_fork(after_in_child=lambda: PID.__setitem__(0, os.getpid()))
@@ -142,27 +157,30 @@ class RequestLog:
             return start_response(line, headers, exc_info)
 
         body = self.wsgi_app(environ, with_id)
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        method, route = environ.get("REQUEST_METHOD", ""), self.route_of(environ)
         fields = {
             "request_id": request_id,
-            "method": environ.get("REQUEST_METHOD", ""),
-            "route": self.route_of(environ),
+            "method": method,
+            "route": route,
             "status": int(status),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": duration_ms,
         }
-        for key, name in ((SOURCE, "source"), (VARIANT, "variant")):
-            if key in environ:
-                fields[name] = environ[key]
-        message = f"{fields['method']} {fields['route']} {status} {fields['duration_ms']} ms"
+        if SOURCE in environ:
+            fields["source"] = environ[SOURCE]
+        if VARIANT in environ:
+            fields["variant"] = environ[VARIANT]
+        message = f"{method} {route} {status} {duration_ms} ms"
         if self.json_lines:
-            now = datetime.now(UTC).isoformat(timespec="milliseconds")
             head = {
-                "time": now,
+                "time": utc_now(),
                 "level": "INFO",
-                "logger": requests_log.name,
+                "logger": REQUEST_LOGGER,
                 "message": message,
                 "pid": PID[0],
             }
-            LINES.write(orjson.dumps(head | fields) + b"\n")
+            head.update(fields)
+            LINES.write(orjson.dumps(head, option=orjson.OPT_APPEND_NEWLINE))
         elif requests_log.isEnabledFor(logging.INFO):
             requests_log.info(message, extra={"fields": fields})
         return body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -383,3 +384,57 @@ def test_an_ab_answers_recomm_id_names_its_variant_and_feedback_stores_it(client
 def test_a_bad_recomm_id_is_a_400(client, recomm):
     event = {"user_id": "U5", "product_id": "P4", "action": "clicked", "recomm_id": recomm}
     assert client.post("/feedback", json=event).status_code == 400
+
+
+# --- the cache's tier in each worker's memory --------------------------------------------------
+
+
+def requests_of(route: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"route": route, "method": "GET", "status": "200"}
+    return REGISTRY.get_sample_value("recsys_requests_total", labels) or 0.0
+
+
+def test_a_repeated_request_is_answered_from_the_workers_memory_before_flask(client, app, monkeypatch):
+    first = client.get("/recommend/user/U5?top_k=2", headers={"X-Request-ID": "first"}).get_json()
+    svc = app.extensions["recommender"]
+    counted = requests_of("/recommend/user/<path:user_id>")
+
+    def no_round_trip(key):
+        raise AssertionError("a kept answer needs no Redis")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(svc.cache, "get", no_round_trip)
+        patched.setattr(app, "full_dispatch_request", lambda: (_ for _ in ()).throw(AssertionError("Flask")))
+        again = client.get("/recommend/user/U5?top_k=2", headers={"X-Request-ID": "again"})
+    body = again.get_json()
+    assert again.status_code == 200 and again.headers["Content-Type"] == "application/json"
+    assert again.headers["X-Request-ID"] == "again" and again.headers["X-Content-Type-Options"] == "nosniff"
+    assert body["source"] == "cache" and body["results"] == first["results"]
+    assert body["recomm_id"] != first["recomm_id"]  # every answer has an id of its own
+    assert int(again.headers["Content-Length"]) == len(again.data)
+    assert requests_of("/recommend/user/<path:user_id>") - counted == 1  # counted under its route
+
+
+def test_another_query_or_a_new_model_is_not_answered_from_memory(client, app):
+    assert client.get("/recommend/user/U5?top_k=2").get_json()["source"] == "model"
+    assert client.get("/recommend/user/U5?top_k=3").get_json()["source"] == "model"
+    assert client.get("/recommend/user/U5?top_k=2&category=").get_json()["source"] == "model"
+    app.extensions["recommender"].live.current().version = "a-rebuild"
+    assert client.get("/recommend/user/U5?top_k=2").get_json()["source"] == "model"
+
+
+def test_an_ab_answer_from_memory_is_an_exposure_of_its_variant(client):
+    answers = [client.get("/recommend/ab?user_id=U5&top_k=2").get_json() for _ in range(3)]
+    assert [a["source"] for a in answers] == ["model", "cache", "cache"]
+    variant = answers[0]["variant"]
+    assert all(a["variant"] == variant and f"-{variant}-" in a["recomm_id"] for a in answers)
+    report = client.get("/ab/report").get_json()
+    assert report["variants"][variant]["exposures"] == 3 and report["variants"][variant]["users"] == 1
+
+
+def test_without_the_cache_nothing_is_kept(config, fake_redis):
+    client = create_app(replace(config, cache_enabled=False), redis_client=fake_redis).test_client()
+    answers = [client.get("/recommend/user/U5?top_k=2").get_json()["source"] for _ in range(3)]
+    assert answers == ["model"] * 3

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from recommender.serving.cache import Cache, digest
+from recommender.serving.cache import Cache, Memory, digest
 
 
 class Clock:
@@ -87,38 +87,20 @@ def test_pause_is_capped(fake_server, fake_redis):
     assert cache._pause == 4.0
 
 
-def test_a_repeated_answer_comes_from_the_workers_memory_without_a_round_trip(fake_redis):
+def test_a_workers_memory_keeps_its_latest_values_no_longer_than_the_ttl():
     clock = Clock()
-    counting = CountingRedis(fake_redis)
-    cache = Cache(counting, ttl_seconds=60, clock=clock, local_entries=2)
-    cache.set("a", b"A")
-    calls = counting.calls
-    assert [cache.get("a") for _ in range(5)] == [b"A"] * 5 and counting.calls == calls
-    other = Cache(counting, ttl_seconds=60, clock=clock, local_entries=2)  # another worker
-    assert other.get("a") == b"A" and counting.calls == calls + 1  # from Redis, then kept
-    assert other.get("a") == b"A" and counting.calls == calls + 1
-
-
-def test_kept_answers_are_few_and_live_no_longer_than_the_ttl(fake_redis):
-    clock = Clock()
-    counting = CountingRedis(fake_redis)
-    cache = Cache(counting, ttl_seconds=60, clock=clock, local_entries=2)
+    memory = Memory(2, ttl_seconds=60, clock=clock)
     for key in ("a", "b", "c"):
-        cache.set(key, key.encode())
-    assert len(cache._local) == 2 and "a" not in cache._local  # the oldest went first
+        memory.keep(key, key.upper())
+    assert len(memory) == 2 and memory.get("a") is None  # the oldest went first
+    assert memory.get("b") == "B" and memory.get("c") == "C"
+    memory.keep("c", "C2")  # kept again: nothing else goes
+    assert memory.get("b") == "B" and memory.get("c") == "C2"
     clock.now += 61
-    fake_redis.flushall()  # Redis's copies have expired too
-    assert cache.get("c") is None and "c" not in cache._local
+    assert memory.get("c") is None and len(memory) == 1
 
 
-def test_a_kept_answer_serves_while_redis_is_away(fake_server, fake_redis):
-    cache = Cache(fake_redis, ttl_seconds=60, local_entries=10)
-    cache.set("k", b"kept")
-    fake_server.connected = False
-    assert cache.get("k") == b"kept" and cache.get("other") is None
-
-
-def test_no_answer_is_kept_when_the_cache_is_off():
-    cache = Cache(None, ttl_seconds=60, local_entries=10)
-    cache.set("k", b"1")
-    assert cache.get("k") is None and cache._local == {}
+def test_a_memory_of_no_entries_keeps_nothing():
+    memory = Memory(0, ttl_seconds=60)
+    memory.keep("k", 1)
+    assert memory.get("k") is None and len(memory) == 0

@@ -1,12 +1,23 @@
-"""The cache in front of every recommendation route: the `cached` decorator."""
+"""The cache in front of every recommendation route, in two tiers.
+
+- Each worker's memory (`Repeats`, WSGI middleware in front of Flask): a GET whose path and
+  query this worker answered before is answered again before Flask sees it, as long as the
+  state that answer came from still holds (the same model, the catalog unchanged, and for a
+  personal answer the user's feedback count the same). It costs a dictionary lookup and a few
+  checks, less than Flask's own request handling.
+- Redis (the `cached` decorator around each view), shared by workers and replicas: the key is a
+  digest of the route, path, declared query parameters and those same versions.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 
 import logs
 from recommender.experiments.ab_testing import new_recomm_id
@@ -15,7 +26,7 @@ from web import monitoring
 from web.ask import Ask
 from web.declare import Route
 from web.params import checked_id
-from web.services import Services, services
+from web.services import Services, services, services_of
 
 
 def cached(experiment: bool = False) -> Callable[[Callable[..., dict], Route], Callable[..., Response]]:
@@ -70,22 +81,87 @@ def _answer(
         return _json(b'{"source":"model' + tag, orjson.dumps(view(ask, **view_args)))
     args = {p: ask.args[p] for p in params if p in ask.args}
     # The user's feedback count is part of the key: an answer from before an event is never reused.
-    seen = model.feedback.events.get(user_id.strip(), 0) if user_id else 0
+    user_id = user_id.strip() if user_id else None
+    seen = model.feedback.events.get(user_id, 0) if user_id else 0
     # A new model, experiment or catalog change that can change an answer: new keys.
     namespace = f"{model.version}:{svc.experiment}:{ask.live.version}"
     key = digest(namespace, {"route": request.endpoint, "path": view_args, "args": args, "feedback": seen})
     hit = svc.cache.get(key)
-    if hit is not None and hit.startswith(b"{"):
+    source = "cache" if hit is not None and hit.startswith(b"{") else "model"
+    if source == "cache":
         monitoring.CACHE_HITS.inc()
-        environ[logs.SOURCE] = "cache"
-        return _json(b'{"source":"cache' + tag, hit)
-    monitoring.CACHE_MISSES.inc()
-    body = orjson.dumps(view(ask, **view_args))
-    svc.cache.set(key, body)
-    environ[logs.SOURCE] = "model"
-    return _json(b'{"source":"model' + tag, body)
+        body = hit
+    else:
+        monitoring.CACHE_MISSES.inc()
+        body = orjson.dumps(view(ask, **view_args))
+        svc.cache.set(key, body)
+    if request.method == "GET":
+        kept = Kept(body, request.url_rule.rule, model.version, ask.live.version, user_id, seen, ask.variant)
+        svc.memory.keep((environ.get("PATH_INFO"), environ.get("QUERY_STRING")), kept)
+    environ[logs.SOURCE] = source
+    return _json(b'{"source":"' + source.encode() + tag, body)
 
 
 def _json(head: bytes, body: bytes) -> Response:
     """A JSON object response: `head` opens it, then the fields of the object `body`."""
     return current_app.response_class(head + body[1:], mimetype="application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """An answer in a worker's memory, and the state it was answered in."""
+
+    body: bytes  # the answer's JSON object, without source and recomm_id
+    route: str  # the route's template, for the metrics and the request's log line
+    model: str  # the model's version
+    catalog: int  # the live catalog's version
+    user: str | None  # a personal answer's user, and their feedback count then
+    seen: int
+    variant: str | None  # an A/B answer's variant: each answer is an exposure
+
+
+class Repeats:
+    """WSGI middleware: a GET this worker answered before, answered again from its memory
+    while the state the answer came from holds (else Flask answers it, through the cache)."""
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], svc: Services) -> None:
+        self.wsgi_app = wsgi_app
+        self.svc = svc
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "GET":
+            kept = self.svc.memory.get((environ.get("PATH_INFO"), environ.get("QUERY_STRING")))
+            if kept is not None and self._holds(kept):
+                return self._send(kept, environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    def _holds(self, kept: Kept) -> bool:
+        svc = self.svc
+        model = svc.live.current()
+        if model.version != kept.model or svc.live_catalog(model).version != kept.catalog:
+            return False
+        if kept.user is None:
+            return True
+        svc.sync_feedback(model)
+        return model.feedback.events.get(kept.user, 0) == kept.seen
+
+    def _send(self, kept: Kept, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        svc = self.svc
+        recomm_id = new_recomm_id(svc.experiment, kept.variant).encode()
+        body = b'{"source":"cache","recomm_id":"' + recomm_id + b'",' + kept.body[1:]
+        environ[monitoring.ROUTE] = kept.route
+        environ[logs.SOURCE] = "cache"
+        monitoring.CACHE_HITS.inc()
+        if kept.variant is not None:
+            environ[logs.VARIANT] = kept.variant
+            if svc.exposures is not None:
+                svc.exposures.record(svc.experiment, kept.user, kept.variant)
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def answer_repeats(app: Flask) -> None:
+    """Put each worker's memory of answers in front of `app` (when the cache is on)."""
+    svc = services_of(app)
+    if svc.cache.enabled and svc.memory.entries > 0:
+        app.wsgi_app = Repeats(app.wsgi_app, svc)  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import logs
 from config import Config
 from web import admin, catalog, console, docs, experiments, feedback, monitoring, recommendations
+from web.caching import answer_repeats
 from web.errors import register_error_handlers
 from web.params import MAX_BODY_BYTES
 from web.services import build_services
@@ -51,6 +52,7 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     if config.trusted_proxies:  # the client's address is the one the proxies in front say they saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies)  # type: ignore[method-assign]
     register_error_handlers(app)
+    answer_repeats(app)  # inside the metrics and the request log: they count and log its answers
     monitoring.instrument(app)
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
         app.wsgi_app,

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, g
+from flask import Flask, current_app, g
 
 from config import Config
 from recommender.build import model_settings, store_inputs
 from recommender.experiments.ab_testing import ABRouter
 from recommender.serving.artifacts import load_or_build
 from recommender.serving.build_lock import BuildLock
-from recommender.serving.cache import Cache, connect
+from recommender.serving.cache import Cache, Memory, connect
 from recommender.serving.live_catalog import LiveCatalog
 from recommender.serving.reload import LiveModel, Reloader
 from recommender.serving.service import Recommender
@@ -33,7 +33,8 @@ class Services:
     config: Config
     live: LiveModel
     reloader: Reloader
-    cache: Cache
+    cache: Cache  # Redis, shared by workers and replicas
+    memory: Memory  # this worker's latest answers, in front of Redis (web/caching.py)
     router: ABRouter
     feedback: FeedbackStore
     exposures: ExposureLog | None  # None: AB_EXPOSURES=false
@@ -86,12 +87,8 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
         config=config,
         live=live,
         reloader=Reloader(live, BuildLock(feedback.engine, config.artifacts_dir)),
-        cache=Cache(
-            client,
-            config.cache_ttl_seconds,
-            prefix=config.cache_key_prefix,
-            local_entries=config.cache_local_entries,
-        ),
+        cache=Cache(client, config.cache_ttl_seconds, prefix=config.cache_key_prefix),
+        memory=Memory(config.cache_local_entries, config.cache_ttl_seconds),
         router=router,
         feedback=feedback,
         exposures=ExposureLog(feedback.engine) if config.ab_exposures else None,
@@ -106,7 +103,11 @@ def build_services(config: Config, redis_client: Any = None) -> Services:
 
 
 def services() -> Services:
-    return current_app.extensions["recommender"]
+    return services_of(current_app)
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions["recommender"]
 
 
 def current_model() -> Recommender:

@@ -41,11 +41,6 @@ class Cache:
 
     The pause doubles with each failed retry (from `retry_after` up to `max_retry_after`) so that a
     missing Redis costs one short timeout now and then, never one per request.
-
-    In front of Redis, each process keeps its latest `local_entries` answers (the oldest goes
-    first), each for ttl_seconds from when this process stored or fetched it: a repeated request
-    then costs a dictionary lookup, not a round trip. The callers' keys name everything an
-    answer depends on (model, catalog and feedback versions), so a kept answer is never stale.
     """
 
     def __init__(
@@ -56,11 +51,8 @@ class Cache:
         retry_after: float = 1.0,
         max_retry_after: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
-        local_entries: int = 0,
     ) -> None:
         self.client = client
-        self.local_entries = local_entries
-        self._local: dict[str, tuple[float, bytes]] = {}  # key -> (expires at, answer)
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
         self.retry_after = retry_after
@@ -83,35 +75,15 @@ class Cache:
         return "unavailable" if self._failing else "ok"
 
     def get(self, key: str) -> bytes | None:
-        """The stored bytes, or None on a miss, when disabled, or when Redis fails (and this
-        process does not hold them)."""
+        """The stored bytes, or None on a miss, when disabled, or when Redis fails."""
         if self.client is None:
             return None
-        kept = self._local.get(key)
-        if kept is not None:
-            if kept[0] > self._clock():
-                return kept[1]
-            self._local.pop(key, None)
-        found = self._call(lambda c: c.get(self.prefix + key))
-        if found is not None:
-            self._keep(key, found)
-        return found
+        return self._call(lambda c: c.get(self.prefix + key))
 
     def set(self, key: str, payload: bytes) -> None:
         """Store payload for ttl_seconds; a Redis failure is logged once, not raised."""
         if self.client is not None:
-            self._keep(key, payload)
             self._call(lambda c: c.set(self.prefix + key, payload, ex=self.ttl_seconds))
-
-    def _keep(self, key: str, payload: bytes) -> None:
-        if self.local_entries <= 0:
-            return
-        if len(self._local) >= self.local_entries:
-            try:
-                del self._local[next(iter(self._local))]
-            except (KeyError, RuntimeError, StopIteration):  # another thread took it first
-                pass
-        self._local[key] = (self._clock() + self.ttl_seconds, payload)
 
     def ping(self) -> str:
         """Check Redis now (unless backing off) and return the state."""
@@ -140,3 +112,36 @@ class Cache:
                 self._pause = min(self._pause * 2, self.max_retry_after)
             self._failing = True
             self._down_until = self._clock() + self._pause
+
+
+class Memory:
+    """A process's latest `entries` values (the oldest goes first), each for `ttl_seconds` from
+    when it was kept: the tier of the cache in each worker, in front of Redis."""
+
+    def __init__(self, entries: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.entries = entries
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._kept: dict[Any, tuple[float, Any]] = {}  # key -> (expires at, value)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: Any) -> Any | None:
+        kept = self._kept.get(key)
+        if kept is None:
+            return None
+        if kept[0] > self._clock():
+            return kept[1]
+        self._kept.pop(key, None)
+        return None
+
+    def keep(self, key: Any, value: Any) -> None:
+        if self.entries <= 0:
+            return
+        if len(self._kept) >= self.entries and key not in self._kept:
+            try:
+                del self._kept[next(iter(self._kept))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread took it first
+                pass
+        self._kept[key] = (self._clock() + self.ttl_seconds, value)
