@@ -134,14 +134,20 @@ os.register_at_fork(after_in_child=lambda: PID.__setitem__(0, os.getpid()))
 
 class RequestLog:
     """WSGI middleware: gives every request an id, echoes it, and logs the request's line (a
-    JSON line through LINES, or a text record through the `recsys.request` logger)."""
+    JSON line through LINES, or a text record through the `recsys.request` logger); `observe`,
+    if given, is told each request's route, method, status and seconds (the metrics)."""
 
     def __init__(
-        self, wsgi_app: Callable[..., Iterable[bytes]], route_of: Callable[[dict], str], json_lines: bool
+        self,
+        wsgi_app: Callable[..., Iterable[bytes]],
+        route_of: Callable[[dict], str],
+        json_lines: bool,
+        observe: Callable[[str, str, str, float], None] | None = None,
     ) -> None:
         self.wsgi_app = wsgi_app
         self.route_of = route_of
         self.json_lines = json_lines
+        self.observe = observe
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -157,8 +163,11 @@ class RequestLog:
             return start_response(line, headers, exc_info)
 
         body = self.wsgi_app(environ, with_id)
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        seconds = time.perf_counter() - started
         method, route = environ.get("REQUEST_METHOD", ""), self.route_of(environ)
+        if self.observe is not None:
+            self.observe(route, method, status, seconds)
+        duration_ms = round(seconds * 1000, 2)
         fields = {
             "request_id": request_id,
             "method": method,

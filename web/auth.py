@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import g, request
+from flask import Response, after_this_request, request
 from werkzeug.exceptions import NotFound, Unauthorized
 
 from config import Config
@@ -12,7 +12,7 @@ from config import Config
 
 def require_token_if_set(config: Config) -> None:
     """The admin token, for a read route that is open only where none is set (a local demo)."""
-    g.no_store = True
+    no_store()
     if config.admin_token:
         require_admin(config)
 
@@ -20,11 +20,20 @@ def require_token_if_set(config: Config) -> None:
 def require_admin(config: Config) -> None:
     """404 when no ADMIN_TOKEN is set (the admin routes do not exist then); 401 for a wrong token.
     An admin answer is never kept by a cache on the way (Cache-Control: no-store)."""
-    g.no_store = True
+    no_store()
     if not config.admin_token:
         raise NotFound()
     if not is_admin(config):
         raise Unauthorized("send the admin token: Authorization: Bearer <ADMIN_TOKEN>")
+
+
+def no_store() -> None:
+    """This request's answer, error or not, says Cache-Control: no-store (no cache on the way keeps it)."""
+
+    @after_this_request
+    def mark(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 def is_admin(config: Config) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
@@ -28,9 +28,7 @@ DEFAULT_MESSAGES = {
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Every error as JSON; a 500 is logged, never shown. Answers a route marked g.no_store
-    carry Cache-Control: no-store."""
-    app.after_request(_no_store)
+    """Every error as JSON; a 500 is logged, never shown."""
 
     @app.errorhandler(UnknownProductError)
     def unknown_product(exc: UnknownProductError) -> Response:
@@ -65,10 +63,4 @@ def error_response(exc: HTTPException) -> Response:
             response.headers[name] = value
     if isinstance(exc, Unauthorized):
         response.headers["WWW-Authenticate"] = "Bearer"
-    return response
-
-
-def _no_store(response: Response) -> Response:
-    if g.get("no_store"):
-        response.headers["Cache-Control"] = "no-store"
     return response

@@ -52,12 +52,13 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     if config.trusted_proxies:  # the client's address is the one the proxies in front say they saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies)  # type: ignore[method-assign]
     register_error_handlers(app)
-    answer_repeats(app)  # inside the metrics and the request log: they count and log its answers
-    monitoring.instrument(app)
+    monitoring.note_routes(app)
+    answer_repeats(app)  # inside the request log and metrics: they log and count its answers
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
         app.wsgi_app,
-        lambda environ: environ.get(monitoring.ROUTE, monitoring.UNMATCHED),
+        monitoring.route_of,
         json_lines=config.log_format == "json",
+        observe=monitoring.Measure(),
     )
     model = app.extensions["recommender"].live.current()
     log.info(

@@ -9,8 +9,6 @@ Without that variable (`python app.py`, tests) the counts live in the process.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, request
@@ -31,7 +29,7 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "recsys_request_duration_seconds",
-    "Time from the request reaching Flask to its response, by route template",
+    "Time from the request reaching the app to its response, by route template",
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
@@ -44,9 +42,8 @@ ROUTE = "recsys.route"  # environ key: the route template of the request
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others: "other"
 
 
-def instrument(app: Flask) -> None:
-    """Count and time every request of `app`, errors included."""
-    app.wsgi_app = _Measured(app.wsgi_app)  # type: ignore[method-assign]
+def note_routes(app: Flask) -> None:
+    """Leave the route template of each request Flask answers in its environ (for route_of())."""
 
     @app.after_request
     def note_route(response: Response) -> Response:
@@ -55,29 +52,20 @@ def instrument(app: Flask) -> None:
         return response
 
 
-class _Measured:
-    """WSGI middleware around Flask: one clock read each side of the whole request, errors
-    included; the route template is what note_route() left in the environ. The metric children
-    are looked up once per label set (labels() takes a lock each time)."""
+def route_of(environ: dict[str, Any]) -> str:
+    """The route template of an answered request (UNMATCHED: no route took it)."""
+    return environ.get(ROUTE, UNMATCHED)
 
-    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
-        self.wsgi_app = wsgi_app
+
+class Measure:
+    """Counts and times each answered request (logs.RequestLog calls it once per request). The
+    metric children are looked up once per label set (labels() takes a lock each time)."""
+
+    def __init__(self) -> None:
         self.counters: dict[tuple[str, str, str], Any] = {}
         self.timers: dict[str, Any] = {}
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        started = time.perf_counter()
-        status = "500"
-
-        def note_status(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            nonlocal status
-            status = line[:3]
-            return start_response(line, headers, exc_info)
-
-        body = self.wsgi_app(environ, note_status)
-        elapsed = time.perf_counter() - started
-        route = environ.get(ROUTE, UNMATCHED)
-        method = environ.get("REQUEST_METHOD", "")
+    def __call__(self, route: str, method: str, status: str, seconds: float) -> None:
         key = (route, method if method in METHODS else "other", status)
         counter = self.counters.get(key)
         if counter is None:
@@ -86,8 +74,7 @@ class _Measured:
         timer = self.timers.get(route)
         if timer is None:
             timer = self.timers[route] = LATENCY.labels(route)
-        timer.observe(elapsed)
-        return body
+        timer.observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:
