@@ -130,7 +130,7 @@ class FittedModel:
         ids, titles = self._ids, self._titles
         return [
             Recommendation(ids[i], titles[i], s)
-            for i, s in zip(items.tolist(), np.round(scores.astype(np.float64), 6).tolist(), strict=True)
+            for i, s in zip(items.tolist(), scores.astype(np.float64).round(6).tolist(), strict=True)
         ]
 
 
