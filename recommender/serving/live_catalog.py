@@ -50,6 +50,7 @@ class LiveCatalog:
         self.neighbours: dict[str, dict[str, float]] = {}  # theirs: product id -> similarity
         self.joining: dict[int, dict[str, float]] = {}  # a model product's neighbours among them
         self._categories: tuple[np.ndarray, dict[str, int]] | None = None
+        self._names: list[str] | None = None
         self._best: dict[frozenset[int], np.ndarray] = {}
         self._titles: tuple[str, list[int]] | None = None
         self._rank: np.ndarray | None = None
@@ -193,7 +194,7 @@ class LiveCatalog:
         if record is not None:
             return record.category.casefold() in wanted
         row = self.catalog.index.get(product_id)
-        return row is not None and str(self.catalog.categories[row]).casefold() in wanted
+        return row is not None and self._row_categories()[row] in wanted
 
     def best_sellers(self, wanted: frozenset[str]) -> Iterator[str]:
         """Product ids by sales, best first, within the categories (all when empty); then added ones."""
@@ -271,8 +272,17 @@ class LiveCatalog:
     def _category_table(self) -> tuple[np.ndarray, dict[str, int]]:
         """Each model product's category as a code, and the codes by casefolded name (made once)."""
         if self._categories is None:
-            names = [str(c).casefold() for c in self.catalog.categories]
+            names = self._row_categories()
             codes: dict[str, int] = {}
             table = np.fromiter((codes.setdefault(n, len(codes)) for n in names), np.int32, len(names))
             self._categories = (table, codes)
         return self._categories
+
+    def _row_categories(self) -> list[str]:
+        """Each model product's category, casefolded, by row (made once; each name held once): a
+        filter checks a candidate with a list lookup, not a string conversion and a casefold."""
+        if self._names is None:
+            held: dict[str, str] = {}
+            names = (str(c).casefold() for c in self.catalog.categories)
+            self._names = [held.setdefault(n, n) for n in names]
+        return self._names
