@@ -31,6 +31,7 @@ class LiveModel:
     def __init__(self, model: Recommender, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.pointer = self.directory / "CURRENT"
+        self._pointer = str(self.pointer)
         self._model = model
         self._seen: tuple[int, int] | None = None
         self._lock = threading.Lock()
@@ -39,7 +40,7 @@ class LiveModel:
     def current(self) -> Recommender:
         """The model to answer with: this process's, or the one a rebuild published since."""
         try:
-            stat = self.pointer.stat()
+            stat = os.stat(self._pointer)  # each request: os.stat of a str, not Path.stat
         except OSError:
             return self._model
         seen = (stat.st_ino, stat.st_mtime_ns)  # a publish replaces the file: a new inode
