@@ -165,3 +165,43 @@ def test_a_log_whose_rows_are_all_skipped_says_so(store, tmp_path, caplog):
         frame = load_interactions(path, catalog, TYPES, chunk_rows=1)
     assert frame.empty and list(frame.columns) == ["user_id", "item", "interaction_type", "ts"]
     assert "i.csv: no usable rows" in caplog.text
+
+
+def test_a_gzipped_log_reads_as_the_plain_one(store, tmp_path):
+    import gzip
+
+    catalog = load_catalog(store[0])
+    packed = tmp_path / "interactions.csv.gz"
+    packed.write_bytes(gzip.compress(store[1].read_bytes()))
+    pd.testing.assert_frame_equal(
+        load_interactions(packed, catalog, TYPES), load_interactions(store[1], catalog, TYPES)
+    )
+
+
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        (
+            ["2024-01-01T10:00:00Z", "2024-01-01T12:00:00+02:00"],
+            ["2024-01-01 10:00:00", "2024-01-01 10:00:00"],
+        ),
+        ([" 2024-01-01T10:00:00 ", "2024-01-02"], ["2024-01-01 10:00:00", "2024-01-02 00:00:00"]),
+        (["2024-01-01T10:00:00Z", "2024-01-02"], ["2024-01-01 10:00:00", "2024-01-02 00:00:00"]),  # a mix
+    ],
+)
+def test_times_with_and_without_a_zone_are_naive_utc(store, tmp_path, times, expected):
+    catalog = load_catalog(store[0])
+    rows = [f"U1,P1,view,{t}" for t in times]
+    path = write(tmp_path / "i.csv", "\n".join(["user_id,product_id,interaction_type,ts", *rows]) + "\n")
+    assert [str(t) for t in load_interactions(path, catalog, TYPES)["ts"]] == expected
+
+
+@pytest.mark.parametrize(
+    "body", [b"U1,P1,view,2024-01-01\nU\xff\xfe,P1,view,2024-01-01\n", b"U1,P1,view,2024-01-01\nU1,P1\n"]
+)
+def test_bytes_that_are_not_utf8_or_a_short_line_stop_the_read(store, tmp_path, body):
+    catalog = load_catalog(store[0])
+    path = tmp_path / "i.csv"
+    path.write_bytes(b"user_id,product_id,interaction_type,ts\n" + body)
+    with pytest.raises(DataError, match="i.csv: not a readable CSV file"):
+        load_interactions(path, catalog, TYPES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -9,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import ArrayLike, NDArray
+from pyarrow import csv as pa_csv
 
 from recommender.errors import DataError, UnknownProductError
 
@@ -19,8 +24,9 @@ PRODUCT_COLUMNS = ("product_id", "title")
 OPTIONAL_PRODUCT_COLUMNS = ("category", "description", "img_url")
 INTERACTION_COLUMNS = ("user_id", "product_id", "interaction_type", "ts")
 LOADED_COLUMNS = ("user_id", "item", "interaction_type", "ts")  # of load_interactions' frame
-# Interaction rows read at once: their text takes about 200 bytes a row until it is coded.
+# Interaction rows checked and coded at once, and the bytes of the file Arrow parses at once.
 CHUNK_ROWS = 1_000_000
+BLOCK_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,8 @@ def load_interactions(
 
     Rows naming a product that is not in the catalog, or an interaction type outside `types`,
     are skipped and counted in a warning. A header with no rows is a store with no history yet.
-    The file is read `chunk_rows` rows at a time: only a chunk's text is in memory at once.
+    The file is parsed by Arrow's CSV reader on every core, and checked and coded `chunk_rows`
+    rows at a time: only a block of the file's text is in memory at once.
     """
     name = Path(path).name
     skipped = {
@@ -107,10 +114,10 @@ def load_interactions(
     users: dict[str, str] = {}  # each user id once, whichever chunks it appears in
     parts: dict[str, list[np.ndarray]] = {column: [] for column in LOADED_COLUMNS}
     start = 0
-    for frame in _read_chunks(path, INTERACTION_COLUMNS, chunk_rows):
-        for column, values in _interactions(frame, start, name, products, users, types, skipped).items():
+    for chunk in _arrow_chunks(path, INTERACTION_COLUMNS, chunk_rows):
+        for column, values in _interactions(chunk, start, name, products, users, types, skipped).items():
             parts[column].append(values)
-        start += len(frame)
+        start += chunk.num_rows
     for column, skip in skipped.items():
         if skip.count:
             log.warning(
@@ -124,8 +131,18 @@ def load_interactions(
             )
     if start and not sum(len(part) for part in parts["item"]):
         log.warning("%s: no usable rows; recommendations fall back to content and catalog order", name)
+    if not parts["item"]:  # a header alone
+        return pd.DataFrame({column: _EMPTY[column] for column in LOADED_COLUMNS})
     # Column by column, each chunk's copy let go once joined: the log is in memory about once.
     return pd.DataFrame({column: np.concatenate(parts.pop(column)) for column in LOADED_COLUMNS})
+
+
+_EMPTY = {
+    "user_id": np.empty(0, object),
+    "item": np.empty(0, np.int32),
+    "interaction_type": np.empty(0, object),
+    "ts": np.empty(0, "datetime64[ns]"),
+}
 
 
 @dataclass
@@ -137,16 +154,18 @@ class _Skipped:
     example: str = ""
     line: int = 0
 
-    def add(self, bad: NDArray[np.bool_], values: pd.Series, start: int) -> None:
+    def add(self, bad: NDArray[np.bool_], values: pa.Array | NDArray[np.object_], start: int) -> None:
         """Count a chunk's `bad` rows (the chunk's first row is data row `start` of the file)."""
         if bad.any() and not self.count:
             first = int(np.argmax(bad))
-            self.example, self.line = values.iloc[first], _line(start + first)
+            example = values[first]
+            self.example = example.as_py() if isinstance(example, pa.Scalar) else example
+            self.line = _line(start + first)
         self.count += int(bad.sum())
 
 
 def _interactions(
-    frame: pd.DataFrame,
+    chunk: pa.RecordBatch,
     start: int,
     name: str,
     products: pd.Index,
@@ -156,25 +175,84 @@ def _interactions(
 ) -> dict[str, np.ndarray]:
     """One chunk's columns (its first row is data row `start` of the file), checked and coded.
 
-    A user id seen in an earlier chunk is the same string object as there (`known_users`): a
-    user's rows spread over many chunks would otherwise hold a copy of the id in each.
+    Each column is coded through its distinct values, which repeat over millions of rows. A user
+    id seen in an earlier chunk is the same string object as there (`known_users`): a user's rows
+    spread over many chunks would otherwise hold a copy of the id in each.
     """
-    users = _per_value(frame["user_id"], lambda u: _interned(u.str.strip(), known_users))
-    _reject_empty(users, name, "user_id", start)
-    ts = _parse_timestamps(frame["ts"], name, start)
-    kinds = _per_value(frame["interaction_type"], lambda k: k.str.strip().str.lower())
-    items = _per_value(frame["product_id"], lambda p: products.get_indexer(p.str.strip())).to_numpy()
+    users = _per_value(chunk.column("user_id"), lambda u: _interned([x.strip() for x in u], known_users))
+    empty = users == ""
+    if empty.any():
+        raise DataError(f"{name} line {_line(start + int(np.argmax(empty)))}, column user_id: empty user_id")
+    ts = _timestamps(chunk.column("ts"), name, start)
+    kinds = _per_value(
+        chunk.column("interaction_type"), lambda k: np.array([x.strip().lower() for x in k], object)
+    )
+    items = _per_value(chunk.column("product_id"), lambda p: products.get_indexer([x.strip() for x in p]))
     known_item = items >= 0
-    known_kind = kinds.isin(list(types)).to_numpy()
-    skipped["product_id"].add(~known_item, frame["product_id"], start)
+    known_kind = np.isin(kinds, list(types))
+    skipped["product_id"].add(~known_item, chunk.column("product_id"), start)
     skipped["interaction_type"].add(~known_kind, kinds, start)
     keep = known_item & known_kind
     return {
-        "user_id": users[keep].to_numpy(dtype=object),
+        "user_id": users[keep],
         "item": items[keep].astype(np.int32),
-        "interaction_type": kinds[keep].to_numpy(dtype=object),
-        "ts": ts[keep].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"),
+        "interaction_type": kinds[keep],
+        "ts": ts[keep],
     }
+
+
+def _arrow_chunks(path: str | Path, required: tuple[str, ...], rows: int) -> Iterator[pa.RecordBatch]:
+    """The `required` columns of the file as strings, `rows` rows at a time (gzip by its name)."""
+    path = Path(path)
+    header = _header(path, required)
+    options = pa_csv.ConvertOptions(
+        column_types={column: pa.string() for column in header},
+        include_columns=[raw for raw in header if raw.strip() in required],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    try:
+        reader = pa_csv.open_csv(
+            path, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES), convert_options=options
+        )
+        for batch in reader:
+            batch = batch.rename_columns([c.strip() for c in batch.schema.names])
+            for offset in range(0, batch.num_rows, rows):
+                yield batch.slice(offset, rows)
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"{path.name}: not a readable CSV file ({exc})") from None
+
+
+def _header(path: Path, required: tuple[str, ...]) -> list[str]:
+    """The file's column names as written, checked for the `required` ones."""
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            head = stream.read(1 << 20)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path.name}: not a readable CSV file ({exc})") from None
+    if not head.strip():
+        raise DataError(f"{path.name}: the file is empty (expected a header: {','.join(required)})")
+    try:
+        first = next(csv.reader(io.StringIO(head.decode("utf-8-sig").splitlines()[0])))
+    except (UnicodeDecodeError, StopIteration, csv.Error) as exc:
+        raise DataError(f"{path.name}: not a readable CSV file ({exc})") from None
+    _checked(pd.DataFrame(columns=first), path.name, required)
+    return first
+
+
+def _timestamps(raw: pa.Array, name: str, start: int) -> NDArray[np.datetime64]:
+    """ISO 8601 times as naive UTC: by Arrow when the chunk's times are all naive or all with a
+    zone, else (a mix, or a bad one: its line) by pandas."""
+    trimmed = pc.utf8_trim_whitespace(raw)
+    for kind in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
+        try:
+            return pc.cast(trimmed, kind).cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            continue
+    ts = _parse_timestamps(pd.Series(raw.to_pylist(), dtype=object), name, start)
+    return ts.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
 
 
 def _read_csv(path: str | Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -213,15 +291,14 @@ def _checked(frame: pd.DataFrame, name: str, required: tuple[str, ...]) -> pd.Da
     return frame
 
 
-def _per_value(column: pd.Series, change: Callable[[pd.Index], pd.Index]) -> pd.Series:
+def _per_value(column: pa.Array, change: Callable[[list[str]], ArrayLike]) -> np.ndarray:
     """change() applied to each distinct value once: ids and types repeat over millions of rows."""
-    codes, distinct = pd.factorize(column, sort=False)
-    return pd.Series(np.asarray(change(pd.Index(distinct)))[codes], index=column.index)
+    coded = pc.dictionary_encode(column)
+    return np.asarray(change(coded.dictionary.to_pylist()))[coded.indices.to_numpy(zero_copy_only=False)]
 
 
-def _interned(values: pd.Index, known: dict[str, str]) -> NDArray[np.object_]:
-    """The values as an object array, each the string first seen equal to it (remembered in `known`)."""
-    strings = values.tolist()
+def _interned(strings: list[str], known: dict[str, str]) -> NDArray[np.object_]:
+    """The strings as an object array, each the string first seen equal to it (remembered in `known`)."""
     return np.fromiter(map(known.setdefault, strings, strings), dtype=object, count=len(strings))
 
 
