@@ -205,3 +205,9 @@ def test_bytes_that_are_not_utf8_or_a_short_line_stop_the_read(store, tmp_path, 
     path.write_bytes(b"user_id,product_id,interaction_type,ts\n" + body)
     with pytest.raises(DataError, match="i.csv: not a readable CSV file"):
         load_interactions(path, catalog, TYPES)
+
+
+def test_a_quoted_value_may_hold_a_line_break(store, tmp_path):
+    catalog = load_catalog(store[0])
+    path = write(tmp_path / "i.csv", 'user_id,product_id,interaction_type,ts\n"U\n1",P1,view,2024-01-01\n')
+    assert load_interactions(path, catalog, TYPES)["user_id"].tolist() == ["U\n1"]

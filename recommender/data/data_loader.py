@@ -213,7 +213,10 @@ def _arrow_chunks(path: str | Path, required: tuple[str, ...], rows: int) -> Ite
     )
     try:
         reader = pa_csv.open_csv(
-            path, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES), convert_options=options
+            path,
+            read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),  # a quoted value's line break
+            convert_options=options,
         )
         for batch in reader:
             batch = batch.rename_columns([c.strip() for c in batch.schema.names])
