@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -211,3 +212,9 @@ def test_a_quoted_value_may_hold_a_line_break(store, tmp_path):
     catalog = load_catalog(store[0])
     path = write(tmp_path / "i.csv", 'user_id,product_id,interaction_type,ts\n"U\n1",P1,view,2024-01-01\n')
     assert load_interactions(path, catalog, TYPES)["user_id"].tolist() == ["U\n1"]
+
+
+def test_prices_that_are_no_usable_number_are_unknown(tmp_path):
+    rows = ["P1,A,12.5", "P2,B,", "P3,C,free", "P4,D,-3", "P5,E,1E100", "P6,F,inf"]
+    catalog = load_catalog(write(tmp_path / "p.csv", "\n".join(["product_id,title,price", *rows]) + "\n"))
+    assert catalog.prices[0] == 12.5 and np.isnan(catalog.prices[1:]).all()

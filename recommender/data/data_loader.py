@@ -87,12 +87,14 @@ def load_catalog(path: str | Path) -> Catalog:
 
 
 def _prices(frame: pd.DataFrame) -> NDArray[np.float32]:
-    """The price column as numbers; NaN where it is absent, empty, not a number or not above 0."""
+    """The price column as numbers; NaN where it is absent, empty, not a number, not above 0, or
+    beyond what the model's 32-bit prices hold (3.4e38)."""
     if "price" not in frame:
         return np.full(len(frame), np.nan, np.float32)
     prices = pd.to_numeric(frame["price"].str.strip(), errors="coerce").to_numpy(np.float64)
     with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(prices) & (prices > 0), prices, np.nan).astype(np.float32)
+        usable = np.isfinite(prices) & (prices > 0) & (prices <= np.finfo(np.float32).max)
+        return np.where(usable, prices, np.nan).astype(np.float32)
 
 
 def load_interactions(
