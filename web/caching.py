@@ -97,7 +97,7 @@ def _answer(
         svc.cache.set(key, body)
     if request.method == "GET":
         kept = Kept(body, request.url_rule.rule, model.version, ask.live.version, user_id, seen, ask.variant)
-        svc.memory.keep((environ.get("PATH_INFO"), environ.get("QUERY_STRING")), kept)
+        svc.memory.keep(_asked(environ), kept)
     environ[logs.SOURCE] = source
     return _json(b'{"source":"' + source.encode() + tag, body)
 
@@ -105,6 +105,11 @@ def _answer(
 def _json(head: bytes, body: bytes) -> Response:
     """A JSON object response: `head` opens it, then the fields of the object `body`."""
     return current_app.response_class(head + body[1:], mimetype="application/json")
+
+
+def _asked(environ: dict[str, Any]) -> tuple[str | None, str | None]:
+    """What a GET asked, as the worker's memory keys its answer: the path and the query as sent."""
+    return environ.get("PATH_INFO"), environ.get("QUERY_STRING")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +135,7 @@ class Repeats:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "GET":
-            kept = self.svc.memory.get((environ.get("PATH_INFO"), environ.get("QUERY_STRING")))
+            kept = self.svc.memory.get(_asked(environ))
             if kept is not None and self._holds(kept):
                 return self._send(kept, environ, start_response)
         return self.wsgi_app(environ, start_response)

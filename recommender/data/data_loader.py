@@ -182,9 +182,7 @@ def _interactions(
     spread over many chunks would otherwise hold a copy of the id in each.
     """
     users = _per_value(chunk.column("user_id"), lambda u: _interned([x.strip() for x in u], known_users))
-    empty = users == ""
-    if empty.any():
-        raise DataError(f"{name} line {_line(start + int(np.argmax(empty)))}, column user_id: empty user_id")
+    _reject_empty(users, name, "user_id", start)
     ts = _timestamps(chunk.column("ts"), name, start)
     kinds = _per_value(
         chunk.column("interaction_type"), lambda k: np.array([x.strip().lower() for x in k], object)
@@ -261,28 +259,17 @@ def _timestamps(raw: pa.Array, name: str, start: int) -> NDArray[np.datetime64]:
 
 
 def _read_csv(path: str | Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """The whole file as one frame."""
-    (frame,) = _read_chunks(path, required, None)
-    return frame
-
-
-def _read_chunks(path: str | Path, required: tuple[str, ...], rows: int | None) -> Iterator[pd.DataFrame]:
-    """The file `rows` rows at a time (None: all at once; a header alone: one empty frame)."""
+    """The whole file as one frame of strings (a header alone: an empty frame)."""
     path = Path(path)
-    options = {"dtype": str, "keep_default_na": False, "na_filter": False}
     try:
-        if rows is None:
-            yield _checked(pd.read_csv(path, **options), path.name, required)
-            return
-        with pd.read_csv(path, chunksize=rows, **options) as reader:
-            for frame in reader:
-                yield _checked(frame, path.name, required)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path.name}: the file is empty (expected a header: {','.join(required)})") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path.name}: not a readable CSV file ({exc})") from None
+    return _checked(frame, path.name, required)
 
 
 def _checked(frame: pd.DataFrame, name: str, required: tuple[str, ...]) -> pd.DataFrame:
@@ -321,8 +308,8 @@ def _parse_timestamps(raw: pd.Series, name: str, start: int = 0) -> pd.Series:
     return ts
 
 
-def _reject_empty(values: pd.Series, name: str, column: str, start: int = 0) -> None:
-    empty = (values == "").to_numpy()
+def _reject_empty(values: pd.Series | NDArray[np.object_], name: str, column: str, start: int = 0) -> None:
+    empty = np.asarray(values == "")
     if empty.any():
         raise DataError(
             f"{name} line {_line(start + int(np.flatnonzero(empty)[0]))}, column {column}: empty {column}"
