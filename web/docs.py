@@ -40,3 +40,11 @@ def openapi_document() -> dict:
 def docs() -> Response:
     page = current_app.response_class(openapi.page(describe(services().config)), mimetype="text/html")
     return guarded(page, openapi.PAGE_POLICY)
+
+
+if __name__ == "__main__":  # python -m web.docs: the description at the default settings (the console's types)
+    import json
+
+    import web.factory  # noqa: F401  (importing the app factory declares every route)
+
+    print(json.dumps(describe(Config()), indent=2, sort_keys=True))

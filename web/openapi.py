@@ -126,7 +126,25 @@ def _schemas() -> dict[str, Any]:
         "items": {
             "type": "object",
             "required": ["product_id", "title", "score"],
-            "properties": {**strings("product_id", "title"), "score": {"type": "number"}},
+            "properties": {
+                **strings("product_id", "title"),
+                "score": {"type": "number"},
+                # with details=1
+                "category": {"type": "string"},
+                "price": {"type": ["number", "null"]},
+                "img_url": {"type": "string"},
+                "new": {"type": "boolean", "description": "no interaction with the product yet"},
+            },
+        },
+    }
+    reload = {
+        "type": "object",
+        "required": ["state"],
+        "properties": {
+            "state": {"type": "string", "enum": ["idle", "running", "done", "failed"]},
+            **strings("at", "previous", "version", "error", "error_hidden"),
+            "seconds": {"type": "number"},
+            "pid": {"type": "integer"},
         },
     }
     source = {"type": "string", "enum": ["model", "cache"]}
@@ -163,8 +181,18 @@ def _schemas() -> dict[str, Any]:
                     "required": ["trained", "reason"],
                     "properties": {"trained": {"type": "boolean"}, "reason": {"type": "string"}},
                 },
-                "reload": {"type": "object"},
-                "built": {"type": "object", "description": "at, seconds, interactions"},
+                "reload": reload,
+                "built": {
+                    "type": "object",
+                    "description": "when the model was built, in how long, from what",
+                    "properties": {
+                        "at": {"type": "string", "description": "ISO 8601 UTC"},
+                        "seconds": {"type": "number"},
+                        "interactions": {"type": "integer"},
+                        "from": {"type": "string", "description": "\"csv files\" or \"database\""},
+                        "feedback_skipped": {"type": "integer"},
+                    },
+                },
                 "feedback_store": {"type": "string", "enum": ["ok", "unavailable", "unknown"]},
             },
         },
@@ -173,7 +201,7 @@ def _schemas() -> dict[str, Any]:
         **_product_schemas(),
         "Reload": {
             "type": "object",
-            "properties": {**strings("status", "model_version"), "reload": {"type": "object"}},
+            "properties": {**strings("status", "model_version"), "reload": reload},
         },
         "Error": {
             "type": "object",
