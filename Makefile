@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format data ta-feng eval bench clean
+.PHONY: run test lint format data ta-feng eval bench clean console console-check
 
 run: $(VENV)/.run-deps
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) app:app
@@ -20,6 +20,19 @@ lint: $(VENV)/.dev-deps
 format: $(VENV)/.dev-deps
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The console (React, console/src) built into console/dist, which the service serves and git keeps,
+# so `make run` needs no Node.js. Needs Node.js 20+ and npm. The API's types come from the
+# service's own OpenAPI description: a changed route breaks the console's type check.
+console: $(VENV)/.run-deps
+	cd console && npm ci --no-audit --no-fund
+	$(BIN)/python -m web.docs > console/openapi.json
+	cd console && npm run types && npm run build
+
+# CI: the component tests, and the committed build is exactly what the sources build.
+console-check: console
+	cd console && npm test
+	git diff --exit-code -- console/dist console/src/openapi.d.ts
 
 # Regenerate the demo store in data/ (deterministic: the same files every time).
 data: $(VENV)/.run-deps

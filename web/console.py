@@ -8,7 +8,8 @@ from flask import Blueprint, Response, send_from_directory
 
 from web.declare import in_path, other, route
 
-CONSOLE = Path(__file__).resolve().parent.parent / "console"  # the console's page, script and style
+# The console's page, script and style, as built from console/src (`make console`).
+CONSOLE = Path(__file__).resolve().parent.parent / "console" / "dist"
 # The console loads its own script and style, calls only this service, and shows product images
 # from wherever the catalog says they are.
 CONSOLE_POLICY = (
