@@ -43,9 +43,11 @@ def evaluate(
     hybrid_weights: Sequence[float] = HYBRID_WEIGHTS,
     baselines_on: bool = True,
     horizon_days: int | None = None,
+    ease_grid: Sequence[float] = EASE_GRID,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[list[Row], dict[str, object]]:
-    """Every row of the comparison, and facts about the split."""
+    """Every row of the comparison, and facts about the split (EASE is tried at each lambda of
+    `ease_grid` on catalogs up to EASE_MAX_ITEMS products)."""
     settings = settings or ModelSettings()
     catalog = load_catalog(products_csv)
     interactions = load_interactions(interactions_csv, catalog, settings.interaction_weights.keys())
@@ -124,7 +126,7 @@ def evaluate(
                 )
             )
         if len(catalog) <= baselines.EASE_MAX_ITEMS:
-            for lam in EASE_GRID:
+            for lam in ease_grid:
                 runs.append(
                     ("ease", f"lambda={lam:g}", "baseline", _batch(baselines.ease, binary, rows_of, k, lam))
                 )

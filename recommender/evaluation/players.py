@@ -99,7 +99,9 @@ class Service:
 
     name = "service"
 
-    def __init__(self, store: Store, folder: Path, seed: int, rebuild_every: int | None) -> None:
+    def __init__(
+        self, store: Store, folder: Path, seed: int, rebuild_every: int | None, ranker: bool = True
+    ) -> None:
         from app import create_app  # the web layer: see the module's docstring
         from config import Config
 
@@ -121,6 +123,7 @@ class Service:
             admin_token=ADMIN_TOKEN,
             feedback_rate_limit=None,
             feedback_client_rate_limit=None,
+            ranker=ranker,
             ranker_seed=seed,
         )
         logging.getLogger("recsys.request").setLevel(logging.WARNING)

@@ -143,9 +143,11 @@ def replay(
     rebuild_every: int | None = None,
     peers: bool = True,
     strategies: tuple[str, ...] = ("collaborative", "hybrid"),
+    ranker: bool = True,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> ReplayRun:
-    """The service (with ranker seeds 0..seeds-1, the mean reported) and the peers over `days` days."""
+    """The service (with ranker seeds 0..seeds-1, the mean reported) and the peers over `days` days;
+    `ranker=False` builds the service without its ranker (the setting RANKER=false)."""
     store = Store.read(products_csv, interactions_csv, cutoff, days)
     n_items = len(store.products)
     launched = store.launched
@@ -154,7 +156,7 @@ def replay(
     for seed in range(seeds):
         with tempfile.TemporaryDirectory(prefix="replay-") as folder:
             started = time.perf_counter()
-            service = Service(store, Path(folder), seed, rebuild_every)
+            service = Service(store, Path(folder), seed, rebuild_every, ranker)
             seconds = time.perf_counter() - started
             progress(f"replay: the service built at {cutoff} (seed {seed}) in {seconds:.1f} s")
             players: list[Player] = [service]
