@@ -77,16 +77,31 @@ def shown(page, path: str) -> None:
     page.wait_for_selector(f'body[data-ready="{path}"]')
 
 
-def test_the_overview_shows_the_model_and_the_services(page, server):
+def test_the_overview_shows_the_model_the_services_and_the_figures(page, server):
+    for _ in range(2):  # a miss, then a hit: the figures have something to show
+        page.request.get(f"{server}/recommend/content/S3?top_k=4")
     page.goto(server + "/console")
     shown(page, "/console")
     health = page.inner_text("#health")
     assert "Model version" in health and "Products" in health and "40" in health
     assert "Feedback store" in health and "Cache" in health
+    page.errors.clear()  # the 401 of the figures before the token is given: expected here
+
     page.fill("input[name=token]", "wrong")
     page.click("text=Use token")
+    page.wait_for_selector("input[name=token]")  # refused: asked again
+    page.click("#rebuild")
     page.wait_for_selector("#reload-status:has-text('refused')")
-    page.errors.clear()  # the browser reports the 401 of the refused reload: expected here
+    page.errors.clear()  # the browser reports the 401s of the wrong token
+
+    page.fill("input[name=token]", TOKEN)
+    page.click("text=Use token")
+    page.wait_for_selector("#events-chart .recharts-bar-rectangle")
+    assert page.inner_text("#default-strategy") == "collaborative"  # RANKER=false here
+    assert "RANKER=false" in page.inner_text("#build")
+    assert page.locator("#requests-chart .recharts-bar-rectangle").count() >= 3  # routes drawn
+    assert page.locator("#latency-chart .recharts-bar-rectangle").count() >= 1
+    assert "The cache is off" in page.inner_text("#hit-ratio")  # no Redis for this server
 
 
 def test_a_product_is_found_by_its_title_and_shows_its_similar_products(page, server):

@@ -10,8 +10,9 @@ from recommender.serving.service import Recommender
 from recommender.storage.catalog_changes import CatalogStore
 from recommender.storage.feedback import FeedbackStore
 from web import monitoring
-from web.auth import is_admin, require_admin
+from web.auth import is_admin, require_admin, require_token_if_set
 from web.declare import answer, error, other, route
+from web.overview import overview
 from web.services import Services, current_model, services
 
 bp = Blueprint("admin", __name__)
@@ -38,7 +39,7 @@ def health() -> dict:
         "cache": svc.cache.ping(),
         "products": len(model.catalog),
         "users": model.history.n_users,
-        "built": model.built,
+        "built": {k: v for k, v in model.built.items() if k != "activity"},  # that is the overview's
         "feedback_store": svc.feedback.state,
         "ranker": {"trained": model.ranked is not None, "reason": model.ranker_reason},
         "reload": _reload_status(svc),
@@ -65,6 +66,26 @@ def _reload_status(svc: Services) -> dict:
 def metrics() -> Response:
     body, content_type = monitoring.exposition()
     return current_app.response_class(body, content_type=content_type)
+
+
+@route(
+    bp,
+    "GET",
+    "/stats",
+    summary="The service's figures, as the console's overview draws them: requests, errors and "
+    "latency per route, the cache's hit ratio, events per hour by action, and the latest build with "
+    "what serves /recommend/user and why (request figures since start, all workers added up)",
+    responses={
+        "200": answer("The figures", "Overview"),
+        "401": error("ADMIN_TOKEN is set and the request does not carry it"),
+    },
+    security=("", "admin"),
+)
+def stats() -> dict:
+    """The figures (behind the admin token when one is set)."""
+    svc = services()
+    require_token_if_set(svc.config)
+    return overview(current_model(), svc.feedback, svc.config.cache_enabled)
 
 
 @route(

@@ -42,7 +42,8 @@ def docs() -> Response:
     return guarded(page, openapi.PAGE_POLICY)
 
 
-if __name__ == "__main__":  # python -m web.docs: the description at the default settings (the console's types)
+# python -m web.docs: the description at the default settings (what the console's types are made from)
+if __name__ == "__main__":
     import json
 
     import web.factory  # noqa: F401  (importing the app factory declares every route)

@@ -27,11 +27,12 @@ REQUESTS = Counter(
     "HTTP requests answered, by route template, method and status",
     ["route", "method", "status"],
 )
+LATENCY_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)  # seconds
 LATENCY = Histogram(
     "recsys_request_duration_seconds",
     "Time from the request reaching the app to its response, by route template",
     ["route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+    buckets=LATENCY_BOUNDS,
 )
 CACHE = Counter("recsys_cache_lookups", "Cache lookups of recommendation routes, by result", ["result"])
 CACHE_HITS, CACHE_MISSES = CACHE.labels("hit"), CACHE.labels("miss")
@@ -79,8 +80,53 @@ class Measure:
 
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, and its content type."""
-    registry = REGISTRY
+    return generate_latest(_registry()), CONTENT_TYPE_LATEST
+
+
+def totals() -> dict[str, Any]:
+    """The counts /metrics shows, added up over workers, as plain numbers: requests per route and
+    status, cache lookups by result, and each route's latency histogram (cumulative counts at
+    each bound of LATENCY_BOUNDS, then in all)."""
+    requests: dict[str, dict[str, int]] = {}
+    cache = {"hit": 0, "miss": 0}
+    latency: dict[str, dict[float, int]] = {}
+    for family in _registry().collect():
+        for sample in family.samples:
+            labels, value = sample.labels, int(sample.value)
+            if sample.name == "recsys_requests_total":
+                by_status = requests.setdefault(labels["route"], {})
+                by_status[labels["status"]] = by_status.get(labels["status"], 0) + value
+            elif sample.name == "recsys_cache_lookups_total":
+                cache[labels["result"]] = cache.get(labels["result"], 0) + value
+            elif sample.name == "recsys_request_duration_seconds_bucket":
+                bounds = latency.setdefault(labels["route"], {})
+                bound = float(labels["le"])
+                bounds[bound] = bounds.get(bound, 0) + value
+    histograms = {
+        route: [bounds.get(b, 0) for b in (*LATENCY_BOUNDS, float("inf"))]
+        for route, bounds in latency.items()
+    }
+    return {"requests": requests, "cache": cache, "latency": histograms}
+
+
+def quantile(q: float, cumulative: list[int]) -> float | None:
+    """The q-quantile of a latency histogram in seconds, by linear interpolation within its bucket
+    (as Prometheus' histogram_quantile); the highest bound when it falls beyond it; None if empty."""
+    total = cumulative[-1] if cumulative else 0
+    if not total:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0
+    for bound, count in zip(LATENCY_BOUNDS, cumulative, strict=False):
+        if count >= rank:
+            return lower + (bound - lower) * (rank - below) / max(count - below, 1)
+        lower, below = bound, count
+    return LATENCY_BOUNDS[-1]
+
+
+def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every worker's files, added up
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+        return registry
+    return REGISTRY

@@ -189,7 +189,7 @@ def _schemas() -> dict[str, Any]:
                         "at": {"type": "string", "description": "ISO 8601 UTC"},
                         "seconds": {"type": "number"},
                         "interactions": {"type": "integer"},
-                        "from": {"type": "string", "description": "\"csv files\" or \"database\""},
+                        "from": {"type": "string", "description": '"csv files" or "database"'},
                         "feedback_skipped": {"type": "integer"},
                     },
                 },
@@ -197,6 +197,7 @@ def _schemas() -> dict[str, Any]:
             },
         },
         "Received": {"type": "object", "properties": strings("status")},
+        "Overview": _overview_schema(),
         "ABReport": _ab_report_schema(),
         **_product_schemas(),
         "Reload": {
@@ -212,6 +213,104 @@ def _schemas() -> dict[str, Any]:
                     "required": ["code", "message"],
                     "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
                 }
+            },
+        },
+    }
+
+
+def _overview_schema() -> dict[str, Any]:
+    count, ms = {"type": "integer"}, {"type": ["number", "null"]}
+    ndcg = {"type": ["number", "null"]}
+    return {
+        "type": "object",
+        "required": ["requests", "cache", "latency", "events", "build"],
+        "properties": {
+            "requests": {
+                "type": "array",
+                "description": "per route template, busiest first, since the service started",
+                "items": {
+                    "type": "object",
+                    "required": ["route", "requests", "client_errors", "server_errors", "p50_ms", "p99_ms"],
+                    "properties": {
+                        "route": {"type": "string"},
+                        "requests": count,
+                        "client_errors": count,
+                        "server_errors": count,
+                        "p50_ms": ms,
+                        "p99_ms": ms,
+                    },
+                },
+            },
+            "cache": {
+                "type": "object",
+                "required": ["enabled", "hits", "misses", "hit_ratio"],
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "hits": count,
+                    "misses": count,
+                    "hit_ratio": {"type": ["number", "null"]},
+                },
+            },
+            "latency": {
+                "type": "object",
+                "description": "the recommendation routes' requests per latency bucket",
+                "required": ["buckets", "p50_ms", "p99_ms"],
+                "properties": {
+                    "buckets": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["up_to_ms", "requests"],
+                            "properties": {
+                                "up_to_ms": {**ms, "description": "null: beyond the last"},
+                                "requests": count,
+                            },
+                        },
+                    },
+                    "p50_ms": ms,
+                    "p99_ms": ms,
+                },
+            },
+            "events": {
+                "type": "object",
+                "description": "events per hour by action, up to the latest event (UTC)",
+                "required": ["until", "hours", "counts", "feedback"],
+                "properties": {
+                    "until": {"type": ["string", "null"]},
+                    "hours": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "each hour's start",
+                    },
+                    "counts": {
+                        "type": "object",
+                        "description": "per action, its events in each of the hours",
+                        "additionalProperties": {"type": "array", "items": count},
+                    },
+                    "feedback": {"type": "string", "enum": ["ok", "unavailable"]},
+                },
+            },
+            "build": {
+                "type": "object",
+                "required": ["model_version", "default_strategy", "why", "check"],
+                "properties": {
+                    **{name: {"type": "string"} for name in ("model_version", "at", "from", "why")},
+                    "default_strategy": {"type": "string", "enum": ["ranked", "collaborative"]},
+                    "seconds": {"type": "number"},
+                    "interactions": count,
+                    "feedback_skipped": count,
+                    "check": {
+                        "type": ["object", "null"],
+                        "description": "the ranker against the untrained blend on the latest window "
+                        "held out from its training (null: no ranker)",
+                        "properties": {
+                            "objective": {"type": "string"},
+                            "ranker_ndcg": ndcg,
+                            "blend_ndcg": ndcg,
+                            "windows": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
             },
         },
     }

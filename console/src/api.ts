@@ -14,6 +14,7 @@ export type User = Schemas["User"];
 export type ABReport = Schemas["ABReport"];
 export type Variant = ABReport["variants"][string];
 export type Reload = Schemas["Reload"];
+export type Overview = Schemas["Overview"];
 export type ErrorBody = Schemas["Error"];
 
 /** A refusal or failure of the service, with its status and its own message. */

@@ -1001,6 +1001,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The service's figures, as the console's overview draws them: requests, errors and latency per route, the cache's hit ratio, events per hour by action, and the latest build with what serves /recommend/user and why (request figures since start, all workers added up) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The figures */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Overview"];
+                    };
+                };
+                /** @description ADMIN_TOKEN is set and the request does not carry it */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/{user_id}": {
         parameters: {
             query?: never;
@@ -1194,6 +1239,63 @@ export interface components {
             };
             status: string;
             users?: number;
+        };
+        Overview: {
+            build: {
+                at?: string;
+                /** @description the ranker against the untrained blend on the latest window held out from its training (null: no ranker) */
+                check: {
+                    blend_ndcg?: number | null;
+                    objective?: string;
+                    ranker_ndcg?: number | null;
+                    windows?: string[];
+                } | null;
+                /** @enum {string} */
+                default_strategy: "ranked" | "collaborative";
+                feedback_skipped?: number;
+                from?: string;
+                interactions?: number;
+                model_version: string;
+                seconds?: number;
+                why: string;
+            };
+            cache: {
+                enabled: boolean;
+                hit_ratio: number | null;
+                hits: number;
+                misses: number;
+            };
+            /** @description events per hour by action, up to the latest event (UTC) */
+            events: {
+                /** @description per action, its events in each of the hours */
+                counts: {
+                    [key: string]: number[];
+                };
+                /** @enum {string} */
+                feedback: "ok" | "unavailable";
+                /** @description each hour's start */
+                hours: string[];
+                until: string | null;
+            };
+            /** @description the recommendation routes' requests per latency bucket */
+            latency: {
+                buckets: {
+                    requests: number;
+                    /** @description null: beyond the last */
+                    up_to_ms: number | null;
+                }[];
+                p50_ms: number | null;
+                p99_ms: number | null;
+            };
+            /** @description per route template, busiest first, since the service started */
+            requests: {
+                client_errors: number;
+                p50_ms: number | null;
+                p99_ms: number | null;
+                requests: number;
+                route: string;
+                server_errors: number;
+            }[];
         };
         Product: {
             /** @default true */

@@ -10,6 +10,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from recommender.data.activity import hourly
 from recommender.data.data_loader import Catalog, load_catalog, load_interactions
 from recommender.data.history import UserHistory
 from recommender.memory import release_freed
@@ -113,6 +114,7 @@ class Recommender(FittedModel):
         release_freed()  # what reading the file left behind
         history = history_of(interactions, len(catalog), settings)
         n_interactions, ranker_log = len(interactions), ranker_log_of(interactions, history, settings)
+        activity = hourly(interactions)
         del interactions  # a log of tens of millions of rows is let go here unless the ranker needs it
         release_freed()
         model = cls._fit(catalog, history, ranker_log, settings, version)
@@ -123,6 +125,7 @@ class Recommender(FittedModel):
             "seconds": round(time.perf_counter() - started, 1),
             "interactions": n_interactions,
             "from": inputs.kind,
+            "activity": activity,  # the console's overview; /health leaves it out
         }
         log.info(
             "model %s: %d products, %d users, %d interactions, built in %.1f s",

@@ -157,6 +157,24 @@ class FeedbackStore:
             log.warning("feedback store unreadable: %s", exc)
             return []
 
+    def per_hour(self, after_id: int, since: datetime) -> list[tuple[datetime, str, int]]:
+        """Events stored after event `after_id` that happened from `since` on, counted per hour of
+        their time and action: (hour, action, events). Raises SQLAlchemyError if the store fails."""
+        c = feedback_table.c
+        if self.engine.dialect.name == "postgresql":
+            hour = sa.func.date_trunc("hour", c.ts)
+        else:  # SQLite: the hour as text
+            hour = sa.func.strftime("%Y-%m-%d %H:00:00", c.ts)
+        query = (
+            sa.select(hour, c.action, sa.func.count())
+            .where(c.id > after_id, c.ts >= since)
+            .group_by(hour, c.action)
+        )
+        self._create_table()
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(_as_datetime(when), action, int(n)) for when, action, n in rows]
+
     def snapshot(self) -> FeedbackSnapshot:
         """Every stored event a model can use, as interactions; the rest are counted and logged,
         never in the way of a rebuild."""
@@ -209,6 +227,10 @@ class FeedbackStore:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(feedback_table)).scalar_one())
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def _ab_fields(recomm_id: str | None) -> dict[str, str | None]:
