@@ -313,7 +313,8 @@ def test_a_reload_under_load_fails_no_request_and_switches_both_workers(store, t
     "own_folder", [False, True], ids=["folder made by gunicorn.conf", "operator's folder"]
 )
 def test_metrics_add_up_both_gunicorn_workers(store, tmp_path, own_folder):
-    """Every scrape, whichever worker answers it, counts the requests of both."""
+    """Every scrape, whichever worker answers it, counts the requests of both; so do the figures of
+    /stats."""
     from concurrent.futures import ThreadPoolExecutor
 
     from prometheus_client.parser import text_string_to_metric_families
@@ -339,6 +340,11 @@ def test_metrics_add_up_both_gunicorn_workers(store, tmp_path, own_folder):
                 if sample.name == "recsys_requests_total" and sample.labels["status"] == "200"
             }
             assert counts["/recommend/content/<path:product_id>"] == 60
+            status, body = get(base + "/stats")  # the console's figures: the same sums
+            assert status == 200
+            routes = {row["route"]: row["requests"] for row in json.loads(body)["requests"]}
+            assert routes["/recommend/content/<path:product_id>"] == 60
+            assert sum(b["requests"] for b in json.loads(body)["latency"]["buckets"]) == 60
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(30)
