@@ -27,3 +27,9 @@ export function useReady(done: boolean): void {
     if (done) document.body.dataset.ready = location.pathname;
   }, [done]);
 }
+
+/** A page with nothing to load: shown as soon as it renders. */
+export function Ready(): null {
+  useReady(true);
+  return null;
+}

@@ -21,4 +21,12 @@ describe("the products page", () => {
     expect(screen.getByText("Garden hoe")).toBeInTheDocument();
     expect(screen.getByText("Withdrawn: no answer shows it.")).toBeInTheDocument();
   });
+
+  it("says what the service answered when a search is refused", async () => {
+    history.pushState({}, "", "/console/products");
+    fakeService({ "/products": () => ({ status: 400, body: { error: { code: 400, message: "q: at most 10 words" } } }) });
+    render(<App />);
+    await userEvent.type(screen.getByPlaceholderText("search titles"), "a b c d e f g h i j k{Enter}");
+    expect(await screen.findByText("The service answered: q: at most 10 words")).toBeInTheDocument();
+  });
 });

@@ -1,15 +1,18 @@
 import { type FormEvent, useState } from "react";
 import { type Product, type ProductList, type Recommendations, getJSON } from "../api";
 import { Failure, ResultList, money } from "../components";
-import { useLoad, useReady } from "../load";
+import { Ready, useLoad, useReady } from "../load";
 
 export function Products({ productId }: { productId?: string }) {
   const [query, setQuery] = useState("");
-  const [found, setFound] = useState<{ query: string; list: ProductList } | null>(null);
+  const [found, setFound] = useState<{ query: string; list: ProductList } | { error: unknown } | null>(null);
   const search = async (event: FormEvent) => {
     event.preventDefault();
-    const list = await getJSON<ProductList>(`/products?q=${encodeURIComponent(query)}&limit=20`);
-    setFound({ query, list });
+    try {
+      setFound({ query, list: await getJSON<ProductList>(`/products?q=${encodeURIComponent(query)}&limit=20`) });
+    } catch (error) {
+      setFound({ error });
+    }
   };
   return (
     <>
@@ -19,16 +22,12 @@ export function Products({ productId }: { productId?: string }) {
         <button type="submit">Search</button>
       </form>
       <div id="search-results">
-        {found ? <ResultList title={`Products matching “${found.query}”`} results={found.list.results} /> : null}
+        {found && "error" in found ? <Failure error={found.error} /> : null}
+        {found && "list" in found ? <ResultList title={`Products matching “${found.query}”`} results={found.list.results} /> : null}
       </div>
       {productId ? <ProductCard productId={productId} /> : <Ready />}
     </>
   );
-}
-
-function Ready() {
-  useReady(true);
-  return null;
 }
 
 function ProductCard({ productId }: { productId: string }) {

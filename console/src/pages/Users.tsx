@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { type Recommendations, type Result, STRATEGIES, ServiceError, type User, asAdmin, getJSON } from "../api";
 import { Failure, ResultList, TokenForm } from "../components";
-import { useLoad, useReady } from "../load";
+import { Ready, useLoad, useReady } from "../load";
 import { Link, useNavigate } from "../router";
 
 export function Users({ userId }: { userId?: string }) {
@@ -21,11 +21,6 @@ export function Users({ userId }: { userId?: string }) {
       {userId ? <Shopper key={userId} userId={userId} /> : <Ready />}
     </>
   );
-}
-
-function Ready() {
-  useReady(true);
-  return null;
 }
 
 type Lists = [string, Result[]][];
