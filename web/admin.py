@@ -12,7 +12,7 @@ from recommender.storage.feedback import FeedbackStore
 from web import monitoring
 from web.auth import is_admin, require_admin, require_token_if_set
 from web.declare import answer, error, other, route
-from web.overview import overview
+from web.overview import build_facts, overview
 from web.services import Services, current_model, services
 
 bp = Blueprint("admin", __name__)
@@ -39,7 +39,7 @@ def health() -> dict:
         "cache": svc.cache.ping(),
         "products": len(model.catalog),
         "users": model.history.n_users,
-        "built": {k: v for k, v in model.built.items() if k != "activity"},  # that is the overview's
+        "built": build_facts(model),
         "feedback_store": svc.feedback.state,
         "ranker": {"trained": model.ranked is not None, "reason": model.ranker_reason},
         "reload": _reload_status(svc),

@@ -74,6 +74,7 @@ def events(model: Recommender, feedback: FeedbackStore) -> dict:
     counts of its log, and the events posted since the build (from the feedback table)."""
     counts: dict[datetime, dict[str, int]] = {}
     activity = model.built.get("activity") or {}
+    since = datetime(1970, 1, 1)  # no count from the build: every posted event
     if activity:
         start = datetime.fromisoformat(activity["start"])
         for action, per_hour in activity["counts"].items():
@@ -81,9 +82,7 @@ def events(model: Recommender, feedback: FeedbackStore) -> dict:
                 if n:
                     hour = counts.setdefault(start + timedelta(hours=i), {})
                     hour[action] = hour.get(action, 0) + n
-        since = start + timedelta(hours=len(next(iter(activity["counts"].values()), [])) - EVENT_HOURS)
-    else:
-        since = datetime(1970, 1, 1)
+            since = start + timedelta(hours=len(per_hour) - EVENT_HOURS)  # the chart's first hour, at most
     posted = "ok"
     try:
         for hour, action, n in feedback.per_hour(model.feedback_last_id, since):
@@ -106,7 +105,7 @@ def events(model: Recommender, feedback: FeedbackStore) -> dict:
 
 def build(model: Recommender) -> dict:
     """When the model in use was built, in how long, and what serves /recommend/user by default, and why."""
-    built = {k: v for k, v in model.built.items() if k != "activity"}
+    built = build_facts(model)
     ranked = model.ranked
     check = None
     if ranked is not None:
@@ -131,6 +130,11 @@ def build(model: Recommender) -> dict:
         "why": why,
         "check": check,
     }
+
+
+def build_facts(model: Recommender) -> dict:
+    """The model's build facts without its hourly counts (those are the events chart's)."""
+    return {k: v for k, v in model.built.items() if k != "activity"}
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -95,7 +95,11 @@ function Blend({ id }: { id: string }) {
     const asked = ++latest.current;
     const url = `/recommend/hybrid?user_id=${id}&w_content=${w}&w_cf=${(1 - w).toFixed(2)}&top_k=10&details=1`;
     getJSON<Recommendations>(url).then(
-      (body) => asked === latest.current && setResults(body.results),
+      (body) => {
+        if (asked !== latest.current) return;
+        setError(null); // a failure of an earlier position no longer stands
+        setResults(body.results);
+      },
       (failure: unknown) => asked === latest.current && setError(failure),
     );
   }, [id, w]);
