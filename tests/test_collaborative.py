@@ -145,22 +145,33 @@ def _skewed_item_users(seed: int) -> sp.csr_matrix:
     return sp.csr_matrix(taken.astype(np.float32))
 
 
-def test_cooccurrence_counts_agree_with_the_dense_product_both_ways():
-    from recommender.models.regression import _Cooccurrence
+def test_cooccurrence_counts_agree_with_the_dense_product_both_ways(monkeypatch):
+    from recommender.models import regression
 
+    monkeypatch.setattr(regression, "HEAD_ITEMS", 6)
     item_users = _skewed_item_users(3)
-    gram = _Cooccurrence(item_users, np.diff(item_users.indptr).astype(np.float64))
+    gram = regression._Cooccurrence(item_users, np.diff(item_users.indptr).astype(np.float64))
     dense = (item_users @ item_users.T).toarray()
     rest, block = np.array([40, 55, 79]), np.array([0, 3, 40, 41, 55, 60, 79])
     users = np.unique(item_users[rest].indices)
     assert np.array_equal(gram._users_of(np.array([0, 1])), np.unique(item_users[[0, 1]].indices))
     assert np.array_equal(gram._users_of(rest), users)  # nothing left over from the call before
-    expected = dense[np.ix_(rest, block)]
     for local in (gram._from_histories(users, block), gram._from_user_lists(users, block)):
         assert local.shape == (len(users), len(block))
         counted = (local[:, np.searchsorted(block, rest)].T @ local).toarray()
-        assert np.array_equal(counted, expected)
-    assert np.array_equal(gram._counts(rest, block), expected)
+        assert np.array_equal(counted, dense[np.ix_(rest, block)])
+    # Two targets' predictors (-1 pads the second), head items among them: every pair's count.
+    predictors = np.array([[0, 40, 3, 55, 79], [41, 1, 60, 40, -1]])
+    valid = predictors >= 0
+    assert (gram.head_pos[predictors[valid]] >= 0).any() and (gram.head_pos[predictors[valid]] < 0).any()
+    for by_histories in (True, False):
+        lengths = gram.history_lengths
+        monkeypatch.setattr(gram, "history_lengths", lengths * 0 if by_histories else lengths + 10**9)
+        pairs = gram.pairs(predictors, valid)
+        for t in range(2):
+            p = predictors[t]
+            want = dense[np.ix_(p, p)] * (valid[t][:, None] & valid[t][None, :])
+            assert np.array_equal(pairs[t], want), (by_histories, t)
 
 
 def test_regression_with_a_small_head_solves_each_item_on_its_own_candidates(monkeypatch):

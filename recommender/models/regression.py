@@ -5,7 +5,7 @@ G = X^T X the item co-occurrence counts. The work is in gathering the G_NN block
 - co-occurrence among the most popular items (the "head") is computed once, as a dense matrix:
   those pairs come up in almost every neighbourhood, and their users are the most numerous;
 - the rest, which involves at least one less popular item, is counted per batch from the users of
-  those items only;
+  those items only, and only between predictors of the same target;
 - items are solved in batches of equal neighbourhood width (an item with 6 candidates solves a
   6 x 6 system, not a 100 x 100 one), neighbouring items together (reverse Cuthill-McKee order).
 """
@@ -161,7 +161,9 @@ class _Cooccurrence:
         self.head_pos = np.full(item_users.shape[0], -1, np.int64)
         self.head_pos[head] = np.arange(len(head))
         rows = item_users[head]
-        self.head = (rows @ rows.T).toarray().astype(np.float32)
+        # The head's counts, with one more row and column of zeros: where any other item points.
+        self.head = np.zeros((len(head) + 1, len(head) + 1), np.float32)
+        self.head[:-1, :-1] = (rows @ rows.T).toarray()
         self._slot = np.full(item_users.shape[0], -1, np.int64)  # scratch for _restricted: items
         self._user_slot = np.full(item_users.shape[1], -1, np.int64)  # and users
         self._seen = np.zeros(item_users.shape[1], bool)  # scratch for _users_of
@@ -169,49 +171,39 @@ class _Cooccurrence:
     def pairs(self, predictors: NDArray[np.integer], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
         """G[p, q] for every pair of predictors of each target: an array (targets, width, width)."""
         b, w = predictors.shape
-        out = np.zeros((b, w, w), np.float64)
         items = np.where(valid, predictors, 0)
         hp = self.head_pos[items]
-        head_a, head_c = (hp >= 0)[:, :, None], (hp >= 0)[:, None, :]
-        both = head_a & head_c & valid[:, :, None] & valid[:, None, :]
-        index_a = np.broadcast_to(hp[:, :, None], out.shape)[both]
-        index_c = np.broadcast_to(hp[:, None, :], out.shape)[both]
-        out[both] = self.head[index_a, index_c]
-        rest = np.unique(items[valid & (hp < 0)])
-        if len(rest) == 0:
+        # Pairs of head items from the dense matrix (its last row and column, all 0, for the rest).
+        at = np.where(valid & (hp >= 0), hp, len(self.head) - 1)
+        out = self.head[at[:, :, None], at[:, None, :]].astype(np.float64)
+        is_rest = valid & (hp < 0)
+        if not is_rest.any():
             return out
-        # Pairs with a non-head item: count over the users of the non-head items only.
+        # Pairs with a non-head item, counted over the users of the non-head items only. Each
+        # target's users are kept apart (user u of target t is column t * n + u), so the product
+        # pairs predictors of the same target only: no count is made that no system needs.
         block = np.unique(items[valid])
-        counts = self._counts(rest, block)  # (rest, block)
-        row = np.full(len(block), -1, np.int64)
-        row[np.searchsorted(block, rest)] = np.arange(len(rest))
-        pos = np.searchsorted(block, items)
-        row_a, row_c = row[pos][:, :, None], row[pos][:, None, :]
-        pos_a = np.broadcast_to(pos[:, :, None], out.shape)
-        pos_c = np.broadcast_to(pos[:, None, :], out.shape)
-        pair_valid = valid[:, :, None] & valid[:, None, :]
-        from_a = pair_valid & (row_a >= 0)  # a is a non-head item: its row holds the pair
-        out[from_a] = counts[np.broadcast_to(row_a, out.shape)[from_a], pos_c[from_a]]
-        from_c = pair_valid & (row_a < 0) & (row_c >= 0)
-        out[from_c] = counts[np.broadcast_to(row_c, out.shape)[from_c], pos_a[from_c]]
-        return out
+        users = self._users_of(np.unique(items[is_rest]))
+        slots = np.flatnonzero(valid)  # target * w + position
+        per_slot = self._by_item(users, block)[np.searchsorted(block, items.ravel()[slots])]
+        shift = np.repeat(slots // w * len(users), np.diff(per_slot.indptr))
+        per_slot = sp.csr_matrix(
+            (per_slot.data, per_slot.indices + shift, per_slot.indptr), shape=(len(slots), b * len(users))
+        )
+        rest_rows = np.flatnonzero(is_rest.ravel()[slots])
+        shared = (per_slot[rest_rows] @ per_slot.T).tocoo()
+        a, c = slots[rest_rows][shared.row], slots[shared.col]
+        out.reshape(-1)[a * w + c % w] = shared.data
+        # A non-head item's row is now complete; a head item's pair with it is that row's mirror.
+        return np.maximum(out, out.transpose(0, 2, 1))
 
-    def _counts(self, rest: NDArray[np.integer], block: NDArray[np.integer]) -> NDArray[np.float32]:
-        """Dense co-occurrence counts of the items `rest` with the items `block` (both sorted).
-
-        Only the users of `rest` matter. Who has which `block` item among them is read from
-        whichever is shorter: those users' histories (when the block holds popular items), or the
-        block items' user lists (when those users have long histories: a flat popularity curve).
-        """
-        users = self._users_of(rest)
+    def _by_item(self, users: NDArray[np.integer], block: NDArray[np.integer]) -> sp.csr_matrix:
+        """block x users: 1 where the user has the item. Read from whichever is shorter: those
+        users' histories (when the block holds popular items), or the block items' user lists
+        (when those users have long histories: a flat popularity curve)."""
         if self.history_lengths[users].sum() <= self.item_counts[block].sum():
-            rows = self._from_histories(users, block)
-            columns = rows.tocsc()
-        else:
-            columns = self._from_user_lists(users, block)
-            rows = columns.tocsr()
-        # Both layouts of users x block: the rest's columns transposed are rows, without a copy.
-        return (columns[:, np.searchsorted(block, rest)].T @ rows).toarray()
+            return self._from_histories(users, block).T.tocsr()
+        return self._from_user_lists(users, block).T
 
     def _users_of(self, items: NDArray[np.integer]) -> NDArray[np.intp]:
         """The users of any of `items`, sorted (marked in a scratch array: no sort, no hashing)."""
