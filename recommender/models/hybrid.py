@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from recommender.models.merging import top_of_sum
-from recommender.models.neighbours import Neighbours, best_of_rows, entries, not_owned, place, ranked
+from recommender.models.neighbours import Neighbours, best_of_rows, not_owned, place, ranked
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
@@ -52,19 +52,27 @@ def blend_rows(
     items to leave out (a rows x items matrix).
     """
     n_rows, n_items = exclude.shape
-    rows, cols, vals = [], [], []
-    for weights, indices, scores in parts:
+    indices, values = [], []
+    for weights, part_indices, scores in parts:
         top = scores.max(axis=1, initial=0.0).astype(np.float32)
-        valid = (indices >= 0) & (top > 0)[:, None]
         factor = np.asarray(weights, np.float32) / np.where(top > 0, top, 1)[:, None]  # as blend() scales
-        rows.append(np.nonzero(valid)[0])
-        cols.append(indices[valid])
-        vals.append((scores.astype(np.float32) * factor)[valid])
-    summed = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_items)
-    )  # repeats of an item in a row are added up here
-    rows, cols, data = entries(summed)
-    keep = (data > 0) & not_owned(rows, cols, exclude.tocsr())
+        unused = (part_indices < 0) | (top <= 0)[:, None]
+        indices.append(np.where(unused, n_items, part_indices))  # n_items: no item, sorted last
+        values.append(np.where(unused, 0, scores.astype(np.float32) * factor))
+    # Each row's entries in item order, an item's repeats in the parts' order (as blend() adds
+    # them up), then each run of one item summed.
+    width = sum(i.shape[1] for i in indices)
+    order = np.argsort(np.hstack(indices), axis=1, kind="stable")
+    items = np.take_along_axis(np.hstack(indices), order, 1).ravel()
+    values_sorted = np.take_along_axis(np.hstack(values), order, 1).ravel()
+    first = np.ones(len(items), bool)
+    first[1:] = items[1:] != items[:-1]
+    first[::width] = True  # a row's first entry starts a run
+    at = np.flatnonzero(first)
+    rows, cols, data = at // width, items[at], np.add.reduceat(values_sorted, at)
+    keep = (cols < n_items) & (data > 0)
+    rows, cols, data = rows[keep], cols[keep].astype(np.int32), data[keep]
+    keep = not_owned(rows, cols, exclude.tocsr())
     table = Neighbours(np.full((n_rows, n), -1, np.int32), np.zeros((n_rows, n), np.float32))
     place(table, *ranked(*best_of_rows(rows[keep], cols[keep], data[keep], n_rows, n), n_rows))
     return table
