@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -39,6 +42,17 @@ def demo_model(demo_artifacts: Path) -> Recommender:
     """The demo store's model as the service loads it (shared: tests must not change it)."""
     (version,) = [p for p in demo_artifacts.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return artifacts.load(version)
+
+
+@pytest.fixture
+def single_threaded() -> None:
+    """A process a build may fork from: apps of earlier tests have stopped their A/B exposure
+    writers (they do within a second of being collected)."""
+    gc.collect()
+    deadline = time.monotonic() + 3
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == 1, "forking needs a single-threaded process"
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def test_popularity_counts_distinct_users_and_keeps_catalog_order_on_ties(store)
     assert list(catalog.product_ids[items]) == ["P4", "P3"]
 
 
-def test_forked_workers_solve_the_same_regressions(monkeypatch):
+def test_forked_workers_solve_the_same_regressions(monkeypatch, single_threaded):
     from sklearn.preprocessing import normalize
 
     from recommender.models import regression
@@ -124,15 +124,6 @@ def test_forked_workers_solve_the_same_regressions(monkeypatch):
     candidates = top_k_neighbours(unit, unit, 20)
     serial = regression.neighbourhood_regression(item_users, candidates, 5.0, workers=1)
     monkeypatch.setattr(regression, "PARALLEL_ITEMS", 0)
-    import gc
-    import threading
-    import time
-
-    gc.collect()  # apps of earlier tests: their A/B exposure writers stop within a second
-    deadline = time.monotonic() + 3
-    while threading.active_count() > 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert threading.active_count() == 1, "forking needs a single-threaded process"
     forked = regression.neighbourhood_regression(item_users, candidates, 5.0, workers=2)
     assert (serial != forked).nnz == 0 and serial.nnz > 0
 

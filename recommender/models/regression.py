@@ -13,11 +13,7 @@ G = X^T X the item co-occurrence counts. The work is in gathering the G_NN block
 from __future__ import annotations
 
 import mmap
-import multiprocessing
-import os
-import threading
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +22,7 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 from threadpoolctl import threadpool_limits
 
+from recommender.forking import WORKERS, can_fork, fork_map
 from recommender.models.neighbours import Neighbours
 
 # Most popular items whose co-occurrence is kept as one dense matrix (8192^2 float32: 256 MiB).
@@ -35,7 +32,6 @@ BLOCK_ITEMS = 2048
 WIDTHS = (4, 8, 16, 32, 64, 128, 256, 512)
 # From this many items the regressions are split between processes, one per core.
 PARALLEL_ITEMS = 20_000
-WORKERS = os.cpu_count() or 1
 
 
 def neighbourhood_regression(
@@ -57,22 +53,8 @@ def neighbourhood_regression(
     # rows into this shared memory, so nothing comes back through a pipe.
     solved = _shared_zeros(candidates.indices.shape)
     job = _Job(_Cooccurrence(item_users, counts), candidates, counts, regularization, batches, solved)
-    # Forking is safe only from a single-threaded moment: a build at start or from the command
-    # line, not a reload running beside a server's other threads (that one solves serially).
-    forkable = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
-    if (
-        workers > 1
-        and n_items >= PARALLEL_ITEMS
-        and forkable
-        and "fork" in multiprocessing.get_all_start_methods()
-    ):
-        global _job
-        _job = job  # the forked workers find it here, without copying it through a pipe
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                list(pool.map(_solve_share, [(w, workers) for w in range(workers)]))
-        finally:
-            _job = None
+    if workers > 1 and n_items >= PARALLEL_ITEMS and can_fork():
+        fork_map(lambda worker: _solve_share(job, worker, workers), range(workers))
     else:
         with threadpool_limits(1):  # the systems are small: BLAS threads only add overhead
             job.solve(range(len(batches)))
@@ -108,14 +90,9 @@ class _Job:
             self.solved[targets, :w] = np.linalg.solve(system, (rhs * valid)[:, :, None])[:, :, 0]
 
 
-_job: _Job | None = None
-
-
-def _solve_share(share: tuple[int, int]) -> None:
-    worker, workers = share
-    assert _job is not None
+def _solve_share(job: _Job, worker: int, workers: int) -> None:
     with threadpool_limits(1):  # one process per core: BLAS threads on top would fight over them
-        _job.solve(range(worker, len(_job.batches), workers))
+        job.solve(range(worker, len(job.batches), workers))
 
 
 def _shared_zeros(shape: tuple[int, int]) -> NDArray[np.float32]:
