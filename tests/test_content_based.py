@@ -45,3 +45,21 @@ def test_catalog_without_any_words(tmp_path):
     catalog = load_catalog(write(tmp_path / "p.csv", "product_id,title\nA,-\nB,!\n"))
     model = ContentModel().fit(catalog)
     assert model.neighbours.of(0)[0].size == 0
+
+
+def test_forked_processes_make_the_same_vectors_and_neighbours(store, monkeypatch, single_threaded):
+    from recommender.models import content_based
+
+    catalog = load_catalog(store[0])
+    serial = ContentModel().fit(catalog)
+    monkeypatch.setattr(content_based, "PARALLEL_PRODUCTS", 0)
+    monkeypatch.setattr(content_based, "WORKERS", 2)
+    calls = []
+    fork_map = content_based.fork_map
+    spy = lambda task, args: calls.append(args) or fork_map(task, args)  # noqa: E731
+    monkeypatch.setattr(content_based, "fork_map", spy)
+    forked = ContentModel().fit(catalog)
+    assert len(calls) == 3 and all(len(spans) == 2 for spans in calls)  # each field, in two halves
+    assert (serial.vectors != forked.vectors).nnz == 0 and serial.vectors.nnz > 0
+    assert (serial.neighbours.indices == forked.neighbours.indices).all()
+    assert (serial.neighbours.scores == forked.neighbours.scores).all()

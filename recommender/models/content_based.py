@@ -10,7 +10,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from recommender.data.data_loader import Catalog
+from recommender.forking import WORKERS, can_fork, fork_map
 from recommender.models.neighbours import Neighbours, top_k_neighbours, top_per_row
+
+# From this many products, each field's text is turned into vectors by forked processes, one per
+# core: tokenizing is Python work, which one process does on one core.
+PARALLEL_PRODUCTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,19 @@ def _vectorizer(cfg: ContentConfig) -> TfidfVectorizer:
 
 def _combine(vectorizer: TfidfVectorizer, fields: list[tuple[list[str], float]]) -> sp.csr_matrix:
     """Each field normalised on its own, so a long description cannot drown the title; then weighted."""
-    weighted = [w * normalize(vectorizer.transform(list(text))) for text, w in fields if w > 0]
+    weighted = [w * normalize(_transform(vectorizer, list(text))) for text, w in fields if w > 0]
     return normalize(sp.csr_matrix(sum(weighted[1:], weighted[0]))).astype(np.float32)
+
+
+def _transform(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
+    """vectorizer.transform(texts); a large catalog's rows split between forked processes (each
+    row is made from its own text alone, so the rows are the same either way)."""
+    if len(texts) < PARALLEL_PRODUCTS or WORKERS == 1 or not can_fork():
+        return vectorizer.transform(texts)
+    bounds = np.linspace(0, len(texts), WORKERS + 1).astype(int).tolist()
+    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+    parts = fork_map(lambda span: vectorizer.transform(texts[span[0] : span[1]]), spans)
+    return sp.vstack(parts, format="csr")
 
 
 class ContentModel:
