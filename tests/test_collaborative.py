@@ -208,3 +208,20 @@ def test_last_item_is_of_the_latest_row_and_of_ties_the_last_in_the_log():
     )
     empty = UserHistory.build(frame.iloc[:0], 4, HistoryConfig(WEIGHTS))
     assert empty.n_users == 0 and empty.matrix.shape == (0, 4) and empty.last_item.size == 0
+
+
+def test_past_the_work_budget_each_product_has_fewer_possible_predictors(store, monkeypatch):
+    from recommender.models import collaborative
+
+    config = CollaborativeConfig(candidates=100, work=2_500_000_000)
+    assert [config.candidates_for(n) for n in (3_000, 250_000, 500_000, 1_000_000)] == [100, 100, 70, 50]
+    catalog, history = fitted(store)
+    taken = int((np.diff(history.matrix.tocsc().indptr) > 0).sum())
+    asked = []
+    top_k = collaborative.top_k_neighbours
+    spy = lambda left, right, k: asked.append(k) or top_k(left, right, k)  # noqa: E731
+    monkeypatch.setattr(collaborative, "top_k_neighbours", spy)
+    ItemItemModel(CollaborativeConfig(neighbours=4, candidates=5, work=4 * taken)).fit(history)
+    assert asked[0] == 2  # the candidates: isqrt(work / taken products) = isqrt(4)
+    ItemItemModel(CollaborativeConfig(neighbours=4, candidates=5)).fit(history)
+    assert asked[2] == 5  # a small store: all of them

@@ -14,6 +14,7 @@ b_i over the items they have, weighted by how strongly (and how recently) they h
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -35,6 +36,13 @@ class CollaborativeConfig:
     neighbours: int = 100  # items each item points to at request time
     candidates: int = 100  # possible predictors of each item in the regression
     regularization: float = 300.0  # lambda: larger trusts co-occurrence less
+    # Regression work budget (items x candidates^2): from 250,000 taken products on, each product
+    # has fewer possible predictors (50 at 1M), so the build's time stops growing with their square.
+    work: int = 2_500_000_000
+
+    def candidates_for(self, n_items: int) -> int:
+        """Possible predictors of each of n_items products: `candidates`, fewer past the budget."""
+        return max(1, min(self.candidates, math.isqrt(self.work // max(n_items, 1))))
 
 
 class ItemItemModel:
@@ -56,7 +64,8 @@ class ItemItemModel:
             return self
         marks = [time.perf_counter()]
         unit = normalize(item_users)
-        candidates = top_k_neighbours(unit, unit, cfg.candidates)
+        taken = int(np.count_nonzero(np.diff(item_users.indptr)))
+        candidates = top_k_neighbours(unit, unit, cfg.candidates_for(taken))
         del unit  # as large as the matrix: let go before the regression's own copies
         marks.append(time.perf_counter())
         weights = neighbourhood_regression(item_users, candidates, cfg.regularization)
