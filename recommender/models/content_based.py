@@ -13,8 +13,8 @@ from recommender.data.data_loader import Catalog
 from recommender.forking import WORKERS, can_fork, fork_map
 from recommender.models.neighbours import Neighbours, top_k_neighbours, top_per_row
 
-# From this many products, each field's text is turned into vectors by forked processes, one per
-# core: tokenizing is Python work, which one process does on one core.
+# From this many products, the text is turned into vectors by forked processes, one per core:
+# tokenizing is Python work, which one process does on one core.
 PARALLEL_PRODUCTS = 100_000
 
 
@@ -79,20 +79,23 @@ def _vectorizer(cfg: ContentConfig) -> TfidfVectorizer:
 
 
 def _combine(vectorizer: TfidfVectorizer, fields: list[tuple[list[str], float]]) -> sp.csr_matrix:
-    """Each field normalised on its own, so a long description cannot drown the title; then weighted."""
-    weighted = [w * normalize(_transform(vectorizer, list(text))) for text, w in fields if w > 0]
+    """Each field normalised on its own, so a long description cannot drown the title; then weighted.
+
+    A large catalog's rows are made by forked processes, a slice of rows at a time (each row
+    comes from its own text alone, so the rows are the same either way).
+    """
+    n = len(fields[0][0])
+    if n < PARALLEL_PRODUCTS or WORKERS == 1 or not can_fork():
+        return _combined_rows(vectorizer, fields)
+    bounds = np.linspace(0, n, 4 * WORKERS + 1).astype(int).tolist()  # small slices: small copies
+    spans = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    rows = lambda span: _combined_rows(vectorizer, [(text[slice(*span)], w) for text, w in fields])  # noqa: E731
+    return sp.vstack(fork_map(rows, spans), format="csr")
+
+
+def _combined_rows(vectorizer: TfidfVectorizer, fields: list[tuple[list[str], float]]) -> sp.csr_matrix:
+    weighted = [w * normalize(vectorizer.transform(list(text))) for text, w in fields if w > 0]
     return normalize(sp.csr_matrix(sum(weighted[1:], weighted[0]))).astype(np.float32)
-
-
-def _transform(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
-    """vectorizer.transform(texts); a large catalog's rows split between forked processes (each
-    row is made from its own text alone, so the rows are the same either way)."""
-    if len(texts) < PARALLEL_PRODUCTS or WORKERS == 1 or not can_fork():
-        return vectorizer.transform(texts)
-    bounds = np.linspace(0, len(texts), WORKERS + 1).astype(int).tolist()
-    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-    parts = fork_map(lambda span: vectorizer.transform(texts[span[0] : span[1]]), spans)
-    return sp.vstack(parts, format="csr")
 
 
 class ContentModel:
