@@ -181,3 +181,20 @@ def test_as_matrix_of_a_full_table_uses_its_arrays_and_of_a_padded_one_leaves_th
     padded = Neighbours(np.array([[1, -1], [0, 2], [1, 0]], np.int32), full.scores)
     expected[0][2] = 0
     np.testing.assert_array_equal(as_matrix(padded).toarray(), np.array(expected, np.float32))
+
+
+def test_top_per_row_keeps_each_rows_largest_ties_to_the_lower_column():
+    from recommender.models.neighbours import top_per_row
+
+    rng = np.random.default_rng(4)
+    dense = rng.integers(0, 4, size=(30, 40)).astype(np.float32)  # few values: many ties
+    dense[3] = 0  # an empty row
+    kept = top_per_row(sp.csr_matrix(dense), 5).toarray()
+    for row, values in enumerate(dense):
+        columns = np.flatnonzero(values)
+        best = sorted(columns, key=lambda c: (-values[c], c))[:5]
+        expected = np.zeros_like(values)
+        expected[best] = values[best]
+        assert np.array_equal(kept[row], expected), row
+    short = sp.csr_matrix(np.eye(4, dtype=np.float32))
+    assert top_per_row(short, 1) is short  # no row longer than the limit: as it was

@@ -74,13 +74,22 @@ def top_k_neighbours(
 
 
 def top_per_row(matrix: sp.csr_matrix, limit: int) -> sp.csr_matrix:
-    """The same matrix with only the `limit` largest entries of each row."""
+    """The same matrix with only the `limit` largest entries of each row (ties: the lower column).
+
+    Only the rows longer than that are sorted, one at a time: no temporary as large as the matrix.
+    """
     matrix = matrix.tocsr()
-    if np.diff(matrix.indptr).max(initial=0) <= limit:
+    lengths = np.diff(matrix.indptr)
+    if lengths.max(initial=0) <= limit:
         return matrix
-    rows, cols, data, rank = ranked(*entries(matrix), matrix.shape[0])
-    top = rank < limit
-    return sp.csr_matrix((data[top], (rows[top], cols[top])), shape=matrix.shape)
+    matrix.sort_indices()  # each row's columns in order: a stable sort by score keeps it for ties
+    keep = np.ones(matrix.nnz, bool)
+    for row in np.flatnonzero(lengths > limit):
+        lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
+        keep[lo:hi] = False
+        keep[lo + np.argsort(-matrix.data[lo:hi], kind="stable")[:limit]] = True
+    indptr = np.concatenate([[0], np.cumsum(keep)])[matrix.indptr]
+    return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
 
 
 def entries(matrix: sp.csr_matrix) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
