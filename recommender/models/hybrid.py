@@ -61,10 +61,12 @@ def blend_rows(
         values.append(np.where(unused, 0, scores.astype(np.float32) * factor))
     # Each row's entries in item order, an item's repeats in the parts' order (as blend() adds
     # them up), then each run of one item summed.
-    width = sum(i.shape[1] for i in indices)
-    order = np.argsort(np.hstack(indices), axis=1, kind="stable")
-    items = np.take_along_axis(np.hstack(indices), order, 1).ravel()
+    stacked = np.hstack(indices)
+    width = stacked.shape[1]
+    order = np.argsort(stacked, axis=1, kind="stable")
+    items = np.take_along_axis(stacked, order, 1).ravel()
     values_sorted = np.take_along_axis(np.hstack(values), order, 1).ravel()
+    del stacked, order
     first = np.ones(len(items), bool)
     first[1:] = items[1:] != items[:-1]
     first[::width] = True  # a row's first entry starts a run
