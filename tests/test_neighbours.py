@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sparse_dot_topn import sp_matmul_topn
 
 from recommender.models import neighbours as nb
 from recommender.models.merging import gather, merge, top_n, top_of_sum
@@ -12,6 +13,7 @@ from recommender.models.neighbours import (
     best_of,
     best_of_rows,
     entries,
+    matmul_topn,
     ranked,
     ranked_presorted,
     top_k_neighbours,
@@ -77,6 +79,24 @@ def test_top_n_orders_excludes_and_breaks_ties_by_item():
     assert got.tolist() == [2, 9, 7]
     assert got_scores.tolist() == [np.float32(0.9), np.float32(0.9), np.float32(0.3)]
     assert top_n(items, scores, 10)[0].tolist() == [2, 9, 4, 7, 5]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("sort", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_topn_equals_the_librarys_checked_call(monkeypatch, threads, sort, dtype):
+    # float32 takes the unchecked call, float64 the checked one: the same entries either way.
+    monkeypatch.setattr(nb, "THREADS", threads)
+    rng = np.random.default_rng(3)
+    left = sp.random(50, 40, density=0.1, random_state=rng, format="csr", dtype=dtype)
+    left.data -= 0.3  # some products negative, left out
+    right = sp.random(40, 70, density=0.1, random_state=rng, format="csr", dtype=dtype)
+    got = matmul_topn(left, right, 6, sort=sort)
+    expected = sp_matmul_topn(left, right, top_n=6, threshold=0.0, sort=sort)
+    assert got.shape == (50, 70) and (got != expected).nnz == 0
+    assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+    empty = matmul_topn(sp.csr_matrix((3, 40), dtype=dtype), right, 6)
+    assert empty.shape == (3, 70) and empty.nnz == 0
 
 
 def test_user_lists_equal_gathering_at_request_time():
