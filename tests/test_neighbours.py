@@ -99,7 +99,8 @@ def test_matmul_topn_equals_the_librarys_checked_call(monkeypatch, threads, sort
     assert empty.shape == (3, 70) and empty.nnz == 0
 
 
-def test_user_lists_equal_gathering_at_request_time():
+def test_user_lists_equal_gathering_at_request_time(monkeypatch):
+    monkeypatch.setattr(nb, "LIST_ROWS", 7)  # several chunks of users
     rng = np.random.default_rng(5)
     items = sp.random(60, 30, density=0.3, random_state=rng, format="csr", dtype=np.float32)
     table = top_k_neighbours(items.T.tocsr(), items.T.tocsr(), k=8)

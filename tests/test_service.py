@@ -210,8 +210,8 @@ def test_answers_computed_at_request_time_equal_the_precomputed_ones(model):
 def test_over_text_lists_max_users_text_profiles_are_summed_per_request_with_the_same_answers(
     store, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(strategies, "CHUNK_ROWS", 2)  # the hybrid lists blend several chunks of users
-    monkeypatch.setattr(neighbours, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(strategies, "LIST_ROWS", 2)  # the hybrid lists blend several chunks of users
+    monkeypatch.setattr(neighbours, "LIST_ROWS", 2)
     kept = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False))
     summed = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False, text_lists_max_users=3))
     assert kept.history.n_users > 3

@@ -16,6 +16,9 @@ from recommender.models.merging import gather, top_n
 
 # Rows of `left` multiplied in one call: bounds memory and paces progress reports.
 CHUNK_ROWS = 50_000
+# Users whose lists are made at once (list_chunks()): a few hundred MB of work arrays at most,
+# and faster than larger chunks, whose sorts leave the processor's caches.
+LIST_ROWS = 5_000
 THREADS = os.cpu_count() or 1
 
 
@@ -265,7 +268,7 @@ def empty_lists(n_users: int) -> UserLists:
 def list_chunks(
     history: sp.csr_matrix, table: Neighbours, k: int, spare: int = 64
 ) -> Iterator[tuple[slice, Neighbours]]:
-    """user_lists() a chunk of CHUNK_ROWS users at a time: the rows, and their lists.
+    """user_lists() a chunk of LIST_ROWS users at a time: the rows, and their lists.
 
     A sparse product keeps the best k + spare per user, less the items the user has. The few
     users whose own items crowded those k + spare out of their k best are summed one by one, as
@@ -275,8 +278,8 @@ def list_chunks(
     k = min(k, table.indices.shape[0])
     matrix = as_matrix(table)
     history = history.tocsr().astype(np.float32, copy=False)
-    for start in range(0, n_users, CHUNK_ROWS):
-        stop = min(start + CHUNK_ROWS, n_users)
+    for start in range(0, n_users, LIST_ROWS):
+        stop = min(start + LIST_ROWS, n_users)
         lists = Neighbours(np.full((stop - start, k), -1, np.int32), np.zeros((stop - start, k), np.float32))
         if k == 0 or matrix.nnz == 0 or history.nnz == 0:
             yield slice(start, stop), lists

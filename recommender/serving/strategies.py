@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from recommender.models.hybrid import Scored, blend, blend_rows
 from recommender.models.merging import top_n
-from recommender.models.neighbours import CHUNK_ROWS, Neighbours, UserLists, list_chunks
+from recommender.models.neighbours import LIST_ROWS, Neighbours, UserLists, list_chunks
 from recommender.serving.model import FittedModel, Recommendation, with_items
 
 
@@ -181,8 +181,8 @@ class Hybrid(Strategy):
         m = self.model
         n_users = m.history.n_users
         if m.user_text.table.k:  # empty_lists() when the build did not keep them
-            for start in range(0, n_users, CHUNK_ROWS):
-                rows = slice(start, min(start + CHUNK_ROWS, n_users))
+            for start in range(0, n_users, LIST_ROWS):
+                rows = slice(start, min(start + LIST_ROWS, n_users))
                 yield rows, Neighbours(m.user_text.table.indices[rows], m.user_text.table.scores[rows])
         else:
             yield from list_chunks(m.history.matrix, m.similar_items, m.settings.neighbours)
