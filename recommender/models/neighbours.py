@@ -90,7 +90,7 @@ def matmul_topn(left: sp.csr_matrix, right: sp.csr_matrix, top_n: int, sort: boo
     ):
         return sp_matmul_topn(left, right, top_n, threshold=0.0, sort=sort, n_threads=THREADS)
     if left.nnz == 0 or right.nnz == 0:
-        return sp.csr_matrix(left.shape[:1] + right.shape[1:], dtype=np.float32)
+        return sp.csr_matrix((left.shape[0], right.shape[1]), dtype=np.float32)
     top_n = min(top_n, right.shape[1])
     if THREADS > 1:
         return unchecked.sp_matmul_topn_mt(left, right, top_n, sort, threshold=0.0, n_threads=THREADS)
