@@ -95,6 +95,7 @@ def test_matmul_topn_equals_the_librarys_checked_call(monkeypatch, threads, sort
     expected = sp_matmul_topn(left, right, top_n=6, threshold=0.0, sort=sort)
     assert got.shape == (50, 70) and (got != expected).nnz == 0
     assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+    assert (matmul_topn(left.tocoo(), right, 6, sort=sort) != expected).nnz == 0  # not CSR: checked call
     empty = matmul_topn(sp.csr_matrix((3, 40), dtype=dtype), right, 6)
     assert empty.shape == (3, 70) and empty.nnz == 0
 

@@ -81,12 +81,11 @@ def matmul_topn(left: sp.csr_matrix, right: sp.csr_matrix, top_n: int, sort: boo
     copies `right`'s indices on every call (400 MB for a table of 1M items x 100), so matrices
     already in the form its core takes (CSR, float32, 32-bit indices) go to its unchecked call.
     """
-    arrays = (left.indices, left.indptr, right.indices, right.indptr)
     if not (
         sp.isspmatrix_csr(left)
         and sp.isspmatrix_csr(right)
         and left.dtype == right.dtype == np.float32
-        and all(a.dtype == np.int32 for a in arrays)
+        and all(a.dtype == np.int32 for a in (left.indices, left.indptr, right.indices, right.indptr))
     ):
         return sp_matmul_topn(left, right, top_n, threshold=0.0, sort=sort, n_threads=THREADS)
     if left.nnz == 0 or right.nnz == 0:
