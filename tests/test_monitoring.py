@@ -33,6 +33,12 @@ def test_requests_are_counted_by_route_template_and_status(client) -> None:
     assert value("recsys_request_duration_seconds_count", route=CONTENT) - before["timed"] == 3
 
 
+def test_a_refused_request_is_counted_under_the_route_it_asked(client) -> None:
+    before = value("recsys_requests_total", route=CONTENT, method="GET", status="400")
+    assert client.get("/recommend/content/P1?top_k=zero").status_code == 400
+    assert value("recsys_requests_total", route=CONTENT, method="GET", status="400") - before == 1
+
+
 def test_cache_hits_and_misses_are_counted(client) -> None:
     hits, misses = (
         value("recsys_cache_lookups_total", result="hit"),
