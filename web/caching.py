@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, request
 
 import logs
 from recommender.experiments.ab_testing import new_recomm_id
@@ -40,14 +40,14 @@ def cached(experiment: bool = False) -> Callable[[Callable[..., dict], Route], C
     """
 
     def decorator(view: Callable[..., dict], declared: Route) -> Callable[..., Response]:
-        keyed = declared.query
         in_path = [p for p in declared.params if p.where == "path"]
 
         @functools.wraps(view)
         def wrapper(**view_args: str) -> Response:
             svc = services()
-            model = g.model = svc.live.current()  # pinned: a reload never splits one request
-            query = request.args
+            model = svc.live.current()  # once: a reload never splits one request
+            req = request._get_current_object()  # type: ignore[attr-defined]  # once, not through the proxy each time
+            query = req.args
             for param in in_path:  # the path's id, checked as declared
                 param.parse(view_args[param.name], svc.config)
             user_id = view_args.get("user_id") or (
@@ -57,9 +57,9 @@ def cached(experiment: bool = False) -> Callable[[Callable[..., dict], Route], C
                 svc.sync_feedback(model)
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
             ask = Ask(svc, model, query, svc.live_catalog(model), variant)
-            response = _answer(svc, ask, view, view_args, keyed, user_id)
+            response = _answer(svc, ask, view, view_args, declared, req, user_id)
             if variant is not None:
-                request.environ[logs.VARIANT] = variant
+                req.environ[logs.VARIANT] = variant
             if variant is not None and svc.exposures is not None:  # shown to the user: an exposure
                 svc.exposures.record(svc.experiment, user_id.strip(), variant)
             return response
@@ -70,22 +70,28 @@ def cached(experiment: bool = False) -> Callable[[Callable[..., dict], Route], C
 
 
 def _answer(
-    svc: Services, ask: Ask, view: Callable[..., dict], view_args: dict, params: tuple, user_id: str | None
+    svc: Services,
+    ask: Ask,
+    view: Callable[..., dict],
+    view_args: dict,
+    declared: Route,
+    req: Request,
+    user_id: str | None,
 ) -> Response:
     """The view's answer, from the cache when the same request was answered before."""
     model = ask.model
     tag = b'","recomm_id":"' + new_recomm_id(svc.experiment, ask.variant).encode() + b'",'
-    environ = request.environ
+    environ = req.environ
     if not svc.cache.enabled:
         environ[logs.SOURCE] = "model"
         return _json(b'{"source":"model' + tag, orjson.dumps(view(ask, **view_args)))
-    args = {p: ask.args[p] for p in params if p in ask.args}
+    args = {p: ask.args[p] for p in declared.query if p in ask.args}
     # The user's feedback count is part of the key: an answer from before an event is never reused.
     user_id = user_id.strip() if user_id else None
     seen = model.feedback.events.get(user_id, 0) if user_id else 0
     # A new model, experiment or catalog change that can change an answer: new keys.
     namespace = f"{model.version}:{svc.experiment}:{ask.live.version}"
-    key = digest(namespace, {"route": request.endpoint, "path": view_args, "args": args, "feedback": seen})
+    key = digest(namespace, {"route": req.endpoint, "path": view_args, "args": args, "feedback": seen})
     hit = svc.cache.get(key)
     source = "cache" if hit is not None and hit.startswith(b"{") else "model"
     if source == "cache":
@@ -95,8 +101,8 @@ def _answer(
         monitoring.CACHE_MISSES.inc()
         body = orjson.dumps(view(ask, **view_args))
         svc.cache.set(key, body)
-    if request.method == "GET":
-        kept = Kept(body, request.url_rule.rule, model.version, ask.live.version, user_id, seen, ask.variant)
+    if req.method == "GET":
+        kept = Kept(body, declared.rule, model.version, ask.live.version, user_id, seen, ask.variant)
         svc.memory.keep(_asked(environ), kept)
     environ[logs.SOURCE] = source
     return _json(b'{"source":"' + source.encode() + tag, body)
@@ -104,7 +110,7 @@ def _answer(
 
 def _json(head: bytes, body: bytes) -> Response:
     """A JSON object response: `head` opens it, then the fields of the object `body`."""
-    return current_app.response_class(head + body[1:], mimetype="application/json")
+    return Response(head + body[1:], content_type="application/json")
 
 
 def _asked(environ: dict[str, Any]) -> tuple[str | None, str | None]:
