@@ -13,6 +13,7 @@ import atexit
 import io
 import logging
 import os
+import random
 import re
 import sys
 import threading
@@ -152,7 +153,7 @@ class RequestLog:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         sent = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = environ[REQUEST_ID] = sent if SANE_ID.fullmatch(sent) else os.urandom(16).hex()
+        request_id = environ[REQUEST_ID] = sent if SANE_ID.fullmatch(sent) else random.randbytes(16).hex()
         status = "500"
 
         def with_id(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

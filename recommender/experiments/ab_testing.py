@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import random
 from collections.abc import Sequence
 
 EXPERIMENT = "recommendations"
@@ -48,7 +48,7 @@ class ABRouter:
 def new_recomm_id(experiment: str, variant: str | None) -> str:
     """A new id for one answer: random, and for an A/B answer "<experiment>-<variant>-<random>",
     so an event that quotes it can be counted for that variant of that experiment."""
-    token = os.urandom(8).hex()
+    token = random.randbytes(8).hex()
     return token if variant is None else f"{experiment}-{variant}-{token}"
 
 
