@@ -97,6 +97,26 @@ def test_every_strategy_on_the_shelf_keeps_to_the_filters(model, strategy, user)
     assert not {"P1", "P2"} & {r.product_id for r in found}
 
 
+def test_a_filter_reads_the_answer_first_as_deep_as_the_categorys_share_needs(model):
+    live = LiveCatalog(model.catalog, model.text, model.popularity)
+    asked = []
+
+    def answer(n, product):
+        asked.append(n)
+        return model.by_strategy("collaborative", "U1", product, n)
+
+    kitchen = frozenset({"kitchen"})  # P1, P2 and P3: 3 of the 7 products
+    assert live.share(kitchen) == pytest.approx(3 / 7)
+    shelve(live, Request(answer, 2, Filter(categories=kitchen)))
+    assert asked[0] == math.ceil(2 * 2 / (3 / 7))  # about 2k of them: 10 read, not 4
+    asked.clear()
+    shelve(live, Request(answer, 2, Filter(exclude=frozenset({"P1"}))))
+    assert asked == [2 * 2 + 1]  # no category: 2k, and one more for each product left out
+    asked.clear()
+    shelve(live, Request(answer, 2, Filter(categories=frozenset({"no such category"}))))
+    assert asked == [100]  # as deep as the answer is read at all
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("product", [None, "S5"])
 def test_contract_on_a_store_with_a_trained_ranker(tmp_path, strategy, product):

@@ -198,17 +198,7 @@ class LiveCatalog:
 
     def best_sellers(self, wanted: frozenset[str]) -> Iterator[str]:
         """Product ids by sales, best first, within the categories (all when empty); then added ones."""
-        if not wanted:
-            order = self.popularity.order
-        else:
-            codes = self.category_codes(wanted)
-            order = self._best.get(codes)
-            if order is None:
-                table, _ = self._category_table()
-                order = self.popularity.order[np.isin(table[self.popularity.order], list(codes))]
-                if len(self._best) >= CATEGORY_ORDERS:
-                    del self._best[next(iter(self._best))]
-                self._best[codes] = order
+        order = self._best_in(wanted)
         ids = self.catalog.product_ids
         for row in order:  # lazily: a caller usually needs a few
             pid = ids[row]
@@ -220,6 +210,26 @@ class LiveCatalog:
                 if str(self.catalog.categories[row]).casefold() not in wanted:
                     yield pid
         yield from (p for p in self.added if not wanted or self.in_categories(p, wanted))
+
+    def share(self, wanted: frozenset[str]) -> float:
+        """The share of the model's products in the categories (all when empty), as built."""
+        total = len(self.popularity.order)
+        return len(self._best_in(wanted)) / total if total else 0.0
+
+    def _best_in(self, wanted: frozenset[str]) -> np.ndarray:
+        """The model's products in the categories (all when empty), best sellers first, as built
+        (kept for the CATEGORY_ORDERS category sets asked for last)."""
+        if not wanted:
+            return self.popularity.order
+        codes = self.category_codes(wanted)
+        order = self._best.get(codes)
+        if order is None:
+            table, _ = self._category_table()
+            order = self.popularity.order[np.isin(table[self.popularity.order], list(codes))]
+            if len(self._best) >= CATEGORY_ORDERS:
+                del self._best[next(iter(self._best))]
+            self._best[codes] = order
+        return order
 
     def search(self, query: str, limit: int) -> list[str]:
         """Products whose title holds every word of `query` (any case), best sellers first;

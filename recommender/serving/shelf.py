@@ -10,6 +10,7 @@ personal answers (hybrid, ranked). Titles are served as they are now.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -72,7 +73,7 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
             and (not r.want.categories or live.in_categories(pid, r.want.categories))
         )
 
-    depth = r.k if not (r.want or live.withdrawn) else min(max(r.deep, r.k), 2 * r.k + len(r.want.exclude))
+    depth = _first_depth(live, r)
     chosen = [c for c in _candidates(live, r, depth) if allowed(c[0])][: r.k]
     if len(chosen) < r.k and depth < max(r.deep, r.k):
         chosen = [c for c in _candidates(live, r, max(r.deep, r.k)) if allowed(c[0])][: r.k]
@@ -88,6 +89,17 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
     if r.new_products and live.added and r.user_items is not None and r.k > 0:
         _offer_new(live, chosen, r, allowed, owned_ids())
     return [Recommendation(pid, live.title(pid), score) for pid, score in chosen]
+
+
+def _first_depth(live: LiveCatalog, r: Request) -> int:
+    """How far into the answer to read first: k when nothing can leave it, else enough for about
+    2k to pass the filters (the share of the products in the categories says how many will), and
+    never past `deep`, where the second reading goes."""
+    if not (r.want or live.withdrawn):
+        return r.k
+    share = live.share(r.want.categories) if r.want.categories else 1.0
+    enough = math.ceil(2 * r.k / share) if share > 0 else r.deep
+    return min(max(r.deep, r.k), enough + len(r.want.exclude))
 
 
 def _candidates(live: LiveCatalog, r: Request, n: int) -> list[tuple[str, float]]:
