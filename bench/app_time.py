@@ -107,13 +107,16 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000, help="requests per row and round")
     parser.add_argument("--ids", type=int, default=2000, help="distinct requests per route")
     parser.add_argument("--in-process", type=Path, help=argparse.SUPPRESS)  # one round, one checkout
+    parser.add_argument("--paths", type=Path, help=argparse.SUPPRESS)  # the rows' paths, as JSON
     args = parser.parse_args()
-    paths = route_paths(args.products, args.interactions, args.ids, seed=1)
     if args.in_process is not None:
+        paths = json.loads(args.paths.read_text())
         print(json.dumps(measure(args.in_process, paths, args.calls)))
         return
 
     work = Path(tempfile.mkdtemp(prefix="bench-app-time-"))
+    paths_file = work / "paths.json"  # made once: reading a large store's log takes a while
+    paths_file.write_text(json.dumps(route_paths(args.products, args.interactions, args.ids, seed=1)))
     env = {
         **os.environ,
         "PRODUCTS_CSV": str(args.products.resolve()),
@@ -133,7 +136,7 @@ def main() -> None:
             command += ["--products", str(args.products.resolve())]
             command += ["--interactions", str(args.interactions.resolve())]
             command += ["--artifacts", str(args.artifacts), "--calls", str(args.calls)]
-            command += ["--ids", str(args.ids)]
+            command += ["--paths", str(paths_file)]
             out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
             rounds[checkout].append(json.loads(out.stdout.splitlines()[-1]))
     shutil.rmtree(work, ignore_errors=True)
