@@ -20,6 +20,7 @@ from recommender.serving.live_catalog import LiveCatalog
 from recommender.serving.service import STRATEGIES, ModelSettings, Recommender, model_version
 from recommender.serving.shelf import Filter, Request, shelve
 from recommender.serving.strategies import Strategy
+from recommender.storage.catalog_changes import Product
 from recommender.storage.inputs import CsvInputs
 from tests.helpers import synthetic_store
 
@@ -115,6 +116,19 @@ def test_a_filter_reads_the_answer_first_as_deep_as_the_categorys_share_needs(mo
     asked.clear()
     shelve(live, Request(answer, 2, Filter(categories=frozenset({"no such category"}))))
     assert asked == [100]  # as deep as the answer is read at all
+
+
+def test_a_category_test_made_for_a_request_answers_as_in_categories(model):
+    live = LiveCatalog(model.catalog, model.text, model.popularity)
+    products = [*model.catalog.product_ids.tolist(), "NEW", "unknown"]
+    wanted = frozenset({"kitchen", "toys"})
+    unchanged = live.category_test(wanted)  # no product changed: the categories as built
+    assert [unchanged(p) for p in products] == [live.in_categories(p, wanted) for p in products]
+    assert [p for p in products if unchanged(p)] == ["P1", "P2", "P3"]
+    live.apply([(1, Product("P1", "Mug", "Garden")), (2, Product("NEW", "Kite", "Toys"))])
+    changed = live.category_test(wanted)  # P1 moved out, NEW came in
+    assert [changed(p) for p in products] == [live.in_categories(p, wanted) for p in products]
+    assert [p for p in products if changed(p)] == ["P2", "P3", "NEW"]
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

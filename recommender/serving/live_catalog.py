@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -195,6 +195,14 @@ class LiveCatalog:
             return record.category.casefold() in wanted
         row = self.catalog.index.get(product_id)
         return row is not None and self._row_categories()[row] in wanted
+
+    def category_test(self, wanted: frozenset[str]) -> Callable[[str], bool]:
+        """in_categories(pid, wanted) as a function of pid, for checking many products at once:
+        while no product has changed, every product is in its category as built (a list lookup)."""
+        if self.records:
+            return lambda pid: self.in_categories(pid, wanted)
+        index, names = self.catalog.index, self._row_categories()
+        return lambda pid: (row := index.get(pid)) is not None and names[row] in wanted
 
     def best_sellers(self, wanted: frozenset[str]) -> Iterator[str]:
         """Product ids by sales, best first, within the categories (all when empty); then added ones."""

@@ -64,19 +64,11 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
             owned = {live.catalog.product_ids[row] for row in rows} | set(r.user_added)
         return owned
 
-    def allowed(pid: str) -> bool:
-        return (
-            pid != r.product_id
-            and pid not in live.withdrawn
-            and pid not in r.want.exclude
-            and pid not in r.user_added
-            and (not r.want.categories or live.in_categories(pid, r.want.categories))
-        )
-
+    allowed = _allowed(live, r)
     depth = _first_depth(live, r)
-    chosen = [c for c in _candidates(live, r, depth) if allowed(c[0])][: r.k]
+    chosen = _candidates(live, r, depth, allowed)[: r.k]
     if len(chosen) < r.k and depth < max(r.deep, r.k):
-        chosen = [c for c in _candidates(live, r, max(r.deep, r.k)) if allowed(c[0])][: r.k]
+        chosen = _candidates(live, r, max(r.deep, r.k), allowed)[: r.k]
     if len(chosen) < r.k:  # best sellers within the filter, never the user's own items
         taken = {pid for pid, _ in chosen}
         floor = min(chosen[-1][1], 0.0) if chosen else 0.0
@@ -91,6 +83,22 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
     return [Recommendation(pid, live.title(pid), score) for pid, score in chosen]
 
 
+def _allowed(live: LiveCatalog, r: Request) -> Callable[[str], bool]:
+    """Whether a product may be shown for this request, as one function made once per request: a
+    filtered answer checks up to `deep` candidates, so each check looks up no attribute."""
+    product, withdrawn, exclude, added = r.product_id, live.withdrawn, r.want.exclude, r.user_added
+    if not r.want.categories:
+        return lambda pid: pid != product and pid not in withdrawn and pid not in exclude and pid not in added
+    in_categories = live.category_test(r.want.categories)
+    return lambda pid: (
+        pid != product
+        and pid not in withdrawn
+        and pid not in exclude
+        and pid not in added
+        and in_categories(pid)
+    )
+
+
 def _first_depth(live: LiveCatalog, r: Request) -> int:
     """How far into the answer to read first: k when nothing can leave it, else enough for about
     2k to pass the filters (the share of the products in the categories says how many will), and
@@ -102,22 +110,25 @@ def _first_depth(live: LiveCatalog, r: Request) -> int:
     return min(max(r.deep, r.k), enough + len(r.want.exclude))
 
 
-def _candidates(live: LiveCatalog, r: Request, n: int) -> list[tuple[str, float]]:
-    """The answer's first n, as (product id, score), best first."""
+def _candidates(
+    live: LiveCatalog, r: Request, n: int, allowed: Callable[[str], bool]
+) -> list[tuple[str, float]]:
+    """Those of the answer's first n that are allowed, as (product id, score), best first."""
     context = r.product_id
     if context is not None and live.is_added(context):
         if r.textual:  # only its text places it
-            return live.similar(context)[:n]
+            return [c for c in live.similar(context)[:n] if allowed(c[0])]
         context = None  # the models do not know it: answer as without a product
     if r.textual and context is not None and context in live.vectors:  # its text changed
-        return live.similar(context)[:n]
-    found = [(rec.product_id, rec.score) for rec in r.answer(n, context)]
+        return [c for c in live.similar(context)[:n] if allowed(c[0])]
+    answer = r.answer(n, context)
     if r.textual and context is not None:
         joined = live.joined(context)
         if joined:
-            scores = dict(found) | joined
+            scores = {rec.product_id: rec.score for rec in answer} | joined
             found = sorted(scores.items(), key=lambda x: -x[1])[:n]
-    return found
+            return [c for c in found if allowed(c[0])]
+    return [(rec.product_id, rec.score) for rec in answer if allowed(rec.product_id)]
 
 
 def _offer_new(
