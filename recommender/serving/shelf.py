@@ -87,15 +87,13 @@ def _allowed(live: LiveCatalog, r: Request) -> Callable[[str], bool]:
     """Whether a product may be shown for this request, as one function made once per request: a
     filtered answer checks up to `deep` candidates, so each check looks up no attribute."""
     product, withdrawn, exclude, added = r.product_id, live.withdrawn, r.want.exclude, r.user_added
-    if not r.want.categories:
-        return lambda pid: pid != product and pid not in withdrawn and pid not in exclude and pid not in added
-    in_categories = live.category_test(r.want.categories)
+    in_categories = live.category_test(r.want.categories) if r.want.categories else None
     return lambda pid: (
         pid != product
         and pid not in withdrawn
         and pid not in exclude
         and pid not in added
-        and in_categories(pid)
+        and (in_categories is None or in_categories(pid))
     )
 
 
@@ -115,20 +113,18 @@ def _candidates(
 ) -> list[tuple[str, float]]:
     """Those of the answer's first n that are allowed, as (product id, score), best first."""
     context = r.product_id
-    if context is not None and live.is_added(context):
-        if r.textual:  # only its text places it
-            return [c for c in live.similar(context)[:n] if allowed(c[0])]
+    if context is not None and live.is_added(context) and not r.textual:
         context = None  # the models do not know it: answer as without a product
-    if r.textual and context is not None and context in live.vectors:  # its text changed
-        return [c for c in live.similar(context)[:n] if allowed(c[0])]
-    answer = r.answer(n, context)
-    if r.textual and context is not None:
-        joined = live.joined(context)
-        if joined:
-            scores = {rec.product_id: rec.score for rec in answer} | joined
-            found = sorted(scores.items(), key=lambda x: -x[1])[:n]
-            return [c for c in found if allowed(c[0])]
-    return [(rec.product_id, rec.score) for rec in answer if allowed(rec.product_id)]
+    if r.textual and context is not None and (live.is_added(context) or context in live.vectors):
+        found = live.similar(context)[:n]  # only its text places it, or its text changed
+    else:
+        answer = r.answer(n, context)
+        joined = live.joined(context) if r.textual and context is not None else {}
+        if not joined:  # the usual case: checked before they become pairs
+            return [(rec.product_id, rec.score) for rec in answer if allowed(rec.product_id)]
+        scores = {rec.product_id: rec.score for rec in answer} | joined
+        found = sorted(scores.items(), key=lambda x: -x[1])[:n]
+    return [c for c in found if allowed(c[0])]
 
 
 def _offer_new(
