@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import service_missing, synthetic_store
-from tests.test_integration import start_service
+from tests.test_integration import start_service, stop_service
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "console"
@@ -40,8 +39,7 @@ def server(tmp_path_factory):
         store, folder, f"sqlite:///{folder / 'feedback.db'}", ADMIN_TOKEN=TOKEN, RANKER="false"
     )
     yield base
-    os.killpg(api.pid, signal.SIGTERM)
-    api.wait(timeout=30)
+    stop_service(api)
 
 
 @pytest.fixture(scope="module")

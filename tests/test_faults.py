@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import service_missing
-from tests.test_integration import free_port, start_redis, start_service
+from tests.test_integration import free_port, start_redis, start_service, stop_service
 
 CACHE_BUDGET_SECONDS = 0.6  # the cache's own timeout is 0.25 s; the rest is the request and the machine
 READS = [
@@ -109,12 +109,6 @@ def stored_ids(url: str) -> set[str]:
     return ids
 
 
-def stop(api: subprocess.Popen) -> None:
-    if api.poll() is None:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
-
-
 def test_a_hanging_redis_costs_no_request_more_than_the_budget(store, tmp_path):
     redis_port = free_port()
     redis_server = start_redis(redis_port)
@@ -131,7 +125,7 @@ def test_a_hanging_redis_costs_no_request_more_than_the_budget(store, tmp_path):
         time.sleep(4.5)  # each worker's back-off ends; the cache is used again
         again = [urllib.request.urlopen(base + READS[0], timeout=5).read() for _ in range(6)]
     finally:
-        stop(api)
+        stop_service(api)
         redis_server.kill()
         redis_server.wait()
     reads = load.outcomes("read")
@@ -192,7 +186,7 @@ def test_postgresql_going_away_fails_no_read_and_loses_no_acknowledged_event(
             up = time.monotonic()
             time.sleep(3.0)
     finally:
-        stop(api)
+        stop_service(api)
     reads = load.outcomes("read")
     assert set(reads) == {200}, {o for o in reads if o != 200}  # reads never depend on the database
     writes_down = load.outcomes("write", down, restarting)
@@ -224,7 +218,7 @@ def test_a_worker_killed_under_load_is_replaced_and_no_acknowledged_event_is_los
             time.sleep(3.0)
         after = worker_pids(api.pid)
     finally:
-        stop(api)
+        stop_service(api)
     assert len(after) == 2 and before[0] not in after  # gunicorn replaced it
     failed = [o for k, t, o, _ in load.results if not isinstance(o, int) or o >= 500]
     late = [o for k, t, o, _ in load.results if t > killed + 1.0 and (not isinstance(o, int) or o >= 500)]
@@ -246,7 +240,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_loses_no_acknowledged_event(
             api.wait(timeout=30)
             time.sleep(0.5)
     finally:
-        stop(api)
+        stop_service(api)
     outcomes = load.outcomes("read") + load.outcomes("write")
     broken = [o for o in outcomes if o not in (200, 202)]
     with capsys.disabled():

@@ -151,8 +151,7 @@ def test_killing_redis_under_gunicorn_fails_no_request(store, tmp_path):
         status, body = get(base + "/health")
         assert status == 200 and b'"cache":"unavailable"' in body
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
+        stop_service(api)
         if redis_server.poll() is None:
             redis_server.kill()
 
@@ -188,8 +187,19 @@ def start_service(
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    wait_until_up(base + "/health", api)
+    try:
+        wait_until_up(base + "/health", api)
+    except BaseException:  # not up in time: stopped here, or it outlives the test that failed
+        stop_service(api)
+        raise
     return api, base
+
+
+def stop_service(api: subprocess.Popen) -> None:
+    """Stop a server start_service() started, master and workers, and reap it."""
+    if api.poll() is None:
+        os.killpg(api.pid, signal.SIGTERM)
+    api.wait(timeout=30)
 
 
 def stored(feedback_db: str) -> int:
@@ -219,8 +229,7 @@ def test_2000_concurrent_posts_are_all_stored(store, tmp_path, feedback_db):
         with ThreadPoolExecutor(max_workers=32) as pool:
             statuses = list(pool.map(lambda e: post(base + "/feedback", e), events))
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
+        stop_service(api)
     assert statuses == [202] * 2000
     assert stored(feedback_db) == 2000
 
@@ -249,8 +258,7 @@ def test_feedback_is_felt_by_both_workers_at_once(store, tmp_path, feedback_db):
         assert post(base + "/feedback", {"user_id": "U5", "product_id": "P4", "action": "purchase"}) == 202
         after = from_both_workers(f"{base}/recommend/user/U5?top_k=3", log, "after")
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
+        stop_service(api)
     assert not any(b'"P4"' in body for body in after)
 
 
@@ -302,8 +310,7 @@ def test_a_reload_under_load_fails_no_request_and_switches_both_workers(store, t
         }
     finally:
         stop.set()
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
+        stop_service(api)
     assert len(statuses) > 50 and set(statuses) == {200}
     assert len(set(versions[-10:])) == 1 and versions[-1] != old
     assert switched == {versions[-1]}  # both workers answer with the new model
@@ -346,8 +353,7 @@ def test_metrics_add_up_both_gunicorn_workers(store, tmp_path, own_folder):
             assert routes["/recommend/content/<path:product_id>"] == 60
             assert sum(b["requests"] for b in json.loads(body)["latency"]["buckets"]) == 60
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(30)
+        stop_service(api)
     # The folder gunicorn.conf made is gone with the server; an operator's folder stays.
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "recsys-metrics-*"))) == made_before
     assert folder.is_dir()
@@ -388,8 +394,7 @@ def test_a_trained_ranker_under_gunicorn_ranks_in_both_workers_and_retrains_on_r
             status, body = get(f"{base}/recommend/ab?user_id=V{i}&product_id=S{i % 50}&top_k=5")
             assert status == 200 and len(json.loads(body)["results"]) == 5
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
+        stop_service(api)
 
 
 def post_request(request: urllib.request.Request) -> int:
@@ -470,7 +475,11 @@ def test_catalog_changes_reach_every_worker_and_replica_cached_or_not(store, tmp
     api, base = start_service(store, tmp_path, db, ADMIN_TOKEN="t0k", **cache)
     replica_folder = tmp_path / "replica"
     replica_folder.mkdir()
-    replica, other = start_service(store, replica_folder, db, ADMIN_TOKEN="t0k", **cache)
+    try:
+        replica, other = start_service(store, replica_folder, db, ADMIN_TOKEN="t0k", **cache)
+    except BaseException:
+        stop_service(api)
+        raise
 
     def everywhere(path: str, times: int = 10) -> list[list[str]]:
         answers = [get(base + path) for _ in range(times)] + [get(other + path) for _ in range(times)]
@@ -495,16 +504,14 @@ def test_catalog_changes_reach_every_worker_and_replica_cached_or_not(store, tmp
         assert send(base + "/products/P5", "DELETE") == 200
     finally:
         for server in (api, replica):
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            stop_service(server)
     api, base = start_service(store, tmp_path, db, ADMIN_TOKEN="t0k", **cache)
     try:  # a restart keeps every change
         assert get(base + "/recommend/content/P1?top_k=3")[1].count(b'"N1"') == 1
         for path in CATALOG_ROUTES:
             assert b'"P5"' not in get(base + path)[1], path
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
+        stop_service(api)
 
 
 def test_gunicorn_logs_one_json_line_per_request_with_its_id(store, tmp_path):
@@ -525,8 +532,7 @@ def test_gunicorn_logs_one_json_line_per_request_with_its_id(store, tmp_path):
             while b'"done"' not in get(base + "/health")[1] and time.monotonic() < deadline:
                 time.sleep(0.2)
         finally:
-            os.killpg(api.pid, signal.SIGTERM)
-            api.wait(timeout=30)
+            stop_service(api)
     text = log_file.read_text()
     assert "t0k3n-secret" not in text and "wrong-token" not in text
     ours = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
@@ -597,8 +603,7 @@ def test_the_render_blueprint_starts_the_service_as_render_would(tmp_path, postg
         assert get(f"http://127.0.0.1:{port}/users/render-user")[0] == 401  # histories are private
         assert send(f"http://127.0.0.1:{port}/admin/reload", "GET", token="generated-secret") == 200
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        stop_service(process)
     engine = sa.create_engine(postgres_url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 1

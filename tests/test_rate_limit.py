@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +14,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from app import create_app
 from config import Config, ConfigError
-from tests.test_integration import post, post_request, start_service, workers_of
+from tests.test_integration import post, post_request, start_service, stop_service, workers_of
 
 EVENT = {"product_id": "P2", "action": "view"}
 
@@ -86,8 +84,7 @@ def test_both_gunicorn_workers_share_the_count_through_redis(store, tmp_path, re
                 break
         other = post(base + "/feedback", {**EVENT, "user_id": "shopper"})
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
+        stop_service(api)
     assert len(workers) == 2, "one worker took every post: the test would say nothing of sharing"
     assert sorted(answers) == [202] * 5 + [429] * (len(answers) - 5) and other == 202
 
