@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from flask import Flask, Request, Response, request
+from flask import Flask, Response, request
+from werkzeug.datastructures import MultiDict
 
 import logs
 from recommender.experiments.ab_testing import new_recomm_id
@@ -36,18 +37,17 @@ def cached(experiment: bool = False) -> Callable[[Callable[..., dict], Route], C
     and the model version, so no two requests that could differ share an entry. Only answers are
     stored, never errors. The stored JSON is sent as it is, with "source" and a new "recomm_id"
     put in front (`experiment`: the answer is an A/B variant's, and its id names the variant).
-    Given to declare.route() as `through`.
+    Given to declare.route() as `through`. The view Flask calls carries `answer_get`, which
+    answers a GET from its parts without Flask (web/direct.py).
     """
 
     def decorator(view: Callable[..., dict], declared: Route) -> Callable[..., Response]:
         in_path = [p for p in declared.params if p.where == "path"]
 
-        @functools.wraps(view)
-        def wrapper(**view_args: str) -> Response:
-            svc = services()
+        def answer_get(svc: Services, asked: Asked) -> bytes:
+            """The JSON answer of a request to this route (an exception: the view refused it)."""
             model = svc.live.current()  # once: a reload never splits one request
-            req = request._get_current_object()  # type: ignore[attr-defined]  # once, not through the proxy each time
-            query = req.args
+            query, view_args = asked.args, asked.view_args
             for param in in_path:  # the path's id, checked as declared
                 param.parse(view_args[param.name], svc.config)
             user_id = view_args.get("user_id") or (
@@ -57,31 +57,49 @@ def cached(experiment: bool = False) -> Callable[[Callable[..., dict], Route], C
                 svc.sync_feedback(model)
             variant = svc.router.assign(user_id.strip()) if experiment and user_id else None
             ask = Ask(svc, model, query, svc.live_catalog(model), variant)
-            response = _answer(svc, ask, view, view_args, declared, req, user_id)
+            body = _answer(svc, ask, view, declared, asked, user_id)
             if variant is not None:
-                req.environ[logs.VARIANT] = variant
+                asked.environ[logs.VARIANT] = variant
             if variant is not None and svc.exposures is not None:  # shown to the user: an exposure
                 svc.exposures.record(svc.experiment, user_id.strip(), variant)
-            return response
+            return body
 
+        @functools.wraps(view)
+        def wrapper(**view_args: str) -> Response:
+            req = request._get_current_object()  # type: ignore[attr-defined]  # once, not through the proxy each time
+            asked = Asked(req.args, view_args, req.environ, req.endpoint or "", req.method)
+            return Response(answer_get(services(), asked), content_type="application/json")
+
+        wrapper.answer_get = answer_get  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What a request to a cached route asked: its query, the values its path gave the route's
+    parameters, its WSGI environ, the route's endpoint and the method."""
+
+    args: MultiDict[str, str]
+    view_args: dict[str, Any]
+    environ: dict[str, Any]
+    endpoint: str
+    method: str
 
 
 def _answer(
     svc: Services,
     ask: Ask,
     view: Callable[..., dict],
-    view_args: dict,
     declared: Route,
-    req: Request,
+    asked: Asked,
     user_id: str | None,
-) -> Response:
-    """The view's answer, from the cache when the same request was answered before."""
+) -> bytes:
+    """The view's answer as a JSON object, from the cache when the same request was answered before."""
     model = ask.model
     tag = b'","recomm_id":"' + new_recomm_id(svc.experiment, ask.variant).encode() + b'",'
-    environ = req.environ
+    environ, view_args = asked.environ, asked.view_args
     if not svc.cache.enabled:
         environ[logs.SOURCE] = "model"
         return _json(b'{"source":"model' + tag, orjson.dumps(view(ask, **view_args)))
@@ -91,7 +109,7 @@ def _answer(
     seen = model.feedback.events.get(user_id, 0) if user_id else 0
     # A new model, experiment or catalog change that can change an answer: new keys.
     namespace = f"{model.version}:{svc.experiment}:{ask.live.version}"
-    key = digest(namespace, {"route": req.endpoint, "path": view_args, "args": args, "feedback": seen})
+    key = digest(namespace, {"route": asked.endpoint, "path": view_args, "args": args, "feedback": seen})
     hit = svc.cache.get(key)
     source = "cache" if hit is not None and hit.startswith(b"{") else "model"
     if source == "cache":
@@ -101,19 +119,19 @@ def _answer(
         monitoring.CACHE_MISSES.inc()
         body = orjson.dumps(view(ask, **view_args))
         svc.cache.set(key, body)
-    if req.method == "GET":
+    if asked.method == "GET":
         kept = Kept(body, declared.rule, model.version, ask.live.version, user_id, seen, ask.variant)
-        svc.memory.keep(_asked(environ), kept)
+        svc.memory.keep(_memory_key(environ), kept)
     environ[logs.SOURCE] = source
     return _json(b'{"source":"' + source.encode() + tag, body)
 
 
-def _json(head: bytes, body: bytes) -> Response:
-    """A JSON object response: `head` opens it, then the fields of the object `body`."""
-    return Response(head + body[1:], content_type="application/json")
+def _json(head: bytes, body: bytes) -> bytes:
+    """A JSON object: `head` opens it, then the fields of the object `body`."""
+    return head + body[1:]
 
 
-def _asked(environ: dict[str, Any]) -> tuple[str | None, str | None]:
+def _memory_key(environ: dict[str, Any]) -> tuple[str | None, str | None]:
     """What a GET asked, as the worker's memory keys its answer: the path and the query as sent."""
     return environ.get("PATH_INFO"), environ.get("QUERY_STRING")
 
@@ -141,7 +159,7 @@ class Repeats:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "GET":
-            kept = self.svc.memory.get(_asked(environ))
+            kept = self.svc.memory.get(_memory_key(environ))
             if kept is not None and self._holds(kept):
                 return self._send(kept, environ, start_response)
         return self.wsgi_app(environ, start_response)
