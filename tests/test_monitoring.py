@@ -51,6 +51,18 @@ def test_cache_hits_and_misses_are_counted(client) -> None:
     assert value("recsys_cache_lookups_total", result="hit") - hits == 1
 
 
+def test_a_refused_request_counts_no_cache_lookup(client) -> None:
+    lookups = value("recsys_cache_lookups_total", result="miss") + value(
+        "recsys_cache_lookups_total", result="hit"
+    )
+    assert client.get("/recommend/content/NOPE").status_code == 404
+    assert client.get("/recommend/user/U1?top_k=0").status_code == 400
+    after = value("recsys_cache_lookups_total", result="miss") + value(
+        "recsys_cache_lookups_total", result="hit"
+    )
+    assert after == lookups
+
+
 def test_stored_feedback_is_counted_and_rejected_feedback_is_not(client) -> None:
     before = value("recsys_feedback_events_total")
     assert (

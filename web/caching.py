@@ -116,8 +116,8 @@ def _answer(
         monitoring.CACHE_HITS.inc()
         body = hit
     else:
-        monitoring.CACHE_MISSES.inc()
         body = orjson.dumps(view(ask, **view_args))
+        monitoring.CACHE_MISSES.inc()  # once answered: a refused request is no lookup
         svc.cache.set(key, body)
     if asked.method == "GET":
         kept = Kept(body, declared.rule, model.version, ask.live.version, user_id, seen, ask.variant)

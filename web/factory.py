@@ -15,6 +15,7 @@ import logs
 from config import Config
 from web import admin, catalog, console, docs, experiments, feedback, monitoring, recommendations
 from web.caching import answer_repeats
+from web.direct import answer_directly
 from web.errors import register_error_handlers
 from web.params import MAX_BODY_BYTES
 from web.services import build_services
@@ -49,6 +50,7 @@ def create_app(config: Config | None = None, *, redis_client: Any = None) -> Fla
     app.extensions["recommender"] = build_services(config, redis_client)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
+    answer_directly(app)  # the recommendation routes' GETs, without Flask's request handling
     if config.trusted_proxies:  # the client's address is the one the proxies in front say they saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies)  # type: ignore[method-assign]
     register_error_handlers(app)

@@ -1,0 +1,110 @@
+"""The recommendation routes' GETs answered without Flask's request handling (web/direct.py):
+the answers Flask gives, and every other request left to Flask."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from werkzeug.test import Client
+
+from web.direct import Direct
+
+ANSWERED = [  # every cached route, with each kind of parameter
+    "/recommend/content/P1?top_k=3",
+    "/recommend/content/P1?top_k=3&category=coffee&exclude=P2",
+    "/recommend/content/P%31",  # an encoded id
+    "/recommend/user/U5?top_k=3",
+    "/recommend/user/U5?top_k=2&details=1",
+    "/recommend/user/U5?strategy=content&top_k=4&exclude=P1,P4",
+    "/recommend/user/a%2Fb?top_k=2",  # an id holding a slash
+    "/recommend/user/%C3%A9l%C3%A8ve",  # and one that is not ASCII
+    "/recommend/user/U5?top_k=3&unknown=1&top_k=5",  # an unknown parameter, a repeated one
+    "/recommend/hybrid?user_id=U5&product_id=P2&top_k=3",
+    "/recommend/hybrid?product_id=P2&w_content=1&w_cf=0",
+    "/recommend/hybrid?user_id=U5&user_id=U1",
+    "/recommend/hybrid?user_id=U5+U1&product_id=P2",  # "+" is a space, as in a form
+    "/recommend/ab?user_id=U5&top_k=3",
+    "/recommend/ab?user_id=U2&product_id=P3&category=Coffee,Tea",
+]
+REFUSED = [  # answered by Flask: errors, other routes, methods and addresses
+    "/recommend/content/NOPE",
+    "/recommend/content/P1?top_k=0",
+    "/recommend/user/U5?strategy=magic",
+    "/recommend/user/U5?top_k=%FF",  # not UTF-8
+    "/recommend/hybrid",
+    "/recommend/hybrid?user_id=U5&w_content=0&w_cf=0",
+    "/recommend/hybrid?user_id=U5&product_id=NOPE",
+    "/recommend/ab",
+    "/recommend/ab?user_id=%01",
+    "/recommend/user/",
+    "/recommend/hybrid/",
+    "/recommend",
+    "/health",
+]
+
+
+def without_recomm_id(body: dict) -> dict:
+    assert body.pop("recomm_id")  # an id per answer, by either path
+    return body
+
+
+@pytest.fixture
+def app(config, make_app):
+    return make_app(replace(config, cache_enabled=False))
+
+
+@pytest.fixture
+def flask_reached(app, monkeypatch) -> list[str]:
+    """The paths of the requests Direct hands to Flask."""
+    direct = app.wsgi_app
+    while not isinstance(direct, Direct):
+        direct = direct.wsgi_app
+    reached, flask_app = [], direct.wsgi_app
+
+    def flask(environ, start_response):
+        reached.append(environ["PATH_INFO"])
+        return flask_app(environ, start_response)
+
+    monkeypatch.setattr(direct, "wsgi_app", flask)
+    return reached
+
+
+@pytest.mark.parametrize("url", ANSWERED)
+def test_a_get_of_a_recommendation_route_is_answered_without_flask_as_flask_answers_it(
+    app, flask_reached, url
+):
+    answered = app.test_client().get(url)
+    assert flask_reached == []
+    by_flask = Client(app.__class__.wsgi_app.__get__(app)).get(url)  # Flask's own handling alone
+    assert (answered.status_code, by_flask.status_code) == (200, 200)
+    assert answered.headers["Content-Type"] == by_flask.headers["Content-Type"] == "application/json"
+    assert int(answered.headers["Content-Length"]) == len(answered.data)
+    assert without_recomm_id(answered.get_json()) == without_recomm_id(by_flask.get_json())
+    assert answered.headers["X-Request-ID"]  # the request log sees it as any other
+
+
+@pytest.mark.parametrize("url", REFUSED)
+def test_a_request_the_route_refuses_is_answered_by_flask(app, flask_reached, url):
+    answered = app.test_client().get(url)
+    assert flask_reached == [url.partition("?")[0].replace("%01", "\x01")]
+    assert answered.status_code != 200 or url == "/health"
+
+
+def test_other_methods_go_to_flask(app, flask_reached):
+    client = app.test_client()
+    assert client.head("/recommend/user/U5").status_code == 200
+    assert client.post("/recommend/user/U5").status_code == 405
+    assert flask_reached == ["/recommend/user/U5"] * 2
+
+
+def test_a_failing_strategy_is_answered_by_flask_as_a_logged_500(app, flask_reached, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("model exploded")
+
+    model = app.extensions["recommender"].live.current()
+    monkeypatch.setattr(model.strategies[model.user_strategy], "recommend", broken)
+    response = app.test_client().get("/recommend/user/U1")
+    assert response.status_code == 500 and flask_reached == ["/recommend/user/U1"]
+    logged = [r for r in caplog.records if r.exc_info and "model exploded" in str(r.exc_info[1])]
+    assert len(logged) == 1  # Flask logs it, once

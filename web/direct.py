@@ -1,0 +1,73 @@
+"""The recommendation routes' GETs answered without Flask's request handling.
+
+Flask makes a request object and a context for every request, and a response object for every
+answer: on a recommendation that is as much time as the model's own work. `Direct` (WSGI
+middleware in front of Flask) matches a GET with the app's own routes; when it matches a cached
+route (web/caching.py), the route's `answer_get` answers it from the query, the path's values
+and the environ, exactly as the view Flask calls does. Everything else goes to Flask: other
+routes and methods, addresses Flask would redirect, and every request the route refuses (a 400,
+an unknown product, an error), which Flask then answers again with its error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+from werkzeug.wrappers import Request
+
+from web import monitoring
+from web.caching import Asked
+from web.services import services_of
+
+
+class Direct:
+    """WSGI middleware: a GET of a cached route answered by the route's `answer_get`; anything
+    else, or anything it refuses, answered by Flask."""
+
+    def __init__(self, app: Flask) -> None:
+        self.wsgi_app = app.wsgi_app
+        self.svc = services_of(app)
+        # The app's own routes: what Flask would match is what is matched here.
+        self.routes = app.url_map.bind("localhost")
+        self.answers: dict[str, Callable[..., bytes]] = {
+            endpoint: view.answer_get
+            for endpoint, view in app.view_functions.items()
+            if hasattr(view, "answer_get")
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "GET":
+            body = self._answer(environ)
+            if body is not None:
+                start_response(
+                    "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+                )
+                return [body]
+        return self.wsgi_app(environ, start_response)
+
+    def _answer(self, environ: dict[str, Any]) -> bytes | None:
+        """The route's answer, or None: Flask answers (another route, a redirect, a refusal)."""
+        # werkzeug's request: the path and the query decoded as Flask decodes them
+        request = Request(environ, populate_request=False)
+        try:
+            rule, view_args = self.routes.match(request.path, "GET", return_rule=True)
+        except (HTTPException, RequestRedirect):  # no such route, another method, a redirect
+            return None
+        answer = self.answers.get(rule.endpoint or "")
+        if answer is None:
+            return None
+        try:
+            body = answer(self.svc, Asked(request.args, view_args, environ, rule.endpoint, "GET"))
+        except Exception:  # noqa: BLE001  # refused or failed: Flask answers again, with its error
+            return None
+        environ[monitoring.ROUTE] = rule.rule
+        return body
+
+
+def answer_directly(app: Flask) -> None:
+    """Put `Direct` in front of `app`'s Flask handling."""
+    app.wsgi_app = Direct(app)  # type: ignore[method-assign]
