@@ -38,9 +38,11 @@ class Direct:
             for endpoint, view in app.view_functions.items()
             if hasattr(view, "answer_get")
         }
+        # The first parts of their addresses ("recommend"): other requests go to Flask unmatched.
+        self.heads = {_head(r.rule) for r in app.url_map.iter_rules() if r.endpoint in self.answers}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") == "GET":
+        if environ.get("REQUEST_METHOD") == "GET" and _head(environ.get("PATH_INFO", "")) in self.heads:
             body = self._answer(environ)
             if body is not None:
                 start_response(
@@ -66,6 +68,11 @@ class Direct:
             return None
         environ[monitoring.ROUTE] = rule.rule
         return body
+
+
+def _head(path: str) -> str:
+    """The first part of an address: "recommend" of /recommend/user/U1."""
+    return path.split("/", 2)[1] if path.startswith("/") else ""
 
 
 def answer_directly(app: Flask) -> None:
