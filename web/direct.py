@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request
 
 from web import monitoring
@@ -57,7 +56,7 @@ class Direct:
         request = Request(environ, populate_request=False)
         try:
             rule, view_args = self.routes.match(request.path, "GET", return_rule=True)
-        except (HTTPException, RequestRedirect):  # no such route, another method, a redirect
+        except HTTPException:  # no such route, another method, a redirect (RequestRedirect)
             return None
         answer = self.answers.get(rule.endpoint or "")
         if answer is None:
