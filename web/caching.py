@@ -131,6 +131,12 @@ def _json(head: bytes, body: bytes) -> bytes:
     return head + body[1:]
 
 
+def send_json(body: bytes, start_response: Callable[..., Any]) -> list[bytes]:
+    """A 200 JSON answer, sent straight to the WSGI server by the middleware in front of Flask."""
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def _memory_key(environ: dict[str, Any]) -> tuple[str | None, str | None]:
     """What a GET asked, as the worker's memory keys its answer: the path and the query as sent."""
     return environ.get("PATH_INFO"), environ.get("QUERY_STRING")
@@ -185,8 +191,7 @@ class Repeats:
             environ[logs.VARIANT] = kept.variant
             if svc.exposures is not None:
                 svc.exposures.record(svc.experiment, kept.user, kept.variant)
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+        return send_json(body, start_response)
 
 
 def answer_repeats(app: Flask) -> None:

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
 from web import monitoring
-from web.caching import Asked
+from web.caching import Asked, send_json
 from web.services import services_of
 
 
@@ -44,10 +44,7 @@ class Direct:
         if environ.get("REQUEST_METHOD") == "GET" and _head(environ.get("PATH_INFO", "")) in self.heads:
             body = self._answer(environ)
             if body is not None:
-                start_response(
-                    "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-                )
-                return [body]
+                return send_json(body, start_response)
         return self.wsgi_app(environ, start_response)
 
     def _answer(self, environ: dict[str, Any]) -> bytes | None:
