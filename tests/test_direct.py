@@ -6,9 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
 from werkzeug.test import Client
 
-from web.direct import Direct
+from web.direct import Direct, Shortcuts
 
 ANSWERED = [  # every cached route, with each kind of parameter
     "/recommend/content/P1?top_k=3",
@@ -57,9 +61,7 @@ def app(config, make_app):
 @pytest.fixture
 def flask_reached(app, monkeypatch) -> list[str]:
     """The paths of the requests Direct hands to Flask."""
-    direct = app.wsgi_app
-    while not isinstance(direct, Direct):
-        direct = direct.wsgi_app
+    direct = direct_of(app)
     reached, flask_app = [], direct.wsgi_app
 
     def flask(environ, start_response):
@@ -108,3 +110,51 @@ def test_a_failing_strategy_is_answered_by_flask_as_a_logged_500(app, flask_reac
     assert response.status_code == 500 and flask_reached == ["/recommend/user/U1"]
     logged = [r for r in caplog.records if r.exc_info and "model exploded" in str(r.exc_info[1])]
     assert len(logged) == 1  # Flask logs it, once
+
+
+def direct_of(app) -> Direct:
+    direct = app.wsgi_app
+    while not isinstance(direct, Direct):
+        direct = direct.wsgi_app
+    return direct
+
+
+# Addresses near the cached routes': their starts, then anything (slashes, escapes, other scripts).
+addresses = st.builds(
+    lambda start, rest: start + rest,
+    st.sampled_from(
+        ["/recommend/user/", "/recommend/content/", "/recommend/hybrid", "/recommend/ab", "/recommend/", "/"]
+    ),
+    st.text(alphabet=st.sampled_from(["/", "a", "U", "5", "%", "é", " ", ".", "\x00"]), max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=addresses)  # the app is only read: one for every address
+def test_an_address_the_shortcuts_match_is_matched_by_the_url_map_alike(app, path):
+    direct = direct_of(app)
+    found = direct.shortcuts.match(path)
+    try:
+        rule, view_args = direct.routes.match(path, "GET", return_rule=True)
+    except HTTPException:  # no route, or a redirect: the shortcuts leave it to the map
+        assert found is None
+        return
+    if found is not None:
+        assert (found[0].endpoint, found[1]) == (rule.endpoint, view_args)
+
+
+def test_the_shortcuts_cover_every_cached_route(app):
+    shortcuts = direct_of(app).shortcuts
+    assert sorted(shortcuts.fixed) == ["/recommend/ab", "/recommend/hybrid"]
+    assert [start for start, _, _ in shortcuts.starts] == ["/recommend/content/", "/recommend/user/"]
+
+
+@pytest.mark.parametrize(
+    "other",
+    ["/items/<path:item>/edit", "/items/special", "/<path:page>", "/items/<int:number>"],
+)
+def test_a_route_another_route_may_match_has_no_shortcut(other):
+    rules = Map([Rule("/items/<path:item>", endpoint="item"), Rule(other, endpoint="other")])
+    shortcuts = Shortcuts(list(rules.iter_rules()), ["item"])
+    assert shortcuts.starts == []
+    assert shortcuts.match("/items/x") is None  # the map decides

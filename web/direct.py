@@ -7,15 +7,21 @@ route (web/caching.py), the route's `answer_get` answers it from the query, the 
 and the environ, exactly as the view Flask calls does. Everything else goes to Flask: other
 routes and methods, addresses Flask would redirect, and every request the route refuses (a 400,
 an unknown product, an error), which Flask then answers again with its error.
+
+Most of these addresses need no URL map to match (`Shortcuts`): a route's fixed address is looked
+up, and a route whose address ends in a path parameter is known by its fixed start. Any other
+address is matched by the map, as Flask matches it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 
 from web import monitoring
@@ -39,6 +45,7 @@ class Direct:
         }
         # The first parts of their addresses ("recommend"): other requests go to Flask unmatched.
         self.heads = {_head(r.rule) for r in app.url_map.iter_rules() if r.endpoint in self.answers}
+        self.shortcuts = Shortcuts(list(app.url_map.iter_rules()), self.answers.keys())
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "GET" and _head(environ.get("PATH_INFO", "")) in self.heads:
@@ -51,10 +58,14 @@ class Direct:
         """The route's answer, or None: Flask answers (another route, a redirect, a refusal)."""
         # werkzeug's request: the path and the query decoded as Flask decodes them
         request = Request(environ, populate_request=False)
-        try:
-            rule, view_args = self.routes.match(request.path, "GET", return_rule=True)
-        except HTTPException:  # no such route, another method, a redirect (RequestRedirect)
-            return None
+        found = self.shortcuts.match(request.path)
+        if found is not None:
+            rule, view_args = found
+        else:
+            try:
+                rule, view_args = self.routes.match(request.path, "GET", return_rule=True)
+            except HTTPException:  # no such route, another method, a redirect (RequestRedirect)
+                return None
         answer = self.answers.get(rule.endpoint or "")
         if answer is None:
             return None
@@ -64,6 +75,54 @@ class Direct:
             return None
         environ[monitoring.ROUTE] = rule.rule
         return body
+
+
+class Shortcuts:
+    """What the URL map would match for the common addresses of some routes, without the map.
+
+    A GET route with a fixed address (/recommend/hybrid) is found by it. A GET route whose address
+    is a fixed start and one path parameter (/recommend/user/<path:user_id>) is found by that start,
+    when no other route could match an address with that start: the rest of the address is the
+    parameter. An address holding "//" or ending in "/" is left to the map, which may redirect it.
+    """
+
+    def __init__(self, rules: list[Rule], endpoints: Collection[str]) -> None:
+        self.fixed: dict[str, Rule] = {}
+        self.starts: list[tuple[str, str, Rule]] = []  # (fixed start, parameter, route)
+        for rule in rules:
+            if rule.endpoint not in endpoints or "GET" not in (rule.methods or ()) or rule.defaults:
+                continue
+            if "<" not in rule.rule:
+                self.fixed[rule.rule] = rule
+                continue
+            ends_in_path = _ENDS_IN_PATH.fullmatch(rule.rule)
+            if ends_in_path is None:
+                continue
+            start, name = ends_in_path.groups()
+            if not any(other is not rule and _may_match(other, start) for other in rules):
+                self.starts.append((start, name, rule))
+
+    def match(self, path: str) -> tuple[Rule, dict[str, str]] | None:
+        """The route and its path parameters, as the map would match them; None: ask the map."""
+        rule = self.fixed.get(path)
+        if rule is not None:
+            return rule, {}
+        if path.endswith("/") or "//" in path:
+            return None
+        for start, name, rule in self.starts:
+            if path.startswith(start):
+                return rule, {name: path[len(start) :]}
+        return None
+
+
+_ENDS_IN_PATH = re.compile(r"([^<>]*/)<path:(\w+)>")
+
+
+def _may_match(rule: Rule, start: str) -> bool:
+    """Whether `rule` may match an address that begins with `start`: its address begins with it,
+    or its fixed part (up to its first parameter) is the beginning of `start`."""
+    fixed, parameter, _ = rule.rule.partition("<")
+    return rule.rule.startswith(start) or (bool(parameter) and start.startswith(fixed))
 
 
 def _head(path: str) -> str:
