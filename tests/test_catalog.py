@@ -223,6 +223,14 @@ def test_excluded_products_are_never_returned_and_the_list_stays_full(shop, url)
     assert found[:5] == first[3:]  # the same answer, further down
 
 
+@pytest.mark.parametrize("url", SHOP_ROUTES)
+def test_a_category_filter_with_excluded_products_leaves_them_out(shop, url):
+    first = ids(shop.get(f"{url}&category=garden,Toys"))
+    found = ids(shop.get(f"{url}&category=garden,Toys&exclude={','.join(first[:3])}"))
+    assert len(found) == 8 and not set(first[:3]) & set(found)
+    assert found[:5] == first[3:]
+
+
 def test_scores_stay_in_order_under_filters(shop):
     for url in SHOP_ROUTES:
         scores = [r["score"] for r in shop.get(f"{url}&category=Books").get_json()["results"]]

@@ -199,10 +199,16 @@ class LiveCatalog:
     def category_test(self, wanted: frozenset[str]) -> Callable[[str], bool]:
         """in_categories(pid, wanted) as a function of pid, for checking many products at once:
         while no product has changed, every product is in its category as built (a list lookup)."""
-        if self.records:
+        names = self.categories_as_built()
+        if names is None:
             return lambda pid: self.in_categories(pid, wanted)
-        index, names = self.catalog.index, self._row_categories()
+        index = self.catalog.index
         return lambda pid: (row := index.get(pid)) is not None and names[row] in wanted
+
+    def categories_as_built(self) -> list[str] | None:
+        """Each model product's category (casefolded) by row while no product has changed, so that
+        a product is in its category as built; None once one has (in_categories() then says)."""
+        return None if self.records else self._row_categories()
 
     def best_sellers(self, wanted: frozenset[str]) -> Iterator[str]:
         """Product ids by sales, best first, within the categories (all when empty); then added ones."""

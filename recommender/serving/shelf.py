@@ -64,7 +64,7 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
             owned = {live.catalog.product_ids[row] for row in rows} | set(r.user_added)
         return owned
 
-    allowed = _allowed(live, r)
+    allowed = _Allowed(live, r)
     depth = _first_depth(live, r)
     chosen = _candidates(live, r, depth, allowed)[: r.k]
     if len(chosen) < r.k and depth < max(r.deep, r.k):
@@ -83,18 +83,48 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
     return [Recommendation(pid, live.title(pid), score) for pid, score in chosen]
 
 
-def _allowed(live: LiveCatalog, r: Request) -> Callable[[str], bool]:
-    """Whether a product may be shown for this request, as one function made once per request: a
-    filtered answer checks up to `deep` candidates, so each check looks up no attribute."""
-    product, withdrawn, exclude, added = r.product_id, live.withdrawn, r.want.exclude, r.user_added
-    in_categories = live.category_test(r.want.categories) if r.want.categories else None
-    return lambda pid: (
-        pid != product
-        and pid not in withdrawn
-        and pid not in exclude
-        and pid not in added
-        and (in_categories is None or in_categories(pid))
-    )
+class _Allowed:
+    """Whether a product may be shown for this request (made once per request): a check of one
+    product, or of a whole answer at once (`among`). A filtered answer checks up to `deep`
+    candidates, so `among` calls no function per candidate while the categories are as built."""
+
+    def __init__(self, live: LiveCatalog, r: Request) -> None:
+        self.product, self.withdrawn, self.exclude, self.added = (
+            r.product_id,
+            live.withdrawn,
+            r.want.exclude,
+            r.user_added,
+        )
+        self.wanted = r.want.categories
+        self.in_categories = live.category_test(self.wanted) if self.wanted else None
+        self.index = live.catalog.index
+        self.categories = live.categories_as_built() if self.wanted else None
+
+    def __call__(self, pid: str) -> bool:
+        return (
+            pid != self.product
+            and pid not in self.withdrawn
+            and pid not in self.exclude
+            and pid not in self.added
+            and (self.in_categories is None or self.in_categories(pid))
+        )
+
+    def among(self, answer: list[Recommendation]) -> list[tuple[str, float]]:
+        """The answer's allowed products as (product id, score), in order."""
+        if self.categories is None:
+            return [(rec.product_id, rec.score) for rec in answer if self(rec.product_id)]
+        product, withdrawn, exclude, added = self.product, self.withdrawn, self.exclude, self.added
+        index, categories, wanted = self.index, self.categories, self.wanted
+        return [  # the checks of __call__, the category's as category_test() makes it
+            (pid, rec.score)
+            for rec in answer
+            if (row := index.get(pid := rec.product_id)) is not None
+            and categories[row] in wanted
+            and pid != product
+            and pid not in withdrawn
+            and pid not in exclude
+            and pid not in added
+        ]
 
 
 def _first_depth(live: LiveCatalog, r: Request) -> int:
@@ -108,9 +138,7 @@ def _first_depth(live: LiveCatalog, r: Request) -> int:
     return min(max(r.deep, r.k), enough + len(r.want.exclude))
 
 
-def _candidates(
-    live: LiveCatalog, r: Request, n: int, allowed: Callable[[str], bool]
-) -> list[tuple[str, float]]:
+def _candidates(live: LiveCatalog, r: Request, n: int, allowed: _Allowed) -> list[tuple[str, float]]:
     """Those of the answer's first n that are allowed, as (product id, score), best first."""
     context = r.product_id
     if context is not None and live.is_added(context) and not r.textual:
@@ -121,7 +149,7 @@ def _candidates(
         answer = r.answer(n, context)
         joined = live.joined(context) if r.textual and context is not None else {}
         if not joined:  # the usual case: checked before they become pairs
-            return [(rec.product_id, rec.score) for rec in answer if allowed(rec.product_id)]
+            return allowed.among(answer)
         scores = {rec.product_id: rec.score for rec in answer} | joined
         found = sorted(scores.items(), key=lambda x: -x[1])[:n]
     return [c for c in found if allowed(c[0])]
@@ -131,7 +159,7 @@ def _offer_new(
     live: LiveCatalog,
     chosen: list[tuple[str, float]],
     r: Request,
-    allowed: Callable[[str], bool],
+    allowed: _Allowed,
     owned: set[str],
 ) -> None:
     """Put the added product closest to the user's items at NEW_PRODUCT_PLACE, if close enough."""
