@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app import create_app
 from config import Config
+from recommender.serving.artifacts import save
+from recommender.serving.fitting import ModelSettings
+from recommender.serving.reload import LiveModel
+from recommender.serving.service import Recommender
+from recommender.serving.signal import ChangeSignal
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -85,3 +92,17 @@ def test_every_process_switches_to_the_published_model(admin_config, fake_redis,
     status = reload(one, one.test_client())
     assert two.test_client().get("/health").get_json()["model_version"] == status["reload"]["version"]
     assert two.test_client().get("/recommend/content/P8?top_k=1").status_code == 200
+
+
+def test_a_replica_on_another_machine_switches_within_a_second(model, store, tmp_path, monkeypatch):
+    here = LiveModel(model, tmp_path / "artifacts")
+    there = LiveModel(model, tmp_path / "artifacts")  # sharing the folder from another machine:
+    here.news = ChangeSignal(tmp_path / "this machine" / "MODEL_SIGNAL")  # its bumps do not reach here
+    assert here.current() is model
+    rebuilt = Recommender.from_csv(*store, ModelSettings(neighbours=5))
+    save(rebuilt, there.directory)
+    there.publish(rebuilt)
+    assert here.current() is model  # this machine heard of no publish: CURRENT is looked at once a second
+    later = time.monotonic() + 1.1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert here.current().version == rebuilt.version

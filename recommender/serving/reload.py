@@ -1,10 +1,12 @@
 """The model in use, and rebuilding it while it keeps serving.
 
 Every process of a deployment that shares one artifacts folder follows its CURRENT file: the name
-of the model folder to serve. A rebuild writes the new folder, then CURRENT; each process sees the
-change on its next request (one stat call) and switches to the new model with one assignment, so a
-request is answered entirely by one model or the other. RELOAD.json tells every process how the
-last rebuild went.
+of the model folder to serve. A rebuild writes the new folder, then CURRENT, then bumps
+MODEL_SIGNAL (signal.py); each process of that machine sees the bump on its next request (a read
+of 8 mapped bytes), and every process looks at CURRENT at least once a second (one stat call), so
+a replica on another machine sharing the folder switches within a second. A process switches to
+the new model with one assignment, so a request is answered entirely by one model or the other.
+RELOAD.json tells every process how the last rebuild went.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from recommender.serving.artifacts import load, save
 from recommender.serving.build_lock import BuildLock
 from recommender.serving.service import Recommender
+from recommender.serving.signal import ChangeSignal
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +38,15 @@ class LiveModel:
         self._model = model
         self._seen: tuple[int, int] | None = None
         self._lock = threading.Lock()
+        self.news = ChangeSignal(self.directory / "MODEL_SIGNAL")  # bumped after each publish
         self.publish(model)
 
     def current(self) -> Recommender:
         """The model to answer with: this process's, or the one a rebuild published since."""
+        if not self.news.should_look():  # nothing published on this machine, looked within a second
+            return self._model
         try:
-            stat = os.stat(self._pointer)  # each request: os.stat of a str, not Path.stat
+            stat = os.stat(self._pointer)  # os.stat of a str, not Path.stat
         except OSError:
             return self._model
         seen = (stat.st_ino, stat.st_mtime_ns)  # a publish replaces the file: a new inode
@@ -56,6 +62,7 @@ class LiveModel:
         _write_atomically(self.pointer, model.version)
         self._model = model
         self._seen = None
+        self.news.bump()  # after CURRENT: a process that sees the bump reads the new CURRENT
 
     def _follow(self, seen: tuple[int, int]) -> None:
         version = self.pointer.read_text().strip()
