@@ -212,7 +212,7 @@ def test_an_unexpected_error_is_a_json_500_without_traceback(app, client, monkey
         raise RuntimeError("model exploded")
 
     model = app.extensions["recommender"].live.current()
-    monkeypatch.setattr(model.strategies[model.user_strategy], "recommend", broken)
+    monkeypatch.setattr(model.strategies[model.user_strategy], "rows", broken)
     response = client.get("/recommend/user/U1")
     assert response.status_code == 500
     assert response.get_json() == {"error": {"code": 500, "message": "internal error; it has been logged"}}

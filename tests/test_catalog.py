@@ -237,6 +237,15 @@ def test_scores_stay_in_order_under_filters(shop):
         assert scores == sorted(scores, reverse=True), url
 
 
+def test_a_product_moved_to_another_category_is_filtered_by_its_new_one(shop):
+    moved = ids(shop.get("/recommend/user/V3?top_k=8&category=Garden"))[0]
+    title = shop.get(f"/products/{moved}").get_json()["title"]
+    moving = shop.put(f"/products/{moved}", json={"title": title, "category": "Toys"}, headers=ADMIN)
+    assert moving.status_code == 200
+    assert moved not in ids(shop.get("/recommend/user/V3?top_k=8&category=Garden"))
+    assert moved in ids(shop.get("/recommend/user/V3?top_k=40&category=toys"))
+
+
 def test_a_filter_naming_no_category_of_the_catalog_answers_empty(shop):
     assert ids(shop.get("/recommend/user/V3?category=Nothing")) == []
 

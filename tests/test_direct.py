@@ -105,7 +105,7 @@ def test_a_failing_strategy_is_answered_by_flask_as_a_logged_500(app, flask_reac
         raise RuntimeError("model exploded")
 
     model = app.extensions["recommender"].live.current()
-    monkeypatch.setattr(model.strategies[model.user_strategy], "recommend", broken)
+    monkeypatch.setattr(model.strategies[model.user_strategy], "rows", broken)
     response = app.test_client().get("/recommend/user/U1")
     assert response.status_code == 500 and flask_reached == ["/recommend/user/U1"]
     logged = [r for r in caplog.records if r.exc_info and "model exploded" in str(r.exc_info[1])]

@@ -276,7 +276,8 @@ def test_category_orders_kept_are_bounded(client, app):
     for i in range(CATEGORY_ORDERS + 20):
         assert client.get(f"/recommend/user/U1?category=Kitchen,c{i}&top_k=2").status_code == 200
     model = app.extensions["recommender"].live.current()
-    assert len(app.extensions["recommender"].live_catalog(model)._best) <= CATEGORY_ORDERS
+    live = app.extensions["recommender"].live_catalog(model)
+    assert len(live._best) <= CATEGORY_ORDERS and len(live._chosen) <= CATEGORY_ORDERS
 
 
 def test_a_new_price_or_image_alone_is_in_the_next_detailed_answer(config, fake_redis):

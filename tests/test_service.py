@@ -65,6 +65,10 @@ def test_contract(model, strategy, product, user, k):
     results = model.strategies[strategy].recommend(user, product, k)
     keeps_the_contract(model, results, k, OWNED[user], {product} - {None})
     assert results == model.by_strategy(strategy, user, product, k)  # the facade only dispatches
+    rows = model.strategies[strategy].rows(user, product, k)  # the same answer, as rows
+    assert results == model.recommendations(rows)
+    assert results == model.recommendations(model.rows_by_strategy(strategy, user, product, k))
+    assert [(r.product_id, r.score) for r in results] == model.named(rows)
 
 
 @pytest.mark.parametrize("answer", ANSWERS)
@@ -87,13 +91,14 @@ def test_every_strategy_refuses_an_unknown_product_and_takes_an_unknown_user(mod
 @pytest.mark.parametrize("user", OWNED)
 def test_every_strategy_on_the_shelf_keeps_to_the_filters(model, strategy, user):
     live = LiveCatalog(model.catalog, model.text, model.popularity)
-    answer = lambda n, product: model.by_strategy(strategy, user, product, n)  # noqa: E731
+    answer = lambda n, product: model.rows_by_strategy(strategy, user, product, n)  # noqa: E731
+    owned = lambda: model.items_of(user).tolist()  # noqa: E731
     kitchen = Filter(categories=frozenset({"kitchen"}))
-    found = shelve(live, Request(answer, 5, kitchen, user_items=lambda: model.items_of(user).tolist()))
+    found = shelve(live, model, Request(answer, 5, kitchen, user_items=owned))
     ids = {r.product_id for r in found}
     assert ids == {"P1", "P2", "P3"} - OWNED[user], "only the category, refilled from within it"
     not_mugs = Filter(exclude=frozenset({"P1", "P2"}))
-    found = shelve(live, Request(answer, 5, not_mugs, user_items=lambda: model.items_of(user).tolist()))
+    found = shelve(live, model, Request(answer, 5, not_mugs, user_items=owned))
     assert len(found) == min(5, N_PRODUCTS - len({"P1", "P2"} | OWNED[user]))
     assert not {"P1", "P2"} & {r.product_id for r in found}
 
@@ -104,17 +109,17 @@ def test_a_filter_reads_the_answer_first_as_deep_as_the_categorys_share_needs(mo
 
     def answer(n, product):
         asked.append(n)
-        return model.by_strategy("collaborative", "U1", product, n)
+        return model.rows_by_strategy("collaborative", "U1", product, n)
 
     kitchen = frozenset({"kitchen"})  # P1, P2 and P3: 3 of the 7 products
     assert live.share(kitchen) == pytest.approx(3 / 7)
-    shelve(live, Request(answer, 2, Filter(categories=kitchen)))
+    shelve(live, model, Request(answer, 2, Filter(categories=kitchen)))
     assert asked[0] == math.ceil(2 * 2 / (3 / 7))  # about 2k of them: 10 read, not 4
     asked.clear()
-    shelve(live, Request(answer, 2, Filter(exclude=frozenset({"P1"}))))
+    shelve(live, model, Request(answer, 2, Filter(exclude=frozenset({"P1"}))))
     assert asked == [2 * 2 + 1]  # no category: 2k, and one more for each product left out
     asked.clear()
-    shelve(live, Request(answer, 2, Filter(categories=frozenset({"no such category"}))))
+    shelve(live, model, Request(answer, 2, Filter(categories=frozenset({"no such category"}))))
     assert asked == [100]  # as deep as the answer is read at all
 
 

@@ -86,7 +86,7 @@ class Ask:
         """The answer with the catalog as it is now and the request's filters (see shelf.py)."""
         args = self.args
         if self.live.unchanged and "category" not in args and "exclude" not in args and "details" not in args:
-            return results(answer(self.top_k(), self.product(product_id)))  # nothing to apply
+            return results(self.model.recommendations(answer(self.top_k(), self.product(product_id))))
         request = Request(
             answer,
             self.top_k(),
@@ -98,7 +98,7 @@ class Ask:
             new_products=new_products and user_id is not None,
             deep=self.model.settings.neighbours,
         )
-        found = shelve(self.live, request)
+        found = shelve(self.live, self.model, request)
         if self.value(DETAILS) in ("1", "true"):  # what a page shows beside each title
             return {"results": [self._detailed(r) for r in found]}
         return results(found)

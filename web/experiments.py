@@ -42,7 +42,7 @@ def recommend_ab(ask: Ask) -> dict:
     user_id = ask.value(SHOPPER)
     variant = ask.variant or ask.svc.router.assign(user_id)  # assigned once, by @cached
     model = ask.model
-    answer = lambda n, product: model.by_strategy(variant, user_id, product, n)  # noqa: E731
+    answer = lambda n, product: model.rows_by_strategy(variant, user_id, product, n)  # noqa: E731
     product_id = ask.value(PRODUCT_ID)
     textual = variant == "content" and product_id is not None
     found = ask.shelve(answer, product_id, user_id, textual, new_products=variant in NEW_PRODUCT_STRATEGIES)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint
 from werkzeug.exceptions import BadRequest
 
-from recommender.serving.service import STRATEGIES, Recommendation
+from recommender.models.hybrid import Scored
+from recommender.serving.service import STRATEGIES
 from web.ask import FILTERS, NEW_PRODUCT_STRATEGIES, PRODUCT_ID, TOP_K, USER_ID, Ask
 from web.caching import cached
 from web.declare import answer, choice, error, in_path, route, weight
@@ -34,7 +35,7 @@ W_CF = weight("w_cf", "weight of the collaborative part", lambda config: config.
 )
 def recommend_content(ask: Ask, product_id: str) -> dict:
     model = ask.model
-    return ask.shelve(lambda n, product: model.similar(product, n), product_id, textual=True)
+    return ask.shelve(lambda n, product: model.similar_rows(product, n), product_id, textual=True)
 
 
 @route(
@@ -50,7 +51,7 @@ def recommend_content(ask: Ask, product_id: str) -> dict:
 def recommend_user(ask: Ask, user_id: str) -> dict:
     model = ask.model
     strategy = ask.value(STRATEGY) or model.user_strategy
-    answer = lambda n, _: model.by_strategy(strategy, user_id, None, n)  # noqa: E731
+    answer = lambda n, _: model.rows_by_strategy(strategy, user_id, None, n)  # noqa: E731
     return ask.shelve(answer, user_id=user_id, new_products=strategy in NEW_PRODUCT_STRATEGIES)
 
 
@@ -79,16 +80,16 @@ def recommend_hybrid(ask: Ask) -> dict:
     # candidates around it now costs about 3 ms, three times the blend.
     weighted = ask.arg("w_content") is not None or ask.arg("w_cf") is not None
 
-    def answer(n: int, product: str | None) -> list[Recommendation]:
+    def answer(n: int, product: str | None) -> Scored:
         if (
             model.ranked is not None
             and user_id is not None
             and not weighted
             and model.is_latest(user_id, product)
         ):
-            return model.ranked_for(user_id, product, n)
+            return model.ranked_rows(user_id, product, n)
         if user_id is None and product is None:  # a product the models do not know yet, alone
-            return model.by_strategy("popularity", None, None, n)
-        return model.hybrid(user_id, product, n, w_content, w_cf)
+            return model.rows_by_strategy("popularity", None, None, n)
+        return model.hybrid_rows(user_id, product, n, w_content, w_cf)
 
     return ask.shelve(answer, product_id, user_id, new_products=True)

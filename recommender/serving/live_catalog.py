@@ -25,7 +25,9 @@ from recommender.models.popularity import Popularity
 from recommender.storage.catalog_changes import Product
 
 NEIGHBOURS = 100  # text neighbours kept for each product placed by its text
-CATEGORY_ORDERS = 256  # best-seller orders kept for category sets asked for (the oldest goes first)
+CATEGORY_ORDERS = (
+    256  # best-seller orders (and masks) kept for category sets asked for (the oldest goes first)
+)
 
 
 class LiveCatalog:
@@ -52,6 +54,7 @@ class LiveCatalog:
         self._categories: tuple[np.ndarray, dict[str, int]] | None = None
         self._names: list[str] | None = None
         self._best: dict[frozenset[int], np.ndarray] = {}
+        self._chosen: dict[frozenset[str], np.ndarray] = {}
         self._titles: tuple[str, list[int]] | None = None
         self._rank: np.ndarray | None = None
 
@@ -199,16 +202,26 @@ class LiveCatalog:
     def category_test(self, wanted: frozenset[str]) -> Callable[[str], bool]:
         """in_categories(pid, wanted) as a function of pid, for checking many products at once:
         while no product has changed, every product is in its category as built (a list lookup)."""
-        names = self.categories_as_built()
-        if names is None:
+        if self.records:
             return lambda pid: self.in_categories(pid, wanted)
-        index = self.catalog.index
+        index, names = self.catalog.index, self._row_categories()
         return lambda pid: (row := index.get(pid)) is not None and names[row] in wanted
 
-    def categories_as_built(self) -> list[str] | None:
-        """Each model product's category (casefolded) by row while no product has changed, so that
-        a product is in its category as built; None once one has (in_categories() then says)."""
-        return None if self.records else self._row_categories()
+    def rows_in_categories(self, rows: np.ndarray, wanted: frozenset[str]) -> np.ndarray | None:
+        """A mask of the model rows whose product is in one of the categories (casefolded names),
+        while every product is in its category as built; None once one has changed (then
+        in_categories() says, product by product)."""
+        if self.records:
+            return None
+        table, codes = self._category_table()
+        chosen = self._chosen.get(wanted)  # which codes are wanted
+        if chosen is None:
+            chosen = np.zeros(len(codes), bool)
+            chosen[list(self.category_codes(wanted))] = True
+            if len(self._chosen) >= CATEGORY_ORDERS:
+                del self._chosen[next(iter(self._chosen))]
+            self._chosen[wanted] = chosen
+        return chosen[table[rows]]
 
     def best_sellers(self, wanted: frozenset[str]) -> Iterator[str]:
         """Product ids by sales, best first, within the categories (all when empty); then added ones."""

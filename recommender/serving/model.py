@@ -120,18 +120,30 @@ class FittedModel:
         """How many candidates a part brings to a blend: more than k, so the blend has a choice."""
         return max(4 * k, self.settings.neighbours)
 
-    def complete(self, scored: Scored, k: int, exclude: NDArray[np.integer]) -> list[Recommendation]:
+    def filled(self, scored: Scored, k: int, exclude: NDArray[np.integer]) -> Scored:
         """The first k of a ranked list (that leaves out `exclude`), filled up with best sellers at 0."""
         items, scores = scored[0][:k], scored[1][:k]
         if len(items) < k:
             extra, _ = self.popularity.recommend(k - len(items), with_items(exclude, *items))
             items = np.concatenate([items, extra])
             scores = np.concatenate([scores, np.zeros(len(extra), np.float32)])
+        return items, scores
+
+    def recommendations(self, answer: Scored) -> list[Recommendation]:
+        """An answer's rows as a shopper is shown them: ids, titles and scores (to 6 decimals)."""
         ids, titles = self._ids, self._titles
-        return [
-            Recommendation(ids[i], titles[i], s)
-            for i, s in zip(items.tolist(), scores.astype(np.float64).round(6).tolist(), strict=True)
-        ]
+        return [Recommendation(ids[i], titles[i], s) for i, s in _rounded(answer)]
+
+    def named(self, answer: Scored) -> list[tuple[str, float]]:
+        """An answer's rows as (product id, score), the scores as recommendations() gives them."""
+        ids = self._ids
+        return [(ids[i], s) for i, s in _rounded(answer)]
+
+
+def _rounded(answer: Scored) -> zip[tuple[int, float]]:
+    """Each (row, score) of an answer as Python numbers, the score to 6 decimals."""
+    items, scores = answer
+    return zip(items.tolist(), scores.astype(np.float64).round(6).tolist(), strict=True)
 
 
 def with_items(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:

@@ -14,6 +14,7 @@ from recommender.data.activity import hourly
 from recommender.data.data_loader import Catalog, load_catalog, load_interactions
 from recommender.data.history import UserHistory
 from recommender.memory import release_freed
+from recommender.models.hybrid import Scored
 from recommender.models.neighbours import UserLists
 from recommender.serving.fitting import ModelSettings, fit_models, history_of, model_version, ranker_log_of
 from recommender.serving.model import FittedModel, Recommendation
@@ -138,15 +139,20 @@ class Recommender(FittedModel):
         return model
 
     # --- the answers: each strategy's (strategies.py) ----------------------------------------
+    # Each as recommendations, and as rows of the catalog and their scores (`*_rows`: what the
+    # web layer filters before it names the products, recommendations() then names them).
 
     def by_strategy(
         self, strategy: str, user_id: str | None, product_id: str | None, k: int
     ) -> list[Recommendation]:
         """The answer of one strategy (each of STRATEGIES, the variants of an A/B experiment)."""
+        return self.recommendations(self.rows_by_strategy(strategy, user_id, product_id, k))
+
+    def rows_by_strategy(self, strategy: str, user_id: str | None, product_id: str | None, k: int) -> Scored:
         found = self.strategies.get(strategy)
         if found is None:
             raise ValueError(f"unknown strategy {strategy!r}")
-        return found.recommend(user_id, product_id, k)
+        return found.rows(user_id, product_id, k)
 
     @property
     def user_strategy(self) -> str:
@@ -155,11 +161,14 @@ class Recommender(FittedModel):
 
     def similar(self, product_id: str, k: int) -> list[Recommendation]:
         """Products most like product_id by their text, never product_id itself."""
+        return self.recommendations(self.similar_rows(product_id, k))
+
+    def similar_rows(self, product_id: str, k: int) -> Scored:
         return self._content.similar(product_id, k)
 
     def for_user(self, user_id: str, k: int) -> list[Recommendation]:
         """The collaborative strategy without a product."""
-        return self._collaborative_strategy.for_user(user_id, k)
+        return self.recommendations(self._collaborative_strategy.for_user(user_id, k))
 
     def content_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         return self._content.recommend(user_id, product_id, k)
@@ -173,10 +182,23 @@ class Recommender(FittedModel):
         w_cf: float | None = None,
     ) -> list[Recommendation]:
         """The hybrid strategy, at other weights than the settings' when given."""
-        return self._hybrid.recommend(user_id, product_id, k, w_content, w_cf)
+        return self.recommendations(self.hybrid_rows(user_id, product_id, k, w_content, w_cf))
+
+    def hybrid_rows(
+        self,
+        user_id: str | None,
+        product_id: str | None,
+        k: int,
+        w_content: float | None = None,
+        w_cf: float | None = None,
+    ) -> Scored:
+        return self._hybrid.rows(user_id, product_id, k, w_content, w_cf)
 
     def ranked_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         return self._ranked.recommend(user_id, product_id, k)
+
+    def ranked_rows(self, user_id: str | None, product_id: str | None, k: int) -> Scored:
+        return self._ranked.rows(user_id, product_id, k)
 
     def is_latest(self, user_id: str | None, product_id: str | None) -> bool:
         """Whether product_id is none, or the user's latest item (what their ranked list starts from)."""

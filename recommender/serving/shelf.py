@@ -14,15 +14,16 @@ import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from recommender.models.hybrid import Scored
 from recommender.serving.live_catalog import LiveCatalog
-from recommender.serving.service import Recommendation
+from recommender.serving.model import FittedModel, Recommendation
 
 # An added product reaches a user when its text is at least this close (cosine of TF-IDF
 # vectors) to one of the user's items; it then takes this place (0-based) in their list.
 NEW_PRODUCT_SIMILARITY = 0.3
 NEW_PRODUCT_PLACE = 2
 
-Answer = Callable[[int, "str | None"], list[Recommendation]]
+Answer = Callable[[int, "str | None"], Scored]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Filter:
 class Request:
     """One answer to put on the shelf."""
 
-    answer: Answer  # the strategy: (how many, product context) -> its list
+    answer: Answer  # the strategy: (how many, product context) -> its rows and scores
     k: int
     want: Filter = field(default_factory=Filter)
     product_id: str | None = None  # the product asked about: never shown
@@ -51,10 +52,11 @@ class Request:
     deep: int = 100  # how far into the answer to look when the first k are not enough
 
 
-def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
+def shelve(live: LiveCatalog, model: FittedModel, request: Request) -> list[Recommendation]:
+    """The request's answer (from `model`, over `live`) as shown: filtered, refilled, named."""
     r = request
     if live.unchanged and not r.want:  # nothing changed since the build, nothing filtered
-        return r.answer(r.k, r.product_id)
+        return model.recommendations(r.answer(r.k, r.product_id))
     owned: set[str] | None = None
 
     def owned_ids() -> set[str]:
@@ -66,9 +68,9 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
 
     allowed = _Allowed(live, r)
     depth = _first_depth(live, r)
-    chosen = _candidates(live, r, depth, allowed)[: r.k]
+    chosen = _candidates(live, model, r, depth, allowed)[: r.k]
     if len(chosen) < r.k and depth < max(r.deep, r.k):
-        chosen = _candidates(live, r, max(r.deep, r.k), allowed)[: r.k]
+        chosen = _candidates(live, model, r, max(r.deep, r.k), allowed)[: r.k]
     if len(chosen) < r.k:  # best sellers within the filter, never the user's own items
         taken = {pid for pid, _ in chosen}
         floor = min(chosen[-1][1], 0.0) if chosen else 0.0
@@ -86,9 +88,11 @@ def shelve(live: LiveCatalog, request: Request) -> list[Recommendation]:
 class _Allowed:
     """Whether a product may be shown for this request (made once per request): a check of one
     product, or of a whole answer at once (`among`). A filtered answer checks up to `deep`
-    candidates, so `among` calls no function per candidate while the categories are as built."""
+    candidates, so `among` checks their categories on the rows of the catalog, and names only
+    the products in them."""
 
     def __init__(self, live: LiveCatalog, r: Request) -> None:
+        self.live = live
         self.product, self.withdrawn, self.exclude, self.added = (
             r.product_id,
             live.withdrawn,
@@ -97,8 +101,6 @@ class _Allowed:
         )
         self.wanted = r.want.categories
         self.in_categories = live.category_test(self.wanted) if self.wanted else None
-        self.index = live.catalog.index
-        self.categories = live.categories_as_built() if self.wanted else None
 
     def __call__(self, pid: str) -> bool:
         return (
@@ -109,21 +111,19 @@ class _Allowed:
             and (self.in_categories is None or self.in_categories(pid))
         )
 
-    def among(self, answer: list[Recommendation]) -> list[tuple[str, float]]:
+    def among(self, model: FittedModel, answer: Scored) -> list[tuple[str, float]]:
         """The answer's allowed products as (product id, score), in order."""
-        if self.categories is None:
-            return [(rec.product_id, rec.score) for rec in answer if self(rec.product_id)]
+        if self.wanted:
+            items, scores = answer
+            inside = self.live.rows_in_categories(items, self.wanted)
+            if inside is None:  # a product changed since the build: each is checked
+                return [(pid, score) for pid, score in model.named(answer) if self(pid)]
+            answer = items[inside], scores[inside]
         product, withdrawn, exclude, added = self.product, self.withdrawn, self.exclude, self.added
-        index, categories, wanted = self.index, self.categories, self.wanted
-        return [  # the checks of __call__, the category's as category_test() makes it
-            (pid, rec.score)
-            for rec in answer
-            if (row := index.get(pid := rec.product_id)) is not None
-            and categories[row] in wanted
-            and pid != product
-            and pid not in withdrawn
-            and pid not in exclude
-            and pid not in added
+        return [  # the other checks of __call__
+            (pid, score)
+            for pid, score in model.named(answer)
+            if pid != product and pid not in withdrawn and pid not in exclude and pid not in added
         ]
 
 
@@ -138,7 +138,9 @@ def _first_depth(live: LiveCatalog, r: Request) -> int:
     return min(max(r.deep, r.k), enough + len(r.want.exclude))
 
 
-def _candidates(live: LiveCatalog, r: Request, n: int, allowed: _Allowed) -> list[tuple[str, float]]:
+def _candidates(
+    live: LiveCatalog, model: FittedModel, r: Request, n: int, allowed: _Allowed
+) -> list[tuple[str, float]]:
     """Those of the answer's first n that are allowed, as (product id, score), best first."""
     context = r.product_id
     if context is not None and live.is_added(context) and not r.textual:
@@ -148,9 +150,9 @@ def _candidates(live: LiveCatalog, r: Request, n: int, allowed: _Allowed) -> lis
     else:
         answer = r.answer(n, context)
         joined = live.joined(context) if r.textual and context is not None else {}
-        if not joined:  # the usual case: checked before they become pairs
-            return allowed.among(answer)
-        scores = {rec.product_id: rec.score for rec in answer} | joined
+        if not joined:  # the usual case: checked before they are named
+            return allowed.among(model, answer)
+        scores = dict(model.named(answer)) | joined
         found = sorted(scores.items(), key=lambda x: -x[1])[:n]
     return [c for c in found if allowed(c[0])]
 

@@ -3,8 +3,9 @@
 Every strategy answers `recommend(user_id, product_id, k)` with at most k products, best first
 (scores never rise), each once, never one the user has and never product_id; an unknown product
 raises UnknownProductError; a user the model does not know is a stranger, not an error. Short
-answers are filled up with best sellers at score 0. tests/test_service.py runs one contract suite
-over every strategy.
+answers are filled up with best sellers at score 0. A strategy writes `rows()`, the same answer as
+rows of the catalog and their scores: the web layer filters those before it names them, and
+`recommend()` names them all. tests/test_service.py runs one contract suite over every strategy.
 
 A strategy holds no fitted state of its own: it reads the model's (the FittedModel it serves),
 so a model loaded from artifacts and one just built answer alike.
@@ -33,9 +34,13 @@ class Strategy(ABC):
     def __init__(self, model: FittedModel) -> None:
         self.model = model
 
-    @abstractmethod
     def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         """At most k products for the user, best first (see the module's docstring)."""
+        return self.model.recommendations(self.rows(user_id, product_id, k))
+
+    @abstractmethod
+    def rows(self, user_id: str | None, product_id: str | None, k: int) -> Scored:
+        """recommend() as rows of the catalog and their scores."""
 
 
 class Content(Strategy):
@@ -43,23 +48,23 @@ class Content(Strategy):
 
     name = "content"
 
-    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+    def rows(self, user_id: str | None, product_id: str | None, k: int) -> Scored:
         m = self.model
         items, _ = m.items_and_weights(user_id)
         if product_id is not None:
             anchor = m.catalog.position(product_id)
             exclude = with_items(items, anchor)
-            return m.complete(top_n(*m.similar_items.of(anchor), k, exclude=exclude), k, exclude)
+            return m.filled(top_n(*m.similar_items.of(anchor), k, exclude=exclude), k, exclude)
         if len(items) == 0:
-            return m.complete(m.popularity.recommend(k), k, items)
-        return m.complete(m.text_profile(user_id, k), k, items)
+            return m.filled(m.popularity.recommend(k), k, items)
+        return m.filled(m.text_profile(user_id, k), k, items)
 
-    def similar(self, product_id: str, k: int) -> list[Recommendation]:
-        """Products most like product_id by their text, never product_id itself."""
+    def similar(self, product_id: str, k: int) -> Scored:
+        """Products most like product_id by their text, never product_id itself (as rows)."""
         m = self.model
         item = m.catalog.position(product_id)
         items, scores = m.similar_items.of(item)
-        return m.complete((items[:k], scores[:k]), k, np.array([item], np.int32))
+        return m.filled((items[:k], scores[:k]), k, np.array([item], np.int32))
 
 
 class Collaborative(Strategy):
@@ -67,15 +72,15 @@ class Collaborative(Strategy):
 
     name = "collaborative"
 
-    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+    def rows(self, user_id: str | None, product_id: str | None, k: int) -> Scored:
         return _without_product(self.model, self.for_user, user_id, product_id, k)
 
-    def for_user(self, user_id: str | None, k: int) -> list[Recommendation]:
+    def for_user(self, user_id: str | None, k: int) -> Scored:
         m = self.model
         items, _ = m.items_and_weights(user_id)
         if len(items) == 0:
-            return m.complete(m.popularity.recommend(k), k, items)
-        return m.complete(m.collaborative_list(user_id, k), k, items)
+            return m.filled(m.popularity.recommend(k), k, items)
+        return m.filled(m.collaborative_list(user_id, k), k, items)
 
 
 class Popularity(Strategy):
@@ -83,13 +88,13 @@ class Popularity(Strategy):
 
     name = "popularity"
 
-    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+    def rows(self, user_id: str | None, product_id: str | None, k: int) -> Scored:
         return _without_product(self.model, self.best_sellers, user_id, product_id, k)
 
-    def best_sellers(self, user_id: str | None, k: int) -> list[Recommendation]:
+    def best_sellers(self, user_id: str | None, k: int) -> Scored:
         m = self.model
         items, _ = m.items_and_weights(user_id)
-        return m.complete(m.popularity.recommend(k, items), k, items)
+        return m.filled(m.popularity.recommend(k, items), k, items)
 
 
 class Hybrid(Strategy):
@@ -112,6 +117,17 @@ class Hybrid(Strategy):
         w_content: float | None = None,
         w_cf: float | None = None,
     ) -> list[Recommendation]:
+        """At other weights than the settings' when given."""
+        return self.model.recommendations(self.rows(user_id, product_id, k, w_content, w_cf))
+
+    def rows(
+        self,
+        user_id: str | None,
+        product_id: str | None,
+        k: int,
+        w_content: float | None = None,
+        w_cf: float | None = None,
+    ) -> Scored:
         m, settings = self.model, self.model.settings
         w_content = settings.w_content if w_content is None else w_content
         w_cf = settings.w_cf if w_cf is None else w_cf
@@ -120,7 +136,7 @@ class Hybrid(Strategy):
         if user_id is not None and product_id is None and len(items) and defaults:
             found = m.precomputed(m.user_hybrid, user_id, k)
             if found is not None:
-                return m.complete(found, k, items)
+                return m.filled(found, k, items)
         anchor = m.anchor(user_id, product_id)
         text: list[Scored] = []
         if anchor is not None:
@@ -136,7 +152,7 @@ class Hybrid(Strategy):
         else:
             parts.append((w_cf, m.popularity.recommend(m.pool(k))))
         exclude = with_items(items, anchor if product_id is not None else None)
-        return m.complete(blend(parts, k, exclude, size=len(m.catalog)), k, exclude)
+        return m.filled(blend(parts, k, exclude, size=len(m.catalog)), k, exclude)
 
     def text_weight(
         self, items: NDArray[np.int32], weight: float, w_cf: float
@@ -199,25 +215,25 @@ class Ranked(Strategy):
 
     name = "ranked"
 
-    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
+    def rows(self, user_id: str | None, product_id: str | None, k: int) -> Scored:
         m = self.model
         if m.ranked is None:
-            return Hybrid(m).recommend(user_id, product_id, k)
+            return Hybrid(m).rows(user_id, product_id, k)
         items, weights = m.items_and_weights(user_id)
         if len(items) == 0 and product_id is None:
             # The ranker learns from shoppers with a history and a product at hand: one with
             # neither gets what the collaborative strategy gives them, the best sellers.
-            return m.complete(m.popularity.recommend(k), k, items)
+            return m.filled(m.popularity.recommend(k), k, items)
         if self.is_latest(user_id, product_id):
             # The build ranked the user's candidates around their latest item, which they have.
             found = m.precomputed(m.ranked.lists, user_id, k)
             if found is not None:
-                return m.complete(found, k, items)
+                return m.filled(found, k, items)
         anchor = m.anchor(user_id, product_id)
         exclude = with_items(items, anchor if product_id is not None else None)
         row = m.history.user_index.get(user_id) if user_id is not None else None
         as_built = user_id not in m.feedback.items
-        return m.complete(m.ranked.rank(items, weights, row, anchor, exclude, k, as_built), k, exclude)
+        return m.filled(m.ranked.rank(items, weights, row, anchor, exclude, k, as_built), k, exclude)
 
     def is_latest(self, user_id: str | None, product_id: str | None) -> bool:
         """Whether product_id is none, or the user's latest item (what their ranked list starts from)."""
@@ -236,5 +252,7 @@ def _without_product(model: FittedModel, answer, user_id, product_id, k):  # typ
     strategy that ignores the product still never offers it."""
     if product_id is None:
         return answer(user_id, k)
-    model.catalog.position(product_id)  # raises for an unknown product
-    return [r for r in answer(user_id, k + 1) if r.product_id != product_id][:k]
+    row = model.catalog.position(product_id)  # raises for an unknown product
+    items, scores = answer(user_id, k + 1)
+    keep = items != row
+    return items[keep][:k], scores[keep][:k]
