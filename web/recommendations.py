@@ -90,6 +90,6 @@ def recommend_hybrid(ask: Ask) -> dict:
             return model.ranked_rows(user_id, product, n)
         if user_id is None and product is None:  # a product the models do not know yet, alone
             return model.rows_by_strategy("popularity", None, None, n)
-        return model.hybrid_rows(user_id, product, n, w_content, w_cf)
+        return model.hybrid_rows(user_id, product, n, w_content=w_content, w_cf=w_cf)
 
     return ask.shelve(answer, product_id, user_id, new_products=True)

@@ -182,17 +182,12 @@ class Recommender(FittedModel):
         w_cf: float | None = None,
     ) -> list[Recommendation]:
         """The hybrid strategy, at other weights than the settings' when given."""
-        return self.recommendations(self.hybrid_rows(user_id, product_id, k, w_content, w_cf))
+        return self._hybrid.recommend(user_id, product_id, k, w_content=w_content, w_cf=w_cf)
 
     def hybrid_rows(
-        self,
-        user_id: str | None,
-        product_id: str | None,
-        k: int,
-        w_content: float | None = None,
-        w_cf: float | None = None,
+        self, user_id: str | None, product_id: str | None, k: int, **weights: float | None
     ) -> Scored:
-        return self._hybrid.rows(user_id, product_id, k, w_content, w_cf)
+        return self._hybrid.rows(user_id, product_id, k, **weights)
 
     def ranked_for(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
         return self._ranked.recommend(user_id, product_id, k)

@@ -34,9 +34,12 @@ class Strategy(ABC):
     def __init__(self, model: FittedModel) -> None:
         self.model = model
 
-    def recommend(self, user_id: str | None, product_id: str | None, k: int) -> list[Recommendation]:
-        """At most k products for the user, best first (see the module's docstring)."""
-        return self.model.recommendations(self.rows(user_id, product_id, k))
+    def recommend(
+        self, user_id: str | None, product_id: str | None, k: int, **options: float | None
+    ) -> list[Recommendation]:
+        """At most k products for the user, best first (see the module's docstring); `options`
+        are the strategy's own (the hybrid's weights)."""
+        return self.model.recommendations(self.rows(user_id, product_id, k, **options))
 
     @abstractmethod
     def rows(self, user_id: str | None, product_id: str | None, k: int) -> Scored:
@@ -108,17 +111,6 @@ class Hybrid(Strategy):
     """
 
     name = "hybrid"
-
-    def recommend(
-        self,
-        user_id: str | None,
-        product_id: str | None,
-        k: int,
-        w_content: float | None = None,
-        w_cf: float | None = None,
-    ) -> list[Recommendation]:
-        """At other weights than the settings' when given."""
-        return self.model.recommendations(self.rows(user_id, product_id, k, w_content, w_cf))
 
     def rows(
         self,
