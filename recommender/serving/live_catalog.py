@@ -25,9 +25,7 @@ from recommender.models.popularity import Popularity
 from recommender.storage.catalog_changes import Product
 
 NEIGHBOURS = 100  # text neighbours kept for each product placed by its text
-CATEGORY_ORDERS = (
-    256  # best-seller orders (and masks) kept for category sets asked for (the oldest goes first)
-)
+CATEGORY_ORDERS = 256  # best-seller orders and masks kept for category sets asked for (oldest goes first)
 
 
 class LiveCatalog:
