@@ -88,8 +88,8 @@ def shelve(live: LiveCatalog, model: FittedModel, request: Request) -> list[Reco
 class _Allowed:
     """Whether a product may be shown for this request (made once per request): a check of one
     product, or of a whole answer at once (`among`). A filtered answer checks up to `deep`
-    candidates, so `among` checks their categories on the rows of the catalog, and names only
-    the products in them."""
+    candidates, so `among` checks their categories on the rows of the catalog first, and names
+    and checks only the products in them."""
 
     def __init__(self, live: LiveCatalog, r: Request) -> None:
         self.live = live
@@ -113,18 +113,12 @@ class _Allowed:
 
     def among(self, model: FittedModel, answer: Scored) -> list[tuple[str, float]]:
         """The answer's allowed products as (product id, score), in order."""
-        if self.wanted:
+        if self.wanted:  # the rows outside the categories leave before any is named
             items, scores = answer
             inside = self.live.rows_in_categories(items, self.wanted)
-            if inside is None:  # a product changed since the build: each is checked
-                return [(pid, score) for pid, score in model.named(answer) if self(pid)]
-            answer = items[inside], scores[inside]
-        product, withdrawn, exclude, added = self.product, self.withdrawn, self.exclude, self.added
-        return [  # the other checks of __call__
-            (pid, score)
-            for pid, score in model.named(answer)
-            if pid != product and pid not in withdrawn and pid not in exclude and pid not in added
-        ]
+            if inside is not None:  # None: a product changed since the build; each is checked below
+                answer = items[inside], scores[inside]
+        return [(pid, score) for pid, score in model.named(answer) if self(pid)]
 
 
 def _first_depth(live: LiveCatalog, r: Request) -> int:
