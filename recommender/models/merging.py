@@ -69,16 +69,18 @@ def top_of_sum(
     if size is None:
         size = max(int(items.max()), int(exclude.max()) if excluding else 0) + 1  # type: ignore[union-attr]
     sums, _ = _scratch(size)
-    np.add.at(sums, items, scores)
+    rows = items.astype(np.intp)  # numpy indexes by intp: converting once, not at each use
+    np.add.at(sums, rows, scores)
     if excluding:
+        exclude = exclude.astype(np.intp)  # type: ignore[union-attr]
         sums[exclude] = -np.inf
-    totals = sums[items]
-    sums[items] = 0.0
+    totals = sums[rows]
+    sums[rows] = 0.0
     if excluding:
         sums[exclude] = 0.0
     shortlist = n * repeats
     if len(items) > shortlist:
-        best = np.argpartition(totals, len(items) - shortlist)[len(items) - shortlist :]
+        best = totals.argpartition(len(items) - shortlist)[len(items) - shortlist :]
         items, totals = items[best], totals[best]
     # Repeats of an item share its total, so in this order they sit side by side: keep the first.
     order = np.lexsort((items, -totals))
