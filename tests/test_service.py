@@ -189,6 +189,20 @@ def test_hybrid_for_a_new_user_is_content_plus_popularity(model):
     assert "P2" not in [r.product_id for r in model.hybrid("nobody", "P2", 6)]
 
 
+def test_hybrid_for_a_new_user_scales_the_popularity_of_the_similar_items_by_their_best(model):
+    # Each part over its best: the similar items' text scores, then their sales (not best first).
+    similar, text = model.similar_items.of(model.catalog.position("P1"))
+    sales = model.popularity.scores[similar]
+    assert sales[0] < sales.max()  # the part is not best first as it comes
+    blended = 0.5 * text / text.max() + 0.5 * sales / sales.max()
+    expected = sorted(zip(-blended, similar.tolist(), strict=True))[:3]
+
+    results = model.hybrid(None, "P1", 3, w_content=0.5, w_cf=0.5)
+
+    assert [r.product_id for r in results] == [model.catalog.product_ids[item] for _, item in expected]
+    assert [r.score for r in results] == pytest.approx([-score for score, _ in expected], abs=1e-6)
+
+
 def test_content_variant_uses_the_users_items_text(model):
     # U5 has the red mug only: the closest text is the blue mug.
     assert model.by_strategy("content", "U5", None, 1)[0].product_id == "P2"

@@ -23,13 +23,14 @@ def blend(
     """Weighted sum of the lists after scaling each to [0, 1] by its best score; the n best.
 
     Scaling first makes the weights mean what they say: cosine similarities (at most 1) and
-    summed collaborative scores (often far above 1) would otherwise not be comparable. A weight
-    may be one number for the whole list or one per item. `size`, when known, is one more than
-    the largest item any list or `exclude` may hold (the catalog's size).
+    summed collaborative scores (often far above 1) would otherwise not be comparable. Each list
+    is best first, so its best score is its first. A weight may be one number for the whole list
+    or one per item. `size`, when known, is one more than the largest item any list or `exclude`
+    may hold (the catalog's size).
     """
     items, scores = [], []
     for weight, (part_items, part_scores) in parts:
-        top = float(part_scores.max(initial=0.0))
+        top = float(part_scores[0]) if len(part_scores) else 0.0
         if top > 0:
             items.append(part_items)
             # Python floats: a float32 array times one stays float32, without numpy scalar work.

@@ -140,7 +140,9 @@ class Hybrid(Strategy):
             parts.append((w_cf, m.collaborative_list(user_id, m.pool(k))))
         elif anchor is not None:
             similar = text[0][0]
-            parts.append((w_cf, (similar, m.popularity.scores[similar])))
+            popular = m.popularity.scores[similar]
+            order = np.argsort(-popular, kind="stable")  # best first, as blend() takes its lists
+            parts.append((w_cf, (similar[order], popular[order])))
         else:
             parts.append((w_cf, m.popularity.recommend(m.pool(k))))
         exclude = with_items(items, anchor if product_id is not None else None)
