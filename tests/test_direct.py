@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.test import Client
+from werkzeug.wrappers import Request
 
-from web.direct import Direct, Shortcuts
+from web.direct import Direct, Shortcuts, query_args, request_path
 
 ANSWERED = [  # every cached route, with each kind of parameter
     "/recommend/content/P1?top_k=3",
@@ -158,3 +159,35 @@ def test_a_route_another_route_may_match_has_no_shortcut(other):
     shortcuts = Shortcuts(list(rules.iter_rules()), ["item"])
     assert shortcuts.starts == []
     assert shortcuts.match("/items/x") is None  # the map decides
+
+
+# Queries and paths as a server hands them over: text decoded as latin-1, so any byte is a character.
+query_text = st.text(st.sampled_from("ab=&%+;._-2é\x80\xff/?"), max_size=24)
+
+
+@settings(max_examples=500, deadline=None)
+@given(query=query_text)
+def test_the_query_is_read_as_werkzeug_reads_it(query):
+    environ = {"QUERY_STRING": query}
+    try:
+        werkzeugs = Request(environ).args
+    except UnicodeDecodeError:  # bytes that are not UTF-8: refused alike (Flask then answers)
+        with pytest.raises(UnicodeDecodeError):
+            query_args(environ)
+        return
+    ours = query_args(environ)
+    assert set(ours) == set(werkzeugs)
+    assert {name: ours[name] for name in ours} == {name: werkzeugs[name] for name in werkzeugs}
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=query_text)
+def test_the_path_is_decoded_as_werkzeug_decodes_it(path):
+    environ = {"PATH_INFO": path}
+    assert request_path(environ) == Request(environ).path
+
+
+def test_a_plain_query_is_split_without_werkzeug():
+    args = query_args({"QUERY_STRING": "user_id=U5&&top_k=3&flag&top_k=5&w=a=b"})
+    assert args == {"user_id": "U5", "top_k": "3", "flag": "", "w": "a=b"}
+    assert isinstance(args, dict)

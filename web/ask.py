@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from werkzeug.datastructures import MultiDict
 
 from recommender.errors import UnknownProductError
 from recommender.serving.live_catalog import LiveCatalog
@@ -46,7 +45,7 @@ class Ask:
 
     svc: Services
     model: Recommender
-    args: MultiDict[str, str]
+    args: Mapping[str, str]  # a request's args, or each query parameter's first value
     live: LiveCatalog
     variant: str | None = None  # the user's A/B variant, on the A/B route
 

@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from flask import Flask, Response, request
-from werkzeug.datastructures import MultiDict
 
 import logs
 from recommender.experiments.ab_testing import new_recomm_id
@@ -81,7 +80,7 @@ class Asked:
     """What a request to a cached route asked: its query, the values its path gave the route's
     parameters, its WSGI environ, the route's endpoint and the method."""
 
-    args: MultiDict[str, str]
+    args: Mapping[str, str]
     view_args: dict[str, Any]
     environ: dict[str, Any]
     endpoint: str

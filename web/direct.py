@@ -16,7 +16,7 @@ address is matched by the map, as Flask matches it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from flask import Flask
@@ -56,21 +56,20 @@ class Direct:
 
     def _answer(self, environ: dict[str, Any]) -> bytes | None:
         """The route's answer, or None: Flask answers (another route, a redirect, a refusal)."""
-        # werkzeug's request: the path and the query decoded as Flask decodes them
-        request = Request(environ, populate_request=False)
-        found = self.shortcuts.match(request.path)
+        path = request_path(environ)
+        found = self.shortcuts.match(path)
         if found is not None:
             rule, view_args = found
         else:
             try:
-                rule, view_args = self.routes.match(request.path, "GET", return_rule=True)
+                rule, view_args = self.routes.match(path, "GET", return_rule=True)
             except HTTPException:  # no such route, another method, a redirect (RequestRedirect)
                 return None
         answer = self.answers.get(rule.endpoint or "")
         if answer is None:
             return None
         try:
-            body = answer(self.svc, Asked(request.args, view_args, environ, rule.endpoint, "GET"))
+            body = answer(self.svc, Asked(query_args(environ), view_args, environ, rule.endpoint, "GET"))
         except Exception:  # noqa: BLE001  # refused or failed: Flask answers again, with its error
             return None
         environ[monitoring.ROUTE] = rule.rule
@@ -123,6 +122,28 @@ def _may_match(rule: Rule, start: str) -> bool:
     or its fixed part (up to its first parameter) is the beginning of `start`."""
     fixed, parameter, _ = rule.rule.partition("<")
     return rule.rule.startswith(start) or (bool(parameter) and start.startswith(fixed))
+
+
+def request_path(environ: dict[str, Any]) -> str:
+    """The request's path as werkzeug's Request.path decodes it (what Flask matches)."""
+    return "/" + (environ.get("PATH_INFO") or "").encode("latin1").decode(errors="replace").lstrip("/")
+
+
+def query_args(environ: dict[str, Any]) -> Mapping[str, str]:
+    """The query's parameters, each with its first value, as werkzeug's Request.args gives them.
+
+    A query of plain characters (ASCII, without "%" escapes or "+" for a space), as the routes' own
+    ids and numbers are, is split here; any other is parsed by werkzeug.
+    """
+    query = environ.get("QUERY_STRING", "")
+    if not query.isascii() or "%" in query or "+" in query:
+        return Request(environ, populate_request=False).args
+    args: dict[str, str] = {}
+    for field in query.split("&"):
+        if field:  # "a&&b": no empty names
+            name, _, value = field.partition("=")
+            args.setdefault(name, value)
+    return args
 
 
 def _head(path: str) -> str:
