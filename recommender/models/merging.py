@@ -1,7 +1,7 @@
 """Scored lists merged at request time: neighbour lists summed, repeats added up, the best n kept.
 
 Each call works in time proportional to the candidates it is given, not to the catalog's size:
-a thread's zeroed scratch arrays (_scratch) stand in for sorting and for catalog-sized arrays.
+a thread's zeroed scratch array (_scratch) stands in for sorting and for catalog-sized arrays.
 """
 
 from __future__ import annotations
@@ -27,25 +27,27 @@ def gather(
     idx = neighbours.indices[items].ravel()
     sc = (neighbours.scores[items] * np.asarray(weights, dtype=np.float32)[:, None]).ravel()
     valid = idx >= 0
-    return merge(idx[valid], sc[valid])
+    return merge(idx[valid], sc[valid], size=len(neighbours.indices))  # a table's rows are its items
 
 
 def merge(
-    items: NDArray[np.integer], scores: NDArray[np.floating]
+    items: NDArray[np.integer], scores: NDArray[np.floating], size: int | None = None
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-    """Add up the scores of repeated items: each item once, with its total."""
+    """Add up the scores of repeated items: each item once, with its total. `size`, when known,
+    is more than any item (saves looking for the largest)."""
     items = np.asarray(items, dtype=np.int32)
     if len(items) == 0:
         return items, np.asarray(scores, dtype=np.float32)
-    sums, slot = _scratch(int(items.max()) + 1)
-    np.add.at(sums, items, scores)
-    totals = sums[items]
-    sums[items] = 0.0
-    # Keep one entry per item (its last), without sorting: each item's slot remembers a position.
-    positions = np.arange(len(items))
-    slot[items] = positions
-    last = slot[items] == positions
-    slot[items] = -1
+    sums = _scratch(int(items.max()) + 1 if size is None else size)
+    rows = items.astype(np.intp)  # numpy indexes by intp: converting once, not at each use
+    np.add.at(sums, rows, scores)
+    totals = sums[rows]
+    # Keep one entry per item (its last), without sorting: each item's place in the same array
+    # (read as int32, whose 0 is the float 0) remembers a position, and is zeroed after.
+    marks, positions = sums.view(np.int32), np.arange(len(items), dtype=np.int32)
+    marks[rows] = positions
+    last = marks[rows] == positions
+    marks[rows] = 0
     return items[last], totals[last]
 
 
@@ -68,7 +70,7 @@ def top_of_sum(
     excluding = exclude is not None and len(exclude) > 0
     if size is None:
         size = max(int(items.max()), int(exclude.max()) if excluding else 0) + 1  # type: ignore[union-attr]
-    sums, _ = _scratch(size)
+    sums = _scratch(size)
     rows = items.astype(np.intp)  # numpy indexes by intp: converting once, not at each use
     np.add.at(sums, rows, scores)
     if excluding:
@@ -92,27 +94,28 @@ def top_of_sum(
 
 def without(items: NDArray[np.int32], exclude: NDArray[np.integer]) -> NDArray[np.bool_]:
     """A mask of the items not in `exclude`."""
-    _, slot = _scratch(int(max(items.max(initial=0), exclude.max(initial=0))) + 1)
-    slot[exclude] = -2
-    keep = slot[items] != -2
-    slot[exclude] = -1
+    marks = _scratch(int(max(items.max(initial=0), exclude.max(initial=0))) + 1).view(np.int32)
+    marks[exclude] = 1
+    keep = marks[items] == 0
+    marks[exclude] = 0
     return keep
 
 
 _local = threading.local()
 
 
-def _scratch(size: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-    """This thread's zeroed work arrays, at least `size` long (they are left zeroed after use).
+def _scratch(size: int) -> NDArray[np.float32]:
+    """This thread's zeroed work array, at least `size` long (it is left zeroed after use).
 
-    They let a request add up and deduplicate a few thousand candidates in time proportional to
-    their number, not to the catalog's size and without sorting.
+    It lets a request add up, deduplicate and leave out a few thousand candidates in time
+    proportional to their number, not to the catalog's size and without sorting. One array for
+    all three: the places a request touches stay in the processor's caches from one step to the
+    next (at 1M products the array is 4 MB).
     """
     sums = getattr(_local, "sums", None)
     if sums is None or len(sums) < size:
-        size = 1 << max(size - 1, 1).bit_length()
-        _local.sums, _local.slot = np.zeros(size, np.float32), np.full(size, -1, np.int64)
-    return _local.sums, _local.slot
+        sums = _local.sums = np.zeros(1 << max(size - 1, 1).bit_length(), np.float32)
+    return sums
 
 
 def top_n(
