@@ -40,7 +40,7 @@ def main() -> None:
 
     def summed(user: str) -> None:
         items, weights = model.history.items_of(user)
-        top_n(*gather(model.similar_items, items, weights), 100, exclude=items)
+        top_n(*gather(model.similar_items, items, weights, exclude=items), 100)
 
     timed: dict[str, Callable[[str], object]] = {
         "text-profile list summed now (100 items)": summed,

@@ -72,6 +72,21 @@ def test_merge_and_gather_add_scores():
     assert dict(zip(items.tolist(), scores.tolist(), strict=True)) == {0: 2.0, 1: 6.0, 2: 1.0}
 
 
+def test_merge_and_gather_leave_out_the_excluded_items_and_the_padding():
+    items, scores = merge(np.array([3, 1, 3, 6]), np.array([0.5, 1.0, 0.25, 2.0]), exclude=np.array([3, 8]))
+    assert items.tolist() == [1, 6] and scores.tolist() == [1.0, 2.0]
+    table = Neighbours(  # item 1's row is padded: one neighbour
+        np.array([[1, 2], [2, -1], [0, 1]], np.int32),
+        np.array([[0.5, 0.4], [0.9, 0], [0.3, 0.2]], np.float32),
+    )
+    items, scores = gather(table, np.array([1, 2]), np.array([1.0, 1.0]), exclude=np.array([1, 2]))
+    assert items.tolist() == [0] and scores.tolist() == pytest.approx([0.3])
+    items, scores = gather(table, np.array([0, 1]), np.array([1.0, 2.0]))
+    assert dict(zip(items.tolist(), scores.tolist(), strict=True)) == pytest.approx({1: 0.5, 2: 2.2})
+    # Afterwards the scratch array is clean: the same sums again.
+    assert merge(np.array([3, 1, 3]), np.array([0.5, 1.0, 0.25]))[1].tolist() == [1.0, 0.75]
+
+
 def test_top_n_orders_excludes_and_breaks_ties_by_item():
     items = np.array([5, 2, 9, 4, 7])
     scores = np.array([0.1, 0.9, 0.9, 0.5, 0.3])

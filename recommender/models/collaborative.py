@@ -85,5 +85,4 @@ class ItemItemModel:
         assert self.neighbours is not None, "fit() first"
         if len(items) == 0:
             return np.empty(0, np.int32), np.empty(0, np.float32)
-        candidates, scores = gather(self.neighbours, items, weights)
-        return top_n(candidates, scores, n, exclude=items)
+        return top_n(*gather(self.neighbours, items, weights, exclude=items), n)

@@ -21,33 +21,50 @@ class Table(Protocol):
 
 
 def gather(
-    neighbours: Table, items: NDArray[np.integer], weights: NDArray[np.floating]
+    neighbours: Table,
+    items: NDArray[np.integer],
+    weights: NDArray[np.floating],
+    exclude: NDArray[np.integer] | None = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-    """Sum the weighted neighbour lists of `items`: each candidate once, with its total score."""
-    idx = neighbours.indices[items].ravel()
-    sc = (neighbours.scores[items] * np.asarray(weights, dtype=np.float32)[:, None]).ravel()
-    valid = idx >= 0
-    return merge(idx[valid], sc[valid], size=len(neighbours.indices))  # a table's rows are its items
+    """Sum the weighted neighbour lists of `items`: each candidate once, with its total score,
+    none of `exclude`."""
+    idx = neighbours.indices[items]
+    sc = neighbours.scores[items] * np.asarray(weights, dtype=np.float32)[:, None]
+    if idx.size and (idx[:, -1] < 0).any():  # a row padded at its end (-1): keep the items
+        valid = idx >= 0
+        idx, sc = idx[valid], sc[valid]
+    return merge(idx.ravel(), sc.ravel(), size=len(neighbours.indices), exclude=exclude)  # rows: items
 
 
 def merge(
-    items: NDArray[np.integer], scores: NDArray[np.floating], size: int | None = None
+    items: NDArray[np.integer],
+    scores: NDArray[np.floating],
+    size: int | None = None,
+    exclude: NDArray[np.integer] | None = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-    """Add up the scores of repeated items: each item once, with its total. `size`, when known,
-    is more than any item (saves looking for the largest)."""
+    """Add up the scores of repeated items: each item once, with its total, none of `exclude`.
+    `size`, when known, is more than any item and any of `exclude` (saves looking for the largest)."""
     items = np.asarray(items, dtype=np.int32)
     if len(items) == 0:
         return items, np.asarray(scores, dtype=np.float32)
-    sums = _scratch(int(items.max()) + 1 if size is None else size)
+    excluding = exclude is not None and len(exclude) > 0
+    if size is None:
+        size = max(int(items.max()), int(exclude.max()) if excluding else 0) + 1  # type: ignore[union-attr]
+    sums = _scratch(size)
     rows = items.astype(np.intp)  # numpy indexes by intp: converting once, not at each use
     np.add.at(sums, rows, scores)
     totals = sums[rows]
     # Keep one entry per item (its last), without sorting: each item's place in the same array
-    # (read as int32, whose 0 is the float 0) remembers a position, and is zeroed after.
+    # (read as int32, whose 0 is the float 0) remembers a position, and is zeroed after. An
+    # excluded item's place holds -1, which no position is.
     marks, positions = sums.view(np.int32), np.arange(len(items), dtype=np.int32)
     marks[rows] = positions
+    if excluding:
+        marks[exclude] = -1
     last = marks[rows] == positions
     marks[rows] = 0
+    if excluding:
+        marks[exclude] = 0
     return items[last], totals[last]
 
 

@@ -296,7 +296,7 @@ def list_chunks(
         for row in np.nonzero((found >= k + spare) & (kept < k))[0]:
             span = slice(history.indptr[start + row], history.indptr[start + row + 1])
             owned = history.indices[span]
-            best, best_scores = top_n(*gather(table, owned, history.data[span]), k, exclude=owned)
+            best, best_scores = top_n(*gather(table, owned, history.data[span], exclude=owned), k)
             lists.indices[row], lists.scores[row] = -1, 0.0
             lists.indices[row, : len(best)], lists.scores[row, : len(best)] = best, best_scores
         del own, block, rows, cols, data, found, keep, rank, kept

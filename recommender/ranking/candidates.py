@@ -171,7 +171,7 @@ def _one_user_lists(holdings: sp.csr_matrix, table: Neighbours, n: int) -> Neigh
     """The same list as user_lists() for a single user, summed directly (no items x items matrix)."""
     items, weights = holdings.indices, holdings.data
     best, scores = (
-        top_n(*gather(table, items, weights), n, exclude=items)
+        top_n(*gather(table, items, weights, exclude=items), n)
         if len(items)
         else (
             np.empty(0, np.int32),

@@ -107,7 +107,7 @@ class FittedModel:
         if found is not None:
             return found
         items, weights = self.items_and_weights(user_id)
-        return top_n(*gather(table, items, weights), n, exclude=items)
+        return top_n(*gather(table, items, weights, exclude=items), n)
 
     def precomputed(self, lists: UserLists, user_id: str, n: int) -> Scored | None:
         """The user's list from the build, if it holds n items and no feedback came since."""
