@@ -48,11 +48,7 @@ def merge(
     if len(items) == 0:
         return items, np.asarray(scores, dtype=np.float32)
     excluding = exclude is not None and len(exclude) > 0
-    if size is None:
-        size = max(int(items.max()), int(exclude.max()) if excluding else 0) + 1  # type: ignore[union-attr]
-    sums = _scratch(size)
-    rows = items.astype(np.intp)  # numpy indexes by intp: converting once, not at each use
-    np.add.at(sums, rows, scores)
+    sums, rows = _added_up(items, scores, exclude, size)
     totals = sums[rows]
     # Keep one entry per item (its last), without sorting: each item's place in the same array
     # (read as int32, whose 0 is the float 0) remembers a position, and is zeroed after. An
@@ -85,11 +81,7 @@ def top_of_sum(
     if len(items) == 0:
         return items, scores
     excluding = exclude is not None and len(exclude) > 0
-    if size is None:
-        size = max(int(items.max()), int(exclude.max()) if excluding else 0) + 1  # type: ignore[union-attr]
-    sums = _scratch(size)
-    rows = items.astype(np.intp)  # numpy indexes by intp: converting once, not at each use
-    np.add.at(sums, rows, scores)
+    sums, rows = _added_up(items, scores, exclude, size)
     if excluding:
         exclude = exclude.astype(np.intp)  # type: ignore[union-attr]
         sums[exclude] = -np.inf
@@ -107,6 +99,24 @@ def top_of_sum(
     keep = totals > 0
     keep[1:] &= items[1:] != items[:-1]
     return items[keep][:n], totals[keep][:n]
+
+
+def _added_up(
+    items: NDArray[np.int32],
+    scores: NDArray[np.floating],
+    exclude: NDArray[np.integer] | None,
+    size: int | None,
+) -> tuple[NDArray[np.float32], NDArray[np.intp]]:
+    """This thread's scratch array with each item's scores added up in its place, and the items
+    as numpy's index type (converted once, not at each use). `size`, when known, is more than any
+    item and any of `exclude` (saves looking for the largest)."""
+    if size is None:
+        largest = int(exclude.max()) if exclude is not None and len(exclude) else 0
+        size = max(int(items.max()), largest) + 1
+    sums = _scratch(size)
+    rows = items.astype(np.intp)
+    np.add.at(sums, rows, scores)
+    return sums, rows
 
 
 def without(items: NDArray[np.int32], exclude: NDArray[np.integer]) -> NDArray[np.bool_]:
