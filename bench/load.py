@@ -9,10 +9,12 @@ Starts each server as users start it (`gunicorn -w 2 -b HOST:PORT app:app` from 
 root): the bare app, the service without cache, the service with it, and the service without
 cache and without recording A/B exposures (the A/B route's cost of recording them), all at once
 (an idle server costs nothing); with --against, also that checkout's service without cache, so
-a change is measured against the code before it in the same run. Then, in rounds, runs wrk on
-each row with a rotating set of real ids, and
-prints for each row the median over the rounds of requests/s, p50 and p99 latency, and its
-requests/s as a share of the bare Flask app's (the ceiling of Flask on this machine).
+a change is measured against the code before it in the same run. That checkout builds its own
+model at start, in a folder of its own (its saved model's format may differ), so on a large store
+--against adds a whole build to the start (about 18 minutes at 1M products). Then, in rounds,
+runs wrk on each row with a rotating set of real ids, and prints for each row the median over the
+rounds of requests/s, p50 and p99 latency, and its requests/s as a share of the bare Flask app's
+(the ceiling of Flask on this machine).
 Uncached routes run with CACHE_ENABLED=false; cached routes against the Redis at REDIS_URL
 (default redis://127.0.0.1:6379/15, keys under a prefix of their own, deleted after).
 """
