@@ -14,6 +14,7 @@ from recommender.models.neighbours import (
     best_of_rows,
     entries,
     matmul_topn,
+    not_owned,
     ranked,
     ranked_presorted,
     top_k_neighbours,
@@ -235,3 +236,15 @@ def test_top_per_row_keeps_each_rows_largest_ties_to_the_lower_column():
         assert np.array_equal(kept[row], expected), row
     short = sp.csr_matrix(np.eye(4, dtype=np.float32))
     assert top_per_row(short, 1) is short  # no row longer than the limit: as it was
+
+
+@pytest.mark.parametrize("hashed", [False, True])
+def test_not_owned_marks_the_entries_a_row_does_not_hold(monkeypatch, hashed):
+    monkeypatch.setattr(nb, "HASHED_KEYS", 1 if hashed else 10**9)  # the hash table, or binary search
+    rng = np.random.default_rng(3)
+    owned = sp.random(50, 40, density=0.2, random_state=rng, format="csr", dtype=np.float32)
+    rows, cols = rng.integers(0, 50, 2000), rng.integers(0, 40, 2000).astype(np.int32)
+    held = set(zip(*owned.nonzero(), strict=True))
+    expected = [(r, c) not in held for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+    assert not_owned(rows, cols, owned).tolist() == expected
+    assert not_owned(rows, cols, sp.csr_matrix((50, 40), dtype=np.float32)).all()
