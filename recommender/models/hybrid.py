@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from recommender.models.merging import top_of_sum
-from recommender.models.neighbours import Neighbours, best_of_rows, not_owned, place, ranked
+from recommender.models.neighbours import Neighbours, best_of_rows, entries, not_owned, place, ranked
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
@@ -53,28 +53,28 @@ def blend_rows(
     items to leave out (a rows x items matrix).
     """
     n_rows, n_items = exclude.shape
-    indices, values = [], []
+    total = None
     for weights, part_indices, scores in parts:
         top = scores.max(axis=1, initial=0.0).astype(np.float32)
         factor = np.asarray(weights, np.float32) / np.where(top > 0, top, 1)[:, None]  # as blend() scales
         unused = (part_indices < 0) | (top <= 0)[:, None]
-        indices.append(np.where(unused, n_items, part_indices))  # n_items: no item, sorted last
-        values.append(np.where(unused, 0, scores.astype(np.float32) * factor))
-    # Each row's entries in item order, an item's repeats in the parts' order (as blend() adds
-    # them up), then each run of one item summed.
-    stacked = np.hstack(indices)
-    width = stacked.shape[1]
-    order = np.argsort(stacked, axis=1, kind="stable")
-    items = np.take_along_axis(stacked, order, 1).ravel()
-    values_sorted = np.take_along_axis(np.hstack(values), order, 1).ravel()
-    del stacked, order
-    first = np.ones(len(items), bool)
-    first[1:] = items[1:] != items[:-1]
-    first[::width] = True  # a row's first entry starts a run
-    at = np.flatnonzero(first)
-    rows, cols, data = at // width, items[at], np.add.reduceat(values_sorted, at)
-    keep = (cols < n_items) & (data > 0)
-    rows, cols, data = rows[keep], cols[keep].astype(np.int32), data[keep]
+        width = part_indices.shape[1]
+        part = sp.csr_matrix(
+            (
+                np.where(unused, 0, scores.astype(np.float32) * factor).ravel(),
+                np.where(unused, n_items, part_indices).ravel(),  # n_items: no item (score 0, dropped)
+                np.arange(0, n_rows * width + 1, width),
+            ),
+            shape=(n_rows, n_items + 1),
+        )
+        # scipy adds rows whose columns are unsorted in one pass over their entries, each sum
+        # made in the parts' order (as blend() adds them up); zero sums are dropped.
+        total = part if total is None else total + part
+    if total is None:
+        return Neighbours(np.full((n_rows, n), -1, np.int32), np.zeros((n_rows, n), np.float32))
+    rows, cols, data = entries(total)  # row then column order, as best_of_rows() takes them
+    keep = data > 0
+    rows, cols, data = rows[keep], cols[keep], data[keep]
     keep = not_owned(rows, cols, exclude.tocsr())
     table = Neighbours(np.full((n_rows, n), -1, np.int32), np.zeros((n_rows, n), np.float32))
     place(table, *ranked(*best_of_rows(rows[keep], cols[keep], data[keep], n_rows, n), n_rows))
