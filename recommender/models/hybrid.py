@@ -53,29 +53,36 @@ def blend_rows(
     items to leave out (a rows x items matrix).
     """
     n_rows, n_items = exclude.shape
-    total = None
-    for weights, part_indices, scores in parts:
-        top = scores.max(axis=1, initial=0.0).astype(np.float32)
-        factor = np.asarray(weights, np.float32) / np.where(top > 0, top, 1)[:, None]  # as blend() scales
-        unused = (part_indices < 0) | (top <= 0)[:, None]
-        width = part_indices.shape[1]
-        part = sp.csr_matrix(
-            (
-                np.where(unused, 0, scores.astype(np.float32) * factor).ravel(),
-                np.where(unused, n_items, part_indices).ravel(),  # n_items: no item (score 0, dropped)
-                np.arange(0, n_rows * width + 1, width),
-            ),
-            shape=(n_rows, n_items + 1),
-        )
-        # scipy adds rows whose columns are unsorted in one pass over their entries, each sum
-        # made in the parts' order (as blend() adds them up); zero sums are dropped.
-        total = part if total is None else total + part
-    if total is None:
-        return Neighbours(np.full((n_rows, n), -1, np.int32), np.zeros((n_rows, n), np.float32))
+    # scipy adds rows whose columns are unsorted in one pass over their entries, each sum made in
+    # the parts' order (as blend() adds them up); zero sums are dropped.
+    matrices = [_scaled(*part, n_items) for part in parts]
+    total = sum(matrices[1:], matrices[0])
     rows, cols, data = entries(total)  # row then column order, as best_of_rows() takes them
     keep = data > 0
     rows, cols, data = rows[keep], cols[keep], data[keep]
-    keep = not_owned(rows, cols, exclude.tocsr())
+    keep = not_owned(rows, cols, exclude)
     table = Neighbours(np.full((n_rows, n), -1, np.int32), np.zeros((n_rows, n), np.float32))
     place(table, *ranked(*best_of_rows(rows[keep], cols[keep], data[keep], n_rows, n), n_rows))
     return table
+
+
+def _scaled(
+    weights: float | NDArray[np.floating],
+    indices: NDArray[np.int32],
+    scores: NDArray[np.floating],
+    n_items: int,
+) -> sp.csr_matrix:
+    """One part of blend_rows() as a rows x (n_items + 1) matrix, each row scaled as blend() scales
+    a list; unused slots go to the extra column n_items with score 0."""
+    n_rows, width = indices.shape
+    top = scores.max(axis=1, initial=0.0).astype(np.float32)
+    factor = np.asarray(weights, np.float32) / np.where(top > 0, top, 1)[:, None]
+    unused = (indices < 0) | (top <= 0)[:, None]
+    return sp.csr_matrix(
+        (
+            np.where(unused, 0, scores.astype(np.float32) * factor).ravel(),
+            np.where(unused, n_items, indices).ravel(),
+            np.arange(0, n_rows * width + 1, width),
+        ),
+        shape=(n_rows, n_items + 1),
+    )

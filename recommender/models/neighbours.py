@@ -211,19 +211,19 @@ def not_owned(rows: NDArray[np.int64], cols: NDArray[np.int32], owned: sp.csr_ma
     """A mask of the entries (row, col) that are not stored in `owned` (rows x items).
 
     Each entry is a key (row x items + col) looked up among the owned ones: a few by binary search
-    (the owned keys, taken in row then column order, are sorted), many in a hash table (about ten
-    times faster for a chunk of thousands of users, whose binary searches miss the caches).
+    in the sorted owned keys, many in a hash table of them (about ten times faster for a chunk of
+    thousands of users, whose binary searches miss the caches).
     """
     owned = owned.tocsr()
     n_items = owned.shape[1]
     keys = np.asarray(rows, np.int64) * n_items + cols
-    if owned.nnz == 0:
+    own_rows = np.repeat(np.arange(owned.shape[0], dtype=np.int64), np.diff(owned.indptr))
+    own_keys = own_rows * n_items + owned.indices
+    if len(own_keys) == 0:
         return np.ones(len(keys), dtype=bool)
     if len(keys) >= HASHED_KEYS:
-        own_rows = np.repeat(np.arange(owned.shape[0], dtype=np.int64), np.diff(owned.indptr))
-        return ~pd.Series(keys, copy=False).isin(own_rows * n_items + owned.indices).to_numpy()
-    own_rows, own_cols, _ = entries(owned)
-    own_keys = own_rows * n_items + own_cols
+        return ~pd.Series(keys, copy=False).isin(own_keys).to_numpy()
+    own_keys.sort()
     found = np.minimum(np.searchsorted(own_keys, keys), len(own_keys) - 1)
     return own_keys[found] != keys
 
