@@ -166,24 +166,27 @@ class Hybrid(Strategy):
         neighbours / 4, the largest k whose parts are the precomputed lists (see FittedModel.pool()).
         """
         m = self.model
-        s, history = m.settings, m.history
-        n = max(1, s.neighbours // 4)
-        text_weight = s.w_content / 2  # two text parts: the latest item and the whole history
-        lists = Neighbours(
-            np.full((history.n_users, n), -1, np.int32), np.zeros((history.n_users, n), np.float32)
-        )
+        n_users, n = m.history.n_users, max(1, m.settings.neighbours // 4)
+        lists = Neighbours(np.full((n_users, n), -1, np.int32), np.zeros((n_users, n), np.float32))
         for rows, profile in self._text_profiles():
-            latest = np.maximum(history.last_item[rows], 0)  # users without items are not served from here
-            text = [
-                (m.similar_items.indices[latest], m.similar_items.scores[latest]),
-                (profile.indices, profile.scores),
-            ]
-            parts = [(self.text_weight(i, text_weight, s.w_cf), i, sc) for i, sc in text]
-            cf = m.user_cf.table.indices[rows], m.user_cf.table.scores[rows]
-            parts.append((s.w_cf, *cf))
-            table = blend_rows(parts, n, history.matrix[rows])
+            table = self._blended(rows, profile, n)
             lists.indices[rows], lists.scores[rows] = table.indices, table.scores
         return UserLists(lists)
+
+    def _blended(self, rows: slice, profile: Neighbours, n: int) -> Neighbours:
+        """lists() for one chunk of users, given their text-profile lists."""
+        m = self.model
+        s, history = m.settings, m.history
+        text_weight = s.w_content / 2  # two text parts: the latest item and the whole history
+        latest = np.maximum(history.last_item[rows], 0)  # users without items are not served from here
+        text = [
+            (m.similar_items.indices[latest], m.similar_items.scores[latest]),
+            (profile.indices, profile.scores),
+        ]
+        parts = [(self.text_weight(i, text_weight, s.w_cf), i, sc) for i, sc in text]
+        cf = m.user_cf.table.indices[rows], m.user_cf.table.scores[rows]
+        parts.append((s.w_cf, *cf))
+        return blend_rows(parts, n, history.matrix[rows])
 
     def _text_profiles(self) -> Iterator[tuple[slice, Neighbours]]:
         """Every user's text-profile list, a chunk of users at a time: from the build's lists when
