@@ -5,7 +5,8 @@
 
 Times, per user (a random 3,000, each asked once before the timed pass so the pages they touch
 are in memory): the text-profile list summed from the text neighbours of the user's products
-(what a store with more than TEXT_LISTS_MAX_USERS users does for the content and hybrid answers),
+(what the content and hybrid answers do for a user with feedback since the build, and for every
+user of a model saved before stores with more than TEXT_LISTS_MAX_USERS users kept the lists),
 the collaborative list looked up, and the answers that use them.
 """
 

@@ -4,6 +4,7 @@ answers; then each one's known answers."""
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import weakref
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from config import AB_STRATEGIES
 from recommender.errors import UnknownProductError
 from recommender.models import neighbours
+from recommender.models.lists_on_disk import ListsOnDisk
 from recommender.models.neighbours import empty_lists
 from recommender.serving import artifacts, fitting, service, strategies
 from recommender.serving.live_catalog import LiveCatalog
@@ -260,15 +262,18 @@ def test_answers_computed_at_request_time_equal_the_precomputed_ones(model):
     assert answers() == before
 
 
-def test_over_text_lists_max_users_text_profiles_are_summed_per_request_with_the_same_answers(
+def test_over_text_lists_max_users_text_profiles_are_made_on_disk_with_the_same_lists_and_answers(
     store, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(strategies, "LIST_ROWS", 2)  # the hybrid lists blend several chunks of users
     monkeypatch.setattr(neighbours, "LIST_ROWS", 2)
     kept = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False))
-    summed = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False, text_lists_max_users=3))
+    on_disk = Recommender.from_csv(*store, ModelSettings(neighbours=10, ranker=False, text_lists_max_users=3))
     assert kept.history.n_users > 3
-    assert kept.user_text.table.k > 0 and summed.user_text.table.k == 0
+    assert not isinstance(kept.user_text, ListsOnDisk) and isinstance(on_disk.user_text, ListsOnDisk)
+    for made, held in ((on_disk.user_text, kept.user_text), (on_disk.user_hybrid, kept.user_hybrid)):
+        np.testing.assert_array_equal(made.table.indices, held.table.indices)
+        np.testing.assert_array_equal(made.table.scores, held.table.scores)
     users = list(kept.history.user_index)
 
     def answers(model: Recommender) -> list:
@@ -276,11 +281,17 @@ def test_over_text_lists_max_users_text_profiles_are_summed_per_request_with_the
             (model.content_for(u, None, 4), model.hybrid(u, "P2", 4), model.hybrid(u, None, 4)) for u in users
         ]
 
-    assert answers(summed) == answers(kept)
-    np.testing.assert_array_equal(summed.user_hybrid.table.indices, kept.user_hybrid.table.indices)
-    np.testing.assert_array_equal(summed.user_hybrid.table.scores, kept.user_hybrid.table.scores)
-    loaded = artifacts.load(artifacts.save(summed, tmp_path))
-    assert loaded.user_text.table.k == 0 and answers(loaded) == answers(kept)
+    assert answers(on_disk) == answers(kept)
+    saved = artifacts.save(on_disk, tmp_path)
+    for part in ("indices", "scores"):  # the build's files, copied as they are
+        assert (saved / f"user_text_{part}.npy").read_bytes() == on_disk.user_text.files[part].read_bytes()
+    loaded = artifacts.load(saved)
+    np.testing.assert_array_equal(loaded.user_text.table.indices, kept.user_text.table.indices)
+    assert answers(loaded) == answers(kept)
+    folder = on_disk.user_text.files["indices"].parent
+    del on_disk, made, held
+    gc.collect()
+    assert not folder.exists()  # removed with the lists
 
 
 def test_text_profile_lists_are_kept_for_a_ranker_to_train_on_whatever_the_store_size(store):

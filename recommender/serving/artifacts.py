@@ -34,6 +34,7 @@ from recommender.data.recent import RecentEvents
 from recommender.data.snapshot import ItemStats
 from recommender.models.collaborative import ItemItemModel
 from recommender.models.content_based import ContentConfig, TextSpace
+from recommender.models.lists_on_disk import ListsOnDisk
 from recommender.models.neighbours import Neighbours, UserLists
 from recommender.models.popularity import Popularity
 from recommender.ranking.candidates import PERSONAL, Sources
@@ -92,8 +93,12 @@ def save(model: Recommender, directory: str | Path) -> Path:
             **(recent_arrays(model.history.recent) if model.history.recent is not None else {}),
             **(text_arrays(model.text) if model.text is not None else {}),
         }
+        on_disk = _files_of(model.user_text, "user_text")
         for name, array in arrays.items():
-            np.save(work / f"{name}.npy", np.ascontiguousarray(array))
+            if name in on_disk:  # written to disk by the build: copied rather than read into memory
+                shutil.copyfile(on_disk[name], work / f"{name}.npy")
+            else:
+                np.save(work / f"{name}.npy", np.ascontiguousarray(array))
         _save_strings(work, "product_ids", model.catalog.product_ids)
         _save_strings(work, "titles", model.catalog.titles)
         _save_strings(work, "categories", model.catalog.categories)
@@ -126,6 +131,15 @@ def save(model: Recommender, directory: str | Path) -> Path:
         raise
     log.info("model %s saved to %s", model.version, final)
     return final
+
+
+def _files_of(lists: UserLists, name: str) -> dict[str, Path]:
+    """The .npy files of lists the build wrote to disk (ListsOnDisk), by the names save() gives
+    its arrays; none for lists in memory, or whose files are gone."""
+    if not isinstance(lists, ListsOnDisk):
+        return {}
+    files = {f"{name}_{part}": path for part, path in lists.files.items()}
+    return files if all(path.exists() for path in files.values()) else {}
 
 
 def load(folder: str | Path) -> Recommender:

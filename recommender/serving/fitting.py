@@ -52,8 +52,9 @@ class ModelSettings:
     ranker: bool = True  # train the ranker (else the hybrid answers for the ranked strategy)
     ranker_max_users: int = RankerConfig.max_users
     ranker_seed: int = RankerConfig.seed  # the ranker's sampling and boosting (evaluations vary it)
-    # More users than this: each user's text-profile list is summed at request time rather than
-    # kept from the build (the lists take 0.8 KB a user), unless a ranker trains on them.
+    # More users than this: the users' text-profile lists (0.8 KB a user) are not held in memory
+    # beside the other lists, unless a ranker trains on them: they are made a chunk of users at
+    # a time with the hybrid lists and written to disk as they are made (Hybrid.lists()).
     text_lists_max_users: int = 1_000_000
 
     @property
@@ -100,7 +101,7 @@ def fit_models(
     else:
         user_text = empty_lists(history.n_users)
         limit = settings.text_lists_max_users
-        log.info("text-profile lists are summed at request time: more than %d users", limit)
+        log.info("text-profile lists are made with the hybrid lists, on disk: more than %d users", limit)
     log.info("lists of %d users in %.1f s", history.n_users, time.perf_counter() - started)
     release_freed()
     ranked, reason = None, "turned off (RANKER=false)"

@@ -40,14 +40,18 @@ class Recommender(FittedModel):
 
     def __init__(self, *args: Any, user_hybrid: UserLists | None = None, **kwargs: Any) -> None:
         """The fitted parts (see FittedModel); each user's hybrid answer without a product at the
-        default weights is blended here unless given (a model loaded from artifacts has it)."""
+        default weights is blended here unless given (a model loaded from artifacts has it), and
+        with it each user's text-profile list where the build did not keep those (Hybrid.lists())."""
         super().__init__(*args, **kwargs)
         self.strategies: dict[str, Strategy] = {cls.name: cls(self) for cls in STRATEGY_CLASSES}
         self._content = cast(Content, self.strategies["content"])
         self._collaborative_strategy = cast(Collaborative, self.strategies["collaborative"])
         self._hybrid = cast(Hybrid, self.strategies["hybrid"])
         self._ranked = cast(Ranked, self.strategies["ranked"])
-        self.user_hybrid = self._hybrid.lists() if user_hybrid is None else user_hybrid
+        if user_hybrid is None:
+            self.user_hybrid, self.user_text = self._hybrid.lists()
+        else:
+            self.user_hybrid = user_hybrid
 
     @classmethod
     def fit(

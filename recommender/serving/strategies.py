@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recommender.models.hybrid import Scored, blend, blend_rows
+from recommender.models.lists_on_disk import ListsWriter
 from recommender.models.merging import top_n
 from recommender.models.neighbours import LIST_ROWS, Neighbours, UserLists, list_chunks
 from recommender.serving.model import FittedModel, Recommendation, with_items
@@ -158,20 +159,32 @@ class Hybrid(Strategy):
             return weight
         return np.where(m.unseen[items], boost, weight)
 
-    def lists(self) -> UserLists:
-        """recommend(user, None, k) at the default weights for every user, computed in bulk.
+    def lists(self) -> tuple[UserLists, UserLists]:
+        """recommend(user, None, k) at the default weights for every user, computed in bulk, and
+        the users' text-profile lists it was blended from.
 
         The same blend as at request time, of the same parts: items like the user's latest item,
         the user's text-profile list and collaborative list. It holds the answers for k up to
         neighbours / 4, the largest k whose parts are the precomputed lists (see FittedModel.pool()).
+        When the build kept no text-profile lists (more users than text_lists_max_users), they are
+        summed here a chunk of users at a time, written to disk as they are made and mapped back.
         """
         m = self.model
         n_users, n = m.history.n_users, max(1, m.settings.neighbours // 4)
         lists = Neighbours(np.full((n_users, n), -1, np.int32), np.zeros((n_users, n), np.float32))
-        for rows, profile in self._text_profiles():
-            table = self._blended(rows, profile, n)
-            lists.indices[rows], lists.scores[rows] = table.indices, table.scores
-        return UserLists(lists)
+        kept = m.user_text.table.k > 0  # empty_lists() when the build did not keep them
+        writer = None if kept else ListsWriter(n_users, min(m.settings.neighbours, len(m.catalog)))
+        try:
+            for rows, profile in self._text_profiles():
+                if writer is not None:
+                    writer.write(rows, profile)
+                table = self._blended(rows, profile, n)
+                lists.indices[rows], lists.scores[rows] = table.indices, table.scores
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
+        return UserLists(lists), m.user_text if writer is None else writer.lists()
 
     def _blended(self, rows: slice, profile: Neighbours, n: int) -> Neighbours:
         """lists() for one chunk of users, given their text-profile lists."""
@@ -193,7 +206,7 @@ class Hybrid(Strategy):
         it kept them, else summed now."""
         m = self.model
         n_users = m.history.n_users
-        if m.user_text.table.k:  # empty_lists() when the build did not keep them
+        if m.user_text.table.k:
             for start in range(0, n_users, LIST_ROWS):
                 rows = slice(start, min(start + LIST_ROWS, n_users))
                 yield rows, Neighbours(m.user_text.table.indices[rows], m.user_text.table.scores[rows])
