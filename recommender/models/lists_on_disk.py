@@ -65,7 +65,8 @@ class ListsWriter:
             np.asarray(np.load(self.paths["scores"], mmap_mode="r")),
         )
         found = ListsOnDisk(table, dict(self.paths))
-        weakref.finalize(found, shutil.rmtree, self.folder, True)  # the mappings outlive the names
+        # Removing the files leaves any mapping of them readable, so the folder may go before the arrays.
+        weakref.finalize(found, shutil.rmtree, self.folder, True)
         return found
 
     def discard(self) -> None:
