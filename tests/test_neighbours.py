@@ -173,6 +173,26 @@ def test_top_of_sum_adds_repeats_and_leaves_items_out():
     assert totals.tolist() == pytest.approx([1.0, 0.75])
 
 
+def test_top_of_sum_gives_ties_at_the_cut_to_the_lower_item():
+    """Whatever the partition to the best n x repeats entries leaves, the lower of tied items wins
+    a place, as top_n() and the build's lists (best_of_rows()) give it."""
+    got, _ = top_of_sum(np.arange(6, dtype=np.int32), np.ones(6, np.float32), n=2, repeats=1)
+    assert got.tolist() == [0, 1]
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        parts = [rng.permutation(40)[: rng.integers(3, 30)] for _ in range(rng.integers(1, 4))]
+        items = np.concatenate(parts).astype(np.int32)
+        scores = rng.choice(np.array([0.5, 1.0], np.float32), len(items))  # sums exact: many ties
+        n = int(rng.integers(1, 6))
+        got, totals = top_of_sum(items, scores, n, repeats=len(parts), size=40)
+        sums: dict[int, float] = {}
+        for item, score in zip(items.tolist(), scores.tolist(), strict=True):
+            sums[item] = sums.get(item, 0.0) + score
+        best = sorted(sums, key=lambda item: (-sums[item], item))[:n]
+        assert got.tolist() == best
+        assert totals.tolist() == [sums[item] for item in best]
+
+
 def test_ranked_orders_by_row_then_score_then_column_for_any_sign():
     rng = np.random.default_rng(3)
     matrix = sp.random(30, 40, density=0.4, random_state=rng, format="csr", dtype=np.float32)

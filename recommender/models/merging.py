@@ -72,7 +72,8 @@ def top_of_sum(
     exclude: NDArray[np.integer] | None = None,
     size: int | None = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-    """The n best items by their summed positive scores, best first, none of `exclude`.
+    """The n best items by their summed positive scores, best first (ties to the lower item),
+    none of `exclude`.
 
     For a few short lists merged at request time: an item appears at most `repeats` times, so
     the n x repeats best entries hold the n best items, and only those are deduplicated.
@@ -91,8 +92,11 @@ def top_of_sum(
         sums[exclude] = 0.0
     shortlist = n * repeats
     if len(items) > shortlist:
-        best = totals.argpartition(len(items) - shortlist)[len(items) - shortlist :]
-        items, totals = items[best], totals[best]
+        # Every entry tied with the last of the shortlist stays, so the final order does not
+        # depend on which of them the partition would have kept.
+        cut = np.partition(totals, len(items) - shortlist)[len(items) - shortlist]
+        keep = totals >= cut
+        items, totals = items[keep], totals[keep]
     # Repeats of an item share its total, so in this order they sit side by side: keep the first.
     order = np.lexsort((items, -totals))
     items, totals = items[order], totals[order]
