@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sparse_dot_topn import sp_matmul_topn
 
 from recommender.models import neighbours as nb
-from recommender.models.merging import gather, merge, top_n, top_of_sum
+from recommender.models.merging import gather, merge, top_n
 from recommender.models.neighbours import (
     Neighbours,
     as_matrix,
@@ -163,34 +163,6 @@ def test_users_crowded_by_their_own_items_get_their_true_list():
         items, scores = user_lists(history, table, k=2, spare=spare).of(0, 2)
         assert items.tolist() == [4]
         assert scores.tolist() == pytest.approx([0.4])
-
-
-def test_top_of_sum_adds_repeats_and_leaves_items_out():
-    items = np.array([3, 1, 3, 7, 5, 5], np.int32)
-    scores = np.array([0.5, 1.0, 0.25, 2.0, 0.1, -0.2], np.float32)
-    got, totals = top_of_sum(items, scores, n=5, repeats=2, exclude=np.array([7, 9]))
-    assert got.tolist() == [1, 3]  # 5 sums to a negative score: left out
-    assert totals.tolist() == pytest.approx([1.0, 0.75])
-
-
-def test_top_of_sum_gives_ties_at_the_cut_to_the_lower_item():
-    """Whatever the partition to the best n x repeats entries leaves, the lower of tied items wins
-    a place, as top_n() and the build's lists (best_of_rows()) give it."""
-    got, _ = top_of_sum(np.arange(6, dtype=np.int32), np.ones(6, np.float32), n=2, repeats=1)
-    assert got.tolist() == [0, 1]
-    rng = np.random.default_rng(5)
-    for _ in range(200):
-        parts = [rng.permutation(40)[: rng.integers(3, 30)] for _ in range(rng.integers(1, 4))]
-        items = np.concatenate(parts).astype(np.int32)
-        scores = rng.choice(np.array([0.5, 1.0], np.float32), len(items))  # sums exact: many ties
-        n = int(rng.integers(1, 6))
-        got, totals = top_of_sum(items, scores, n, repeats=len(parts), size=40)
-        sums: dict[int, float] = {}
-        for item, score in zip(items.tolist(), scores.tolist(), strict=True):
-            sums[item] = sums.get(item, 0.0) + score
-        best = sorted(sums, key=lambda item: (-sums[item], item))[:n]
-        assert got.tolist() == best
-        assert totals.tolist() == [sums[item] for item in best]
 
 
 def test_ranked_orders_by_row_then_score_then_column_for_any_sign():

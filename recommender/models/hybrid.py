@@ -3,42 +3,150 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit, types
 from numpy.typing import NDArray
 
-from recommender.models.merging import top_of_sum
 from recommender.models.neighbours import Neighbours, best_of_rows, entries, not_owned, place, ranked
 
 Scored = tuple[NDArray[np.int32], NDArray[np.float32]]
 
 
+class Part(NamedTuple):
+    """One list of a blend: its weight, its (items, scores) best first, and the weight its products
+    nobody has taken yet get instead (None: the same weight)."""
+
+    weight: float
+    scored: Scored
+    new_weight: float | None = None
+
+
 def blend(
-    parts: Sequence[tuple[float | NDArray[np.floating], Scored]],
+    parts: Sequence[Part | tuple[float, Scored]],
     n: int,
     exclude: NDArray[np.integer] | None = None,
-    size: int | None = None,
+    unseen: NDArray[np.bool_] | None = None,
 ) -> Scored:
-    """Weighted sum of the lists after scaling each to [0, 1] by its best score; the n best.
+    """Weighted sum of the lists after scaling each to [0, 1] by its best score; the n best, ties
+    to the lower item, none of `exclude`.
 
     Scaling first makes the weights mean what they say: cosine similarities (at most 1) and
     summed collaborative scores (often far above 1) would otherwise not be comparable. Each list
-    is best first, so its best score is its first. A weight may be one number for the whole list
-    or one per item. `size`, when known, is one more than the largest item any list or `exclude`
-    may hold (the catalog's size).
+    is best first, so its best score is its first. `unseen` marks the products nobody has taken
+    yet, which get a part's new_weight.
+
+    Called on every request with a product, so it runs as one compiled loop (_top_of_blend) over
+    the few hundred entries, not the three dozen numpy calls the same steps would take.
     """
-    items, scores = [], []
-    for weight, (part_items, part_scores) in parts:
-        top = float(part_scores[0]) if len(part_scores) else 0.0
-        if top > 0:
-            items.append(part_items)
-            # Python floats: a float32 array times one stays float32, without numpy scalar work.
-            factor = (weight / top).astype(np.float32) if isinstance(weight, np.ndarray) else weight / top
-            scores.append(part_scores * factor)
-    if not items:
+    used = [Part(*part) for part in parts if len(part[1][1]) and part[1][1][0] > 0]
+    if not used or n <= 0:
         return np.empty(0, np.int32), np.empty(0, np.float32)
-    return top_of_sum(np.concatenate(items), np.concatenate(scores), n, len(items), exclude, size)
+    items = np.concatenate([part.scored[0] for part in used], dtype=np.int32)
+    scores = np.concatenate([part.scored[1] for part in used], dtype=np.float32)
+    ends = np.cumsum([len(part.scored[0]) for part in used], dtype=np.int64)
+    weights = np.array([part.weight for part in used], np.float64)
+    new_weights = np.array([_or(part.new_weight, part.weight) for part in used], np.float64)
+    if unseen is None or (new_weights == weights).all():
+        unseen = _NONE  # nothing to look up
+    left_out = _NO_ITEMS if exclude is None else np.asarray(exclude, np.int32)
+    return _top_of_blend(items, scores, ends, weights, new_weights, unseen, left_out, n)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+_NONE = np.zeros(0, np.bool_)
+_NO_ITEMS = np.zeros(0, np.int32)
+
+
+@njit(cache=True)
+def _slot(keys: NDArray[np.int64], item: int, slots: int) -> int:
+    """Where `item` is in the hash table `keys` (-1: free), or the free slot it would go to."""
+    slot = (item * 2654435761) & (slots - 1)
+    while keys[slot] != -1 and keys[slot] != item:
+        slot = (slot + 1) & (slots - 1)
+    return slot
+
+
+@njit(cache=True)
+def _before(score: float, item: int, other_score: float, other_item: int) -> bool:
+    """Whether (score, item) ranks before the other: the higher score, on a tie the lower item."""
+    return score > other_score or (score == other_score and item < other_item)
+
+
+def _array(dtype: types.Type) -> types.Array:
+    """A numba type that takes any one-dimensional array of `dtype`: writable or not (mapped
+    from a saved model), contiguous or not. One type per argument, so one compilation."""
+    return types.Array(dtype, 1, "A", readonly=True)
+
+
+_SIGNATURE = types.Tuple((types.int32[::1], types.float32[::1]))(
+    _array(types.int32),  # the lists' items, one list after the other
+    _array(types.float32),  # their scores
+    _array(types.int64),  # where each list ends
+    _array(types.float64),  # each list's weight
+    _array(types.float64),  # each list's weight for the products nobody has taken yet
+    _array(types.boolean),  # those products, as a mask of the catalog (empty: none looked up)
+    _array(types.int32),  # items to leave out
+    types.int64,  # how many to keep
+)
+
+
+@njit(_SIGNATURE, cache=True)
+def _top_of_blend(
+    items: NDArray[np.int32],
+    scores: NDArray[np.float32],
+    ends: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    new_weights: NDArray[np.float64],
+    unseen: NDArray[np.bool_],
+    exclude: NDArray[np.int32],
+    n: int,
+) -> Scored:
+    """blend() once its lists are joined. Each item's scaled, weighted scores are added up in a
+    small hash table (about two slots per entry, so it stays in the processor's caches where a
+    catalog-sized array would not), in the lists' order and in float32, as blend_rows() adds
+    them; the n best are then kept by insertion."""
+    slots = 1
+    while slots < 2 * len(items):
+        slots *= 2
+    keys = np.full(slots, -1, np.int64)
+    sums = np.zeros(slots, np.float32)
+    start = 0
+    for part in range(len(ends)):
+        top = np.float64(scores[start])  # the list's best
+        factor = np.float32(weights[part] / top)
+        new_factor = np.float32(new_weights[part] / top)
+        for j in range(start, ends[part]):
+            item = items[j]
+            slot = _slot(keys, item, slots)
+            keys[slot] = item
+            sums[slot] += scores[j] * (new_factor if len(unseen) and unseen[item] else factor)
+        start = ends[part]
+    for item in exclude:
+        slot = _slot(keys, item, slots)
+        if keys[slot] == item:
+            sums[slot] = 0  # not kept: only positive sums are
+    best_items = np.empty(n, np.int32)
+    best_scores = np.empty(n, np.float32)
+    kept = 0
+    for slot in range(slots):
+        item, total = keys[slot], sums[slot]
+        if item < 0 or not total > 0:
+            continue
+        if kept == n and not _before(total, item, best_scores[n - 1], best_items[n - 1]):
+            continue
+        place = min(kept, n - 1)
+        while place > 0 and _before(total, item, best_scores[place - 1], best_items[place - 1]):
+            best_items[place], best_scores[place] = best_items[place - 1], best_scores[place - 1]
+            place -= 1
+        best_items[place], best_scores[place] = item, total
+        kept = min(kept + 1, n)
+    return best_items[:kept], best_scores[:kept]
 
 
 def blend_rows(

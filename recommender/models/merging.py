@@ -64,41 +64,6 @@ def merge(
     return items[last], totals[last]
 
 
-def top_of_sum(
-    items: NDArray[np.int32],
-    scores: NDArray[np.float32],
-    n: int,
-    repeats: int,
-    exclude: NDArray[np.integer] | None = None,
-    size: int | None = None,
-) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-    """The n best items by their summed positive scores, best first (ties to the lower item),
-    none of `exclude`.
-
-    For a few short lists merged at request time: an item appears at most `repeats` times, so
-    the n x repeats best entries hold the n best items, and only those are deduplicated.
-    `size` (more than any item in `items` and `exclude`) saves looking for the largest.
-    """
-    if len(items) == 0:
-        return items, scores
-    excluding = exclude is not None and len(exclude) > 0
-    sums, rows = _added_up(items, scores, exclude, size)
-    if excluding:
-        exclude = exclude.astype(np.intp)  # type: ignore[union-attr]
-        sums[exclude] = -np.inf
-    totals = sums[rows]
-    sums[rows] = 0.0
-    if excluding:
-        sums[exclude] = 0.0
-    items, totals = _best_with_ties(items, totals, n * repeats)
-    # Repeats of an item share its total, so in this order they sit side by side: keep the first.
-    order = np.lexsort((items, -totals))
-    items, totals = items[order], totals[order]
-    keep = totals > 0
-    keep[1:] &= items[1:] != items[:-1]
-    return items[keep][:n], totals[keep][:n]
-
-
 def _added_up(
     items: NDArray[np.int32],
     scores: NDArray[np.floating],

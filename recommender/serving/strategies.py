@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.models.hybrid import Scored, blend, blend_rows
+from recommender.models.hybrid import Part, Scored, blend, blend_rows
 from recommender.models.lists_on_disk import ListsWriter
 from recommender.models.merging import top_n
 from recommender.models.neighbours import LIST_ROWS, Neighbours, UserLists, list_chunks
@@ -136,28 +136,32 @@ class Hybrid(Strategy):
             text.append(m.similar_items.of(anchor))
         if len(items):
             text.append(m.text_profile(user_id, m.pool(k)))
-        parts = [(self.text_weight(part[0], w_content / len(text), w_cf), part) for part in text]
+        text_weight = w_content / len(text) if text else 0.0
+        new_weight = self.new_item_weight(text_weight, w_cf)
+        parts = [Part(text_weight, part, new_weight) for part in text]
         if len(items):
-            parts.append((w_cf, m.collaborative_list(user_id, m.pool(k))))
+            parts.append(Part(w_cf, m.collaborative_list(user_id, m.pool(k))))
         elif anchor is not None:
             similar = text[0][0]
             popular = m.popularity.scores[similar]
             order = np.argsort(-popular, kind="stable")  # best first, as blend() takes its lists
-            parts.append((w_cf, (similar[order], popular[order])))
+            parts.append(Part(w_cf, (similar[order], popular[order])))
         else:
-            parts.append((w_cf, m.popularity.recommend(m.pool(k))))
+            parts.append(Part(w_cf, m.popularity.recommend(m.pool(k))))
         exclude = with_items(items, anchor if product_id is not None else None)
-        return m.filled(blend(parts, k, exclude, size=len(m.catalog)), k, exclude)
+        return m.filled(blend(parts, k, exclude, m.unseen), k, exclude)
+
+    def new_item_weight(self, weight: float, w_cf: float) -> float:
+        """A text part's weight for products nobody has taken yet: at least new_item_weight x w_cf."""
+        m = self.model
+        return max(weight, m.settings.new_item_weight * w_cf) if m.any_unseen else weight
 
     def text_weight(
         self, items: NDArray[np.int32], weight: float, w_cf: float
     ) -> float | NDArray[np.float64]:
-        """A text part's weight: products nobody has taken yet count at least new_item_weight x w_cf."""
-        m = self.model
-        boost = m.settings.new_item_weight * w_cf
-        if boost <= weight or not m.any_unseen:
-            return weight
-        return np.where(m.unseen[items], boost, weight)
+        """A text part's weight for each of its items (new_item_weight() for those nobody has taken yet)."""
+        boost = self.new_item_weight(weight, w_cf)
+        return weight if boost == weight else np.where(self.model.unseen[items], boost, weight)
 
     def lists(self) -> tuple[UserLists, UserLists]:
         """recommend(user, None, k) at the default weights for every user, computed in bulk, and
