@@ -8,6 +8,7 @@ import pytest
 
 from recommender.data.data_loader import load_catalog, load_interactions
 from recommender.errors import DataError, UnknownProductError
+from recommender.storage.catalog_changes import Product, fold
 from tests.helpers import write
 
 TYPES = ("view", "add_to_cart", "purchase")
@@ -218,3 +219,15 @@ def test_prices_that_are_no_usable_number_are_unknown(tmp_path):
     rows = ["P1,A,12.5", "P2,B,", "P3,C,free", "P4,D,-3", "P5,E,1E100", "P6,F,inf"]
     catalog = load_catalog(write(tmp_path / "p.csv", "\n".join(["product_id,title,price", *rows]) + "\n"))
     assert catalog.prices[0] == 12.5 and np.isnan(catalog.prices[1:]).all()
+
+
+def test_prices_from_the_catalog_api_beyond_the_models_prices_are_unknown_as_in_the_csv(tmp_path):
+    """The API takes any finite price >= 0; one that 32-bit prices cannot hold folds in as unknown."""
+    catalog = load_catalog(write(tmp_path / "p.csv", "product_id,title,price\nP1,A,12.5\nP2,B,3\n"))
+    changes = [
+        (1, Product("P1", "A", price=1e300)),
+        (2, Product("P9", "New", price=1e39)),
+        (3, Product("P2", "B", price=4.0)),
+    ]
+    prices = fold(catalog, changes).prices
+    assert np.isnan(prices[0]) and prices[1] == 4.0 and np.isnan(prices[2])

@@ -267,6 +267,11 @@ def fold(catalog: Catalog, changes: list[tuple[int, Product]]) -> Catalog:
     )
 
 
+_LARGEST_PRICE = float(np.finfo(np.float32).max)  # a Python float: compared without a cast
+
+
 def _price(product: Product) -> float:
-    """As the CSV loader reads prices: unknown (NaN) unless above 0."""
-    return product.price if product.price is not None and product.price > 0 else np.nan
+    """As the CSV loader reads prices: unknown (NaN) unless above 0 and within what the model's
+    32-bit prices hold (3.4e38)."""
+    price = product.price
+    return price if price is not None and 0 < price <= _LARGEST_PRICE else np.nan
