@@ -30,8 +30,8 @@ def blend(
     exclude: NDArray[np.integer] | None = None,
     unseen: NDArray[np.bool_] | None = None,
 ) -> Scored:
-    """Weighted sum of the lists after scaling each to [0, 1] by its best score; the n best, ties
-    to the lower item, none of `exclude`.
+    """Weighted sum of up to three lists after scaling each to [0, 1] by its best score; the n
+    best, ties to the lower item, none of `exclude`.
 
     Scaling first makes the weights mean what they say: cosine similarities (at most 1) and
     summed collaborative scores (often far above 1) would otherwise not be comparable. Each list
@@ -42,25 +42,30 @@ def blend(
     the few hundred entries, not the three dozen numpy calls the same steps would take.
     """
     used = [Part(*part) for part in parts if len(part[1][1]) and part[1][1][0] > 0]
+    if len(used) > MAX_PARTS:
+        raise ValueError(f"blend() takes at most {MAX_PARTS} lists; got {len(used)}")
     if not used or n <= 0:
         return np.empty(0, np.int32), np.empty(0, np.float32)
-    items = np.concatenate([part.scored[0] for part in used], dtype=np.int32)
-    scores = np.concatenate([part.scored[1] for part in used], dtype=np.float32)
-    ends = np.cumsum([len(part.scored[0]) for part in used], dtype=np.int64)
-    weights = np.array([part.weight for part in used], np.float64)
-    new_weights = np.array([_or(part.new_weight, part.weight) for part in used], np.float64)
-    if unseen is None or (new_weights == weights).all():
-        unseen = _NONE  # nothing to look up
+    weighs_new = any(part.new_weight not in (None, part.weight) for part in used)
+    lists = [_as_list(part) for part in used] + [_NO_LIST] * (MAX_PARTS - len(used))
     left_out = _NO_ITEMS if exclude is None else np.asarray(exclude, np.int32)
-    return _top_of_blend(items, scores, ends, weights, new_weights, unseen, left_out, n)
+    new = unseen if unseen is not None and weighs_new else _NO_ONE
+    return _top_of_blend(*lists[0], *lists[1], *lists[2], new, left_out, n)
 
 
-def _or(value: float | None, default: float) -> float:
-    return default if value is None else value
+MAX_PARTS = 3  # the hybrid's: items like the product, the user's text-profile and collaborative lists
 
 
-_NONE = np.zeros(0, np.bool_)
+def _as_list(part: Part) -> tuple[NDArray[np.int32], NDArray[np.float32], float, float]:
+    """A part as _top_of_blend() takes it: items, scores, weight, weight of the new products."""
+    items, scores = part.scored
+    new_weight = part.weight if part.new_weight is None else part.new_weight
+    return np.asarray(items, np.int32), np.asarray(scores, np.float32), part.weight, new_weight
+
+
 _NO_ITEMS = np.zeros(0, np.int32)
+_NO_LIST = (_NO_ITEMS, np.zeros(0, np.float32), 0.0, 0.0)
+_NO_ONE = np.zeros(0, np.bool_)  # no product is looked up as new
 
 
 @njit(cache=True)
@@ -84,12 +89,11 @@ def _array(dtype: types.Type) -> types.Array:
     return types.Array(dtype, 1, "A", readonly=True)
 
 
+_LIST = (_array(types.int32), _array(types.float32), types.float64, types.float64)
 _SIGNATURE = types.Tuple((types.int32[::1], types.float32[::1]))(
-    _array(types.int32),  # the lists' items, one list after the other
-    _array(types.float32),  # their scores
-    _array(types.int64),  # where each list ends
-    _array(types.float64),  # each list's weight
-    _array(types.float64),  # each list's weight for the products nobody has taken yet
+    *_LIST,  # each list: items, scores, weight, weight of the products nobody has taken yet
+    *_LIST,
+    *_LIST,
     _array(types.boolean),  # those products, as a mask of the catalog (empty: none looked up)
     _array(types.int32),  # items to leave out
     types.int64,  # how many to keep
@@ -97,36 +101,48 @@ _SIGNATURE = types.Tuple((types.int32[::1], types.float32[::1]))(
 
 
 @njit(_SIGNATURE, cache=True)
-def _top_of_blend(
-    items: NDArray[np.int32],
-    scores: NDArray[np.float32],
-    ends: NDArray[np.int64],
-    weights: NDArray[np.float64],
-    new_weights: NDArray[np.float64],
+def _top_of_blend(  # three lists of four, unrolled: no arrays to build per call
+    items0: NDArray[np.int32],
+    scores0: NDArray[np.float32],
+    weight0: float,
+    new_weight0: float,
+    items1: NDArray[np.int32],
+    scores1: NDArray[np.float32],
+    weight1: float,
+    new_weight1: float,
+    items2: NDArray[np.int32],
+    scores2: NDArray[np.float32],
+    weight2: float,
+    new_weight2: float,
     unseen: NDArray[np.bool_],
     exclude: NDArray[np.int32],
     n: int,
 ) -> Scored:
-    """blend() once its lists are joined. Each item's scaled, weighted scores are added up in a
-    small hash table (about two slots per entry, so it stays in the processor's caches where a
+    """blend() of its lists. Each item's scaled, weighted scores are added up in a small hash
+    table (about two slots per entry, so it stays in the processor's caches where a
     catalog-sized array would not), in the lists' order and in float32, as blend_rows() adds
     them; the n best are then kept by insertion."""
     slots = 1
-    while slots < 2 * len(items):
+    while slots < 2 * (len(items0) + len(items1) + len(items2)):
         slots *= 2
     keys = np.full(slots, -1, np.int64)
     sums = np.zeros(slots, np.float32)
-    start = 0
-    for part in range(len(ends)):
-        top = np.float64(scores[start])  # the list's best
-        factor = np.float32(weights[part] / top)
-        new_factor = np.float32(new_weights[part] / top)
-        for j in range(start, ends[part]):
+    for part in range(3):
+        if part == 0:
+            items, scores, weight, new_weight = items0, scores0, weight0, new_weight0
+        elif part == 1:
+            items, scores, weight, new_weight = items1, scores1, weight1, new_weight1
+        else:
+            items, scores, weight, new_weight = items2, scores2, weight2, new_weight2
+        if len(items) == 0:
+            continue
+        top = np.float64(scores[0])  # the list's best
+        factor, new_factor = np.float32(weight / top), np.float32(new_weight / top)
+        for j in range(len(items)):
             item = items[j]
             slot = _slot(keys, item, slots)
             keys[slot] = item
             sums[slot] += scores[j] * (new_factor if len(unseen) and unseen[item] else factor)
-        start = ends[part]
     for item in exclude:
         slot = _slot(keys, item, slots)
         if keys[slot] == item:
