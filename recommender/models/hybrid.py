@@ -50,7 +50,7 @@ def blend(
     lists = [_as_list(part) for part in used] + [_NO_LIST] * (MAX_PARTS - len(used))
     left_out = _NO_ITEMS if exclude is None else np.asarray(exclude, np.int32)
     new = unseen if unseen is not None and weighs_new else _NO_ONE
-    return _top_of_blend(*lists[0], *lists[1], *lists[2], new, left_out, n)
+    return _top_of_blend(tuple(lists), new, left_out, n)
 
 
 MAX_PARTS = 3  # the hybrid's: items like the product, the user's text-profile and collaborative lists
@@ -91,9 +91,8 @@ def _array(dtype: types.Type) -> types.Array:
 
 _LIST = (_array(types.int32), _array(types.float32), types.float64, types.float64)
 _SIGNATURE = types.Tuple((types.int32[::1], types.float32[::1]))(
-    *_LIST,  # each list: items, scores, weight, weight of the products nobody has taken yet
-    *_LIST,
-    *_LIST,
+    # each list: items, scores, weight, weight of the products nobody has taken yet
+    types.UniTuple(types.Tuple(_LIST), MAX_PARTS),
     _array(types.boolean),  # those products, as a mask of the catalog (empty: none looked up)
     _array(types.int32),  # items to leave out
     types.int64,  # how many to keep
@@ -101,19 +100,8 @@ _SIGNATURE = types.Tuple((types.int32[::1], types.float32[::1]))(
 
 
 @njit(_SIGNATURE, cache=True)
-def _top_of_blend(  # three lists of four, unrolled: no arrays to build per call
-    items0: NDArray[np.int32],
-    scores0: NDArray[np.float32],
-    weight0: float,
-    new_weight0: float,
-    items1: NDArray[np.int32],
-    scores1: NDArray[np.float32],
-    weight1: float,
-    new_weight1: float,
-    items2: NDArray[np.int32],
-    scores2: NDArray[np.float32],
-    weight2: float,
-    new_weight2: float,
+def _top_of_blend(
+    lists: tuple[tuple[NDArray[np.int32], NDArray[np.float32], float, float], ...],
     unseen: NDArray[np.bool_],
     exclude: NDArray[np.int32],
     n: int,
@@ -122,18 +110,16 @@ def _top_of_blend(  # three lists of four, unrolled: no arrays to build per call
     table (about two slots per entry, so it stays in the processor's caches where a
     catalog-sized array would not), in the lists' order and in float32, as blend_rows() adds
     them; the n best are then kept by insertion."""
+    entries = 0
+    for part in range(MAX_PARTS):
+        entries += len(lists[part][0])
     slots = 1
-    while slots < 2 * (len(items0) + len(items1) + len(items2)):
+    while slots < 2 * entries:
         slots *= 2
     keys = np.full(slots, -1, np.int64)
     sums = np.zeros(slots, np.float32)
-    for part in range(3):
-        if part == 0:
-            items, scores, weight, new_weight = items0, scores0, weight0, new_weight0
-        elif part == 1:
-            items, scores, weight, new_weight = items1, scores1, weight1, new_weight1
-        else:
-            items, scores, weight, new_weight = items2, scores2, weight2, new_weight2
+    for part in range(MAX_PARTS):
+        items, scores, weight, new_weight = lists[part]
         if len(items) == 0:
             continue
         top = np.float64(scores[0])  # the list's best
