@@ -86,6 +86,9 @@ def load_catalog(path: str | Path) -> Catalog:
     )
 
 
+LARGEST_PRICE = float(np.finfo(np.float32).max)  # what the model's 32-bit prices hold (3.4e38)
+
+
 def _prices(frame: pd.DataFrame) -> NDArray[np.float32]:
     """The price column as numbers; NaN where it is absent, empty, not a number, not above 0, or
     beyond what the model's 32-bit prices hold (3.4e38)."""
@@ -93,7 +96,7 @@ def _prices(frame: pd.DataFrame) -> NDArray[np.float32]:
         return np.full(len(frame), np.nan, np.float32)
     prices = pd.to_numeric(frame["price"].str.strip(), errors="coerce").to_numpy(np.float64)
     with np.errstate(invalid="ignore"):
-        usable = np.isfinite(prices) & (prices > 0) & (prices <= np.finfo(np.float32).max)
+        usable = np.isfinite(prices) & (prices > 0) & (prices <= LARGEST_PRICE)
         return np.where(usable, prices, np.nan).astype(np.float32)
 
 

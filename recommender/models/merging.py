@@ -120,18 +120,10 @@ def top_n(
     if exclude is not None and len(exclude) and len(items):
         keep = without(items, np.asarray(exclude))
         items, scores = items[keep], scores[keep]
-    items, scores = _best_with_ties(items, scores, n)
+    if len(items) > n:
+        # Keep every item tied with the n-th best so the final order does not depend on partitioning.
+        cut = np.partition(scores, len(scores) - n)[len(scores) - n]
+        keep = scores >= cut
+        items, scores = items[keep], scores[keep]
     order = np.lexsort((items, -scores))[:n]
     return items[order], scores[order]
-
-
-def _best_with_ties(
-    items: NDArray[np.int32], scores: NDArray[np.float32], m: int
-) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-    """The entries with the m best scores, and every entry tied with the m-th: sorted after, they
-    give ties to the lower item, whichever of the tied ones a partition would have kept."""
-    if len(items) <= m:
-        return items, scores
-    cut = np.partition(scores, len(scores) - m)[len(scores) - m]
-    keep = scores >= cut
-    return items[keep], scores[keep]

@@ -19,7 +19,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from recommender.data.data_loader import Catalog
+from recommender.data.data_loader import LARGEST_PRICE, Catalog
 from recommender.errors import FeedbackUnavailableError
 from recommender.storage import schema
 from recommender.validation import text_control
@@ -267,11 +267,7 @@ def fold(catalog: Catalog, changes: list[tuple[int, Product]]) -> Catalog:
     )
 
 
-_LARGEST_PRICE = float(np.finfo(np.float32).max)  # a Python float: compared without a cast
-
-
 def _price(product: Product) -> float:
-    """As the CSV loader reads prices: unknown (NaN) unless above 0 and within what the model's
-    32-bit prices hold (3.4e38)."""
+    """As the CSV loader reads prices: unknown (NaN) unless above 0 and at most LARGEST_PRICE."""
     price = product.price
-    return price if price is not None and 0 < price <= _LARGEST_PRICE else np.nan
+    return price if price is not None and 0 < price <= LARGEST_PRICE else np.nan
