@@ -14,7 +14,7 @@ def scored(items, scores):
 def test_each_list_is_scaled_to_its_best_before_weighting():
     content = scored([1, 2], [0.5, 0.25])  # scaled: 1.0, 0.5
     cf = scored([2, 3], [40.0, 10.0])  # scaled: 1.0, 0.25
-    items, scores = blend([(0.5, content), (0.5, cf)], n=3)
+    items, scores = blend([Part(0.5, content), Part(0.5, cf)], n=3)
     assert items.tolist() == [2, 1, 3]
     assert scores.tolist() == pytest.approx([0.75, 0.5, 0.125])
 
@@ -22,26 +22,26 @@ def test_each_list_is_scaled_to_its_best_before_weighting():
 def test_weights_shift_the_ranking_and_exclusions_apply():
     content = scored([1, 2], [1.0, 0.1])
     cf = scored([3, 2], [1.0, 0.9])
-    assert blend([(1.0, content), (0.0, cf)], n=3)[0].tolist() == [1, 2]
-    assert blend([(0.1, content), (0.9, cf)], n=2)[0].tolist() == [3, 2]
-    assert blend([(0.5, content), (0.5, cf)], n=3, exclude=np.array([2]))[0].tolist() == [1, 3]
+    assert blend([Part(1.0, content), Part(0.0, cf)], n=3)[0].tolist() == [1, 2]
+    assert blend([Part(0.1, content), Part(0.9, cf)], n=2)[0].tolist() == [3, 2]
+    assert blend([Part(0.5, content), Part(0.5, cf)], n=3, exclude=np.array([2]))[0].tolist() == [1, 3]
 
 
 def test_empty_or_zero_lists_are_ignored():
-    items, _ = blend([(1.0, scored([], [])), (1.0, scored([4], [0.0]))], n=5)
+    items, _ = blend([Part(1.0, scored([], [])), Part(1.0, scored([4], [0.0]))], n=5)
     assert items.size == 0
 
 
 def test_blend_adds_an_item_up_across_lists_and_leaves_items_out():
     first = scored([7, 1, 3, 5], [1.0, 1.0, 0.5, -0.5])
     second = scored([3, 5, 8], [1.0, 0.25, -0.5])
-    items, scores = blend([(1.0, first), (1.0, second)], n=5, exclude=np.array([7, 9]))
+    items, scores = blend([Part(1.0, first), Part(1.0, second)], n=5, exclude=np.array([7, 9]))
     assert items.tolist() == [3, 1]  # 5 and 8 sum to negative scores: left out
     assert scores.tolist() == [1.5, 1.0]
 
 
 def test_blend_gives_ties_to_the_lower_item():
-    assert blend([(1.0, scored(range(6), [1.0] * 6))], n=2)[0].tolist() == [0, 1]
+    assert blend([Part(1.0, scored(range(6), [1.0] * 6))], n=2)[0].tolist() == [0, 1]
     rng = np.random.default_rng(5)
     for _ in range(200):
         parts = []
@@ -49,12 +49,13 @@ def test_blend_gives_ties_to_the_lower_item():
             items = rng.permutation(40)[: rng.integers(3, 30)]
             scores = np.sort(rng.choice([0.5, 1.0], len(items)))[::-1]
             scores[0] = 1.0  # each list's best is 1: scaled as it is, and every sum exact
-            parts.append((1.0, scored(items, scores)))
+            parts.append(Part(1.0, scored(items, scores)))
         exclude = rng.permutation(40)[: rng.integers(0, 5)]
         n = int(rng.integers(1, 6))
         got, totals = blend(parts, n, exclude=exclude)
         sums: dict[int, float] = {}
-        for _, (items, scores) in parts:
+        for part in parts:
+            items, scores = part.scored
             for item, score in zip(items.tolist(), scores.tolist(), strict=True):
                 sums[item] = sums.get(item, 0.0) + score
         best = sorted(set(sums) - set(exclude.tolist()), key=lambda item: (-sums[item], item))[:n]

@@ -25,7 +25,7 @@ class Part(NamedTuple):
 
 
 def blend(
-    parts: Sequence[Part | tuple[float, Scored]],
+    parts: Sequence[Part],
     n: int,
     exclude: NDArray[np.integer] | None = None,
     unseen: NDArray[np.bool_] | None = None,
@@ -41,16 +41,15 @@ def blend(
     Called on every request with a product, so it runs as one compiled loop (_top_of_blend) over
     the few hundred entries, not the three dozen numpy calls the same steps would take.
     """
-    used = [Part(*part) for part in parts if len(part[1][1]) and part[1][1][0] > 0]
-    if len(used) > MAX_PARTS:
-        raise ValueError(f"blend() takes at most {MAX_PARTS} lists; got {len(used)}")
-    if not used or n <= 0:
+    lists = [_as_list(part) for part in parts if len(part.scored[1]) and part.scored[1][0] > 0]
+    if len(lists) > MAX_PARTS:
+        raise ValueError(f"blend() takes at most {MAX_PARTS} lists; got {len(lists)}")
+    if not lists or n <= 0:
         return np.empty(0, np.int32), np.empty(0, np.float32)
-    weighs_new = any(part.new_weight not in (None, part.weight) for part in used)
-    lists = [_as_list(part) for part in used] + [_NO_LIST] * (MAX_PARTS - len(used))
+    weighs_new = unseen is not None and any(weight != new for _, _, weight, new in lists)
+    lists += [_NO_LIST] * (MAX_PARTS - len(lists))
     left_out = _NO_ITEMS if exclude is None else np.asarray(exclude, np.int32)
-    new = unseen if unseen is not None and weighs_new else _NO_ONE
-    return _top_of_blend(tuple(lists), new, left_out, n)
+    return _top_of_blend(tuple(lists), unseen if weighs_new else _NO_ONE, left_out, n)
 
 
 MAX_PARTS = 3  # the hybrid's: items like the product, the user's text-profile and collaborative lists
@@ -58,9 +57,9 @@ MAX_PARTS = 3  # the hybrid's: items like the product, the user's text-profile a
 
 def _as_list(part: Part) -> tuple[NDArray[np.int32], NDArray[np.float32], float, float]:
     """A part as _top_of_blend() takes it: items, scores, weight, weight of the new products."""
-    items, scores = part.scored
-    new_weight = part.weight if part.new_weight is None else part.new_weight
-    return np.asarray(items, np.int32), np.asarray(scores, np.float32), part.weight, new_weight
+    weight, (items, scores), new_weight = part
+    new_weight = weight if new_weight is None else new_weight
+    return np.asarray(items, np.int32), np.asarray(scores, np.float32), weight, new_weight
 
 
 _NO_ITEMS = np.zeros(0, np.int32)

@@ -149,4 +149,7 @@ def _rounded(answer: Scored) -> zip[tuple[int, float]]:
 def with_items(items: NDArray[np.integer], *more: int | None) -> NDArray[np.int32]:
     """The items and the given extra ones (None: none), as one array of rows."""
     extra = [m for m in more if m is not None]
-    return np.concatenate([np.asarray(items, np.int32), np.asarray(extra, np.int32)])
+    rows = np.empty(len(items) + len(extra), np.int32)
+    rows[: len(items)] = items
+    rows[len(items) :] = extra
+    return rows
