@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 
 from config import AB_STRATEGIES
+from recommender.data.data_loader import Catalog
 from recommender.errors import UnknownProductError
 from recommender.models import neighbours
 from recommender.models.lists_on_disk import ListsOnDisk
 from recommender.models.neighbours import empty_lists
+from recommender.models.popularity import Popularity
 from recommender.serving import artifacts, fitting, service, strategies
-from recommender.serving.live_catalog import LiveCatalog
+from recommender.serving.live_catalog import BEST_SELLERS_READ, LiveCatalog
 from recommender.serving.service import STRATEGIES, ModelSettings, Recommender, model_version
 from recommender.serving.shelf import Filter, Request, shelve
 from recommender.serving.strategies import Strategy
@@ -136,6 +138,26 @@ def test_a_category_test_made_for_a_request_answers_as_in_categories(model):
     changed = live.category_test(wanted)  # P1 moved out, NEW came in
     assert [changed(p) for p in products] == [live.in_categories(p, wanted) for p in products]
     assert [p for p in products if changed(p)] == ["P2", "P3", "NEW"]
+
+
+def test_best_sellers_within_categories_come_in_order_past_the_first_batch_read():
+    n = 3 * BEST_SELLERS_READ + 5
+    ids = [f"B{i}" for i in range(n)]
+    catalog = Catalog(
+        product_ids=np.array(ids, object),
+        titles=np.array(ids, object),
+        categories=np.array(["Kitchen" if i % 2 else "Garden" for i in range(n)], object),
+        descriptions=np.array([""] * n, object),
+        index={pid: i for i, pid in enumerate(ids)},
+    )
+    order = np.arange(n, dtype=np.int32)[::-1].copy()  # the last product sells best
+    live = LiveCatalog(catalog, None, Popularity(order, np.linspace(1, 0.1, n, dtype=np.float32)))
+    kitchen = [f"B{i}" for i in order.tolist() if i % 2]
+    assert list(live.best_sellers(frozenset())) == [f"B{i}" for i in order.tolist()]
+    assert list(live.best_sellers(frozenset({"kitchen"}))) == kitchen
+    live.apply([(1, Product("B1", "Mug", "Garden")), (2, Product("B2", "Pan", "Kitchen"))])
+    moved = [p for p in kitchen if p != "B1"] + ["B2"]  # one moved out; one moved in, after the rest
+    assert list(live.best_sellers(frozenset({"kitchen"}))) == moved
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -26,6 +26,7 @@ from recommender.storage.catalog_changes import Product
 
 NEIGHBOURS = 100  # text neighbours kept for each product placed by its text
 CATEGORY_ORDERS = 256  # best-seller orders and masks kept for category sets asked for (oldest goes first)
+BEST_SELLERS_READ = 32  # best sellers named at once when a filtered answer is refilled from them
 
 
 class LiveCatalog:
@@ -51,7 +52,7 @@ class LiveCatalog:
         self.joining: dict[int, dict[str, float]] = {}  # a model product's neighbours among them
         self._categories: tuple[np.ndarray, dict[str, int]] | None = None
         self._names: list[str] | None = None
-        self._best: dict[frozenset[int], np.ndarray] = {}
+        self._best: dict[frozenset[str], np.ndarray] = {}
         self._chosen: dict[frozenset[str], np.ndarray] = {}
         self._titles: tuple[str, list[int]] | None = None
         self._rank: np.ndarray | None = None
@@ -225,10 +226,10 @@ class LiveCatalog:
         """Product ids by sales, best first, within the categories (all when empty); then added ones."""
         order = self._best_in(wanted)
         ids = self.catalog.product_ids
-        for row in order:  # lazily: a caller usually needs a few
-            pid = ids[row]
-            if not wanted or pid not in self.records or self.in_categories(pid, wanted):
-                yield pid
+        for start in range(0, len(order), BEST_SELLERS_READ):  # a caller usually needs a few
+            for pid in ids[order[start : start + BEST_SELLERS_READ]].tolist():
+                if not wanted or pid not in self.records or self.in_categories(pid, wanted):
+                    yield pid
         for pid in self.records:  # moved into the categories since the build, or added
             if wanted and pid in self.catalog.index and self.in_categories(pid, wanted):
                 row = self.catalog.index[pid]
@@ -246,14 +247,14 @@ class LiveCatalog:
         (kept for the CATEGORY_ORDERS category sets asked for last)."""
         if not wanted:
             return self.popularity.order
-        codes = self.category_codes(wanted)
-        order = self._best.get(codes)
+        order = self._best.get(wanted)
         if order is None:
             table, _ = self._category_table()
-            order = self.popularity.order[np.isin(table[self.popularity.order], list(codes))]
+            codes = list(self.category_codes(wanted))
+            order = self.popularity.order[np.isin(table[self.popularity.order], codes)]
             if len(self._best) >= CATEGORY_ORDERS:
                 del self._best[next(iter(self._best))]
-            self._best[codes] = order
+            self._best[wanted] = order
         return order
 
     def search(self, query: str, limit: int) -> list[str]:

@@ -7,6 +7,7 @@ a FittedModel, so neither module needs the other's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,6 +134,11 @@ class FittedModel:
         """An answer's rows as a shopper is shown them: ids, titles and scores (to 6 decimals)."""
         ids, titles = self._ids, self._titles
         return [Recommendation(ids[i], titles[i], s) for i, s in _rounded(answer)]
+
+    def product_ids(self, rows: Iterable[int]) -> list[str]:
+        """The ids of the products at these rows of the catalog."""
+        ids = self._ids
+        return [ids[row] for row in rows]
 
     def named(self, answer: Scored) -> list[tuple[str, float]]:
         """An answer's rows as (product id, score), the scores as recommendations() gives them."""

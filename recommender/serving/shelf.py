@@ -63,7 +63,7 @@ def shelve(live: LiveCatalog, model: FittedModel, request: Request) -> list[Reco
         nonlocal owned
         if owned is None:
             rows = r.user_items() if r.user_items is not None else ()
-            owned = {live.catalog.product_ids[row] for row in rows} | set(r.user_added)
+            owned = set(model.product_ids(rows)) | set(r.user_added)
         return owned
 
     allowed = _Allowed(live, r)
@@ -103,22 +103,27 @@ class _Allowed:
         self.in_categories = live.category_test(self.wanted) if self.wanted else None
 
     def __call__(self, pid: str) -> bool:
+        return self.not_left_out(pid) and (self.in_categories is None or self.in_categories(pid))
+
+    def not_left_out(self, pid: str) -> bool:
+        """Not the product asked about, withdrawn, excluded or one the user added: the checks
+        besides the categories."""
         return (
             pid != self.product
             and pid not in self.withdrawn
             and pid not in self.exclude
             and pid not in self.added
-            and (self.in_categories is None or self.in_categories(pid))
         )
 
     def among(self, model: FittedModel, answer: Scored) -> list[tuple[str, float]]:
         """The answer's allowed products as (product id, score), in order."""
+        check = self
         if self.wanted:  # the rows outside the categories leave before any is named
             items, scores = answer
             inside = self.live.rows_in_categories(items, self.wanted)
             if inside is not None:  # None: a product changed since the build; each is checked below
-                answer = items[inside], scores[inside]
-        return [(pid, score) for pid, score in model.named(answer) if self(pid)]
+                answer, check = (items[inside], scores[inside]), self.not_left_out
+        return [(pid, score) for pid, score in model.named(answer) if check(pid)]
 
 
 def _first_depth(live: LiveCatalog, r: Request) -> int:
