@@ -48,7 +48,12 @@ def merge(
     if len(items) == 0:
         return items, np.asarray(scores, dtype=np.float32)
     excluding = exclude is not None and len(exclude) > 0
-    sums, rows = _added_up(items, scores, exclude, size)
+    if size is None:
+        largest = int(exclude.max()) if excluding else 0  # type: ignore[union-attr]
+        size = max(int(items.max()), largest) + 1
+    sums = _scratch(size)
+    rows = items.astype(np.intp)  # numpy's index type, converted once
+    np.add.at(sums, rows, scores)
     totals = sums[rows]
     # Keep one entry per item (its last), without sorting: each item's place in the same array
     # (read as int32, whose 0 is the float 0) remembers a position, and is zeroed after. An
@@ -62,24 +67,6 @@ def merge(
     if excluding:
         marks[exclude] = 0
     return items[last], totals[last]
-
-
-def _added_up(
-    items: NDArray[np.int32],
-    scores: NDArray[np.floating],
-    exclude: NDArray[np.integer] | None,
-    size: int | None,
-) -> tuple[NDArray[np.float32], NDArray[np.intp]]:
-    """This thread's scratch array with each item's scores added up in its place, and the items
-    as numpy's index type (converted once, not at each use). `size`, when known, is more than any
-    item and any of `exclude` (saves looking for the largest)."""
-    if size is None:
-        largest = int(exclude.max()) if exclude is not None and len(exclude) else 0
-        size = max(int(items.max()), largest) + 1
-    sums = _scratch(size)
-    rows = items.astype(np.intp)
-    np.add.at(sums, rows, scores)
-    return sums, rows
 
 
 def without(items: NDArray[np.int32], exclude: NDArray[np.integer]) -> NDArray[np.bool_]:
