@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from recommender.experiments import ab_report
+from recommender.storage import exposures
 from recommender.storage.exposures import ExposureLog, exposures_table
 from recommender.storage.feedback import FeedbackEvent, FeedbackStore
 
@@ -204,6 +206,47 @@ def test_exposures_are_written_within_a_second_and_kept_when_the_database_is_awa
     log.record("x1", "u2", "hybrid")
     assert log.flush() in (0, 2)  # the thread may have written them first
     assert _written(store) == [("u1", 2), ("u2", 2)]
+
+
+def test_exposures_keep_their_first_and_last_times_to_the_microsecond(database, monkeypatch):
+    store = FeedbackStore(database)
+    log = ExposureLog(store.engine, interval=3600)
+    moments = iter(
+        [
+            datetime(2026, 1, 2, 3, 4, 5),  # no fraction of a second
+            datetime(2026, 1, 2, 3, 4, 5, 123456),
+            datetime(2026, 1, 2, 3, 4, 4, 999999),  # written later, seen earlier (another worker's)
+            datetime(2026, 1, 2, 3, 4, 6),
+        ]
+    )
+    monkeypatch.setattr(exposures, "datetime", _Clock(moments))
+    log.record("x1", "u1", "content")
+    log.record("x1", "u1", "content")
+    assert log.flush() == 2
+    log.record("x1", "u1", "content")
+    log.record("x1", "u1", "content")
+    assert log.flush() == 2
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(exposures_table)).one()
+    first, last = datetime(2026, 1, 2, 3, 4, 4, 999999), datetime(2026, 1, 2, 3, 4, 6)
+    assert row == ("x1", "u1", "content", 4, first, last)
+    dialect = store.engine.dialect
+    if dialect.name == "sqlite":  # kept as text: the report compares it with the events' times as text
+        with store.engine.connect() as conn:
+            text = conn.exec_driver_sql("SELECT first_at, last_at FROM ab_exposures").one()
+        as_sqlalchemy_keeps = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+        assert tuple(text) == (as_sqlalchemy_keeps(row.first_at), as_sqlalchemy_keeps(row.last_at))
+    store.close()
+
+
+class _Clock:
+    """Stands in for the datetime class in the exposures module: now() gives the next moment (UTC)."""
+
+    def __init__(self, moments: Iterator[datetime]) -> None:
+        self.moments = moments
+
+    def now(self, zone: tzinfo) -> datetime:
+        return next(self.moments).replace(tzinfo=zone)
 
 
 def _written(store: FeedbackStore) -> list[tuple[str, int]]:
