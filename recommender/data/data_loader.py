@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from pyarrow import csv as pa_csv
 
 from recommender.errors import DataError, UnknownProductError
+from recommender.memory import release_freed
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,14 @@ def load_interactions(
         log.warning("%s: no usable rows; recommendations fall back to content and catalog order", name)
     if not parts["item"]:  # a header alone
         return pd.DataFrame({column: _EMPTY[column] for column in LOADED_COLUMNS})
-    # Column by column, each chunk's copy let go once joined: the log is in memory about once.
-    return pd.DataFrame({column: np.concatenate(parts.pop(column)) for column in LOADED_COLUMNS})
+    # Column by column, each column's chunks let go once joined and their memory handed back (else
+    # the allocator keeps it), and the frame made of the joined columns without copying them: the
+    # log is in memory about once.
+    columns = {}
+    for column in LOADED_COLUMNS:
+        columns[column] = np.concatenate(parts.pop(column))
+        release_freed()
+    return pd.DataFrame(columns, copy=False)
 
 
 _EMPTY = {
