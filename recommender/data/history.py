@@ -106,10 +106,12 @@ def _pairs(
     key = codes.astype(np.int64)
     key *= n_items
     key += item
-    order = np.argsort(key, kind="stable")
+    positions = np.int32 if len(key) < 2**31 else np.int64  # half the memory for any log that fits
+    order = np.argsort(key, kind="stable").astype(positions)
     del key
     pair_code, pair_item = codes[order], item[order]
     first = np.flatnonzero(np.r_[True, (np.diff(pair_code) != 0) | (np.diff(pair_item) != 0)])
+    first = first.astype(positions)
     pair_code, pair_item = pair_code[first], pair_item[first]
     pair_weight = np.maximum.reduceat(weight[order], first)
     pair_ts = np.maximum.reduceat(ts[order], first)
@@ -117,9 +119,13 @@ def _pairs(
     # Pairs are grouped by user: each user's latest time is the latest of their pairs'.
     user_first = np.flatnonzero(np.r_[True, np.diff(pair_code) != 0])
     latest = np.maximum.reduceat(pair_ts, user_first)  # users are coded in order of appearance
-    age_days = (latest[pair_code] - pair_ts) / np.timedelta64(1, "D")
-    floor = config.recency_floor
-    recency = floor + (1.0 - floor) * np.exp(-age_days / config.recency_days)
+    # floor + (1 - floor) * exp(-age_days / recency_days), in place: one array of pairs at a time
+    recency = (latest[pair_code] - pair_ts) / np.timedelta64(1, "D")
+    np.negative(recency, out=recency)
+    recency /= config.recency_days
+    np.exp(recency, out=recency)
+    recency *= 1.0 - config.recency_floor
+    recency += config.recency_floor
     return pair_code, pair_item, (pair_weight * recency).astype(np.float32), latest
 
 
