@@ -154,9 +154,9 @@ class _Upsert:
     and its rows as the database driver takes them.
 
     The flush runs in a thread of the worker, and its Python work holds up the requests being
-    answered meanwhile. Handed to SQLAlchemy as dictionaries, a flush of 1,000 users cost twice
-    the time, most of it in turning each row's values into the driver's one by one; here a row
-    is made in one step.
+    answered meanwhile. Handed to SQLAlchemy as dictionaries, a flush of 1,000 users on SQLite
+    took twice the time, most of it in turning each row's values into the driver's one by one;
+    here a row is made in one step.
     """
 
     def __init__(self, dialect: sa.Dialect) -> None:
