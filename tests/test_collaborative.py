@@ -210,6 +210,40 @@ def test_last_item_is_of_the_latest_row_and_of_ties_the_last_in_the_log():
     assert empty.n_users == 0 and empty.matrix.shape == (0, 4) and empty.last_item.size == 0
 
 
+def test_histories_made_a_few_rows_at_a_time_are_those_made_at_once(monkeypatch):
+    from recommender.data import history
+
+    rng = np.random.default_rng(3)
+    n = 400  # 30 users, 12 items, 5 days: many repeated pairs and ties in time
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{u}" for u in rng.integers(0, 30, n)],
+            "item": rng.integers(0, 12, n).astype(np.int32),
+            "interaction_type": rng.choice(["view", "add_to_cart", "purchase"], n),
+            "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 5 * 24, n), unit="h"),
+        }
+    )
+    whole = UserHistory.build(frame, 12, HistoryConfig(WEIGHTS), recent=True)
+    monkeypatch.setattr(history, "BLOCK", 7)
+    blocks = UserHistory.build(frame, 12, HistoryConfig(WEIGHTS), recent=True)
+    assert blocks.user_index == whole.user_index
+    assert (blocks.matrix != whole.matrix).nnz == 0 and whole.matrix.nnz > 100
+    assert blocks.last_item.tolist() == whole.last_item.tolist()
+    assert all(blocks.recent.of(row) == whole.recent.of(row) for row in range(30))
+    # and both are right: the first user's pairs, worked out by hand
+    user = frame["user_id"].iloc[0]
+    first = frame[frame["user_id"] == user]
+    latest = first["ts"].max()
+    expected = {
+        int(item): max(WEIGHTS[kind] for kind in rows["interaction_type"])
+        / max(WEIGHTS.values())
+        * (0.3 + 0.7 * np.exp(-((latest - rows["ts"].max()) / pd.Timedelta(days=1)) / 90))
+        for item, rows in first.groupby("item")
+    }
+    items, strength = blocks.items_of(user)
+    assert dict(zip(items.tolist(), strength.tolist(), strict=True)) == pytest.approx(expected, rel=1e-5)
+
+
 def test_past_the_work_budget_each_product_has_fewer_possible_predictors(store, monkeypatch):
     from recommender.models import collaborative
 

@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
 from recommender.data.recent import RecentEvents
@@ -17,7 +18,8 @@ def test_keeps_each_users_latest_events_newest_first():
         }
     )
     names = ["view", "add_to_cart", "purchase"]
-    recent = RecentEvents.build(frame, {"C": 2, "B": 1, "A": 0}, names, keep=3)  # rows, not key order
+    users = np.array([0, 1, 0, 0, 1, 0], np.int32)  # A is row 0, B row 1, C (no events) row 2
+    recent = RecentEvents.build(frame, users, 3, names, keep=3)
     day = lambda d: datetime(2024, 1, d, tzinfo=UTC)  # noqa: E731
     # A's two events at the same time keep the log's order (item 4 before 6); the oldest is left out.
     assert recent.of(0) == [(6, "view", day(4)), (4, "view", day(4)), (1, "view", day(3))]

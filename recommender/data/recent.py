@@ -25,15 +25,18 @@ class RecentEvents:
 
     @classmethod
     def build(
-        cls, interactions: pd.DataFrame, user_index: dict[str, int], names: Sequence[str], keep: int = KEEP
+        cls,
+        interactions: pd.DataFrame,
+        users: NDArray[np.int32],
+        n_users: int,
+        names: Sequence[str],
+        keep: int = KEEP,
     ) -> RecentEvents:
-        """From the loader's frame (user_id, item, interaction_type, ts)."""
-        rows = np.fromiter(user_index.values(), np.int32, len(user_index))
-        users = rows[pd.Index(list(user_index)).get_indexer(interactions["user_id"])]
+        """From the loader's frame (user_id, item, interaction_type, ts), whose rows' users are
+        `users` (rows 0 to n_users - 1, as the histories code them)."""
         times = interactions["ts"].to_numpy("datetime64[s]").view(np.int64)
         order = np.lexsort((times, users))  # by user, then time; stable, so ties keep the log's order
-        counts = np.bincount(users, minlength=len(user_index))
-        del users
+        counts = np.bincount(users, minlength=n_users)
         # Each user's last `keep` rows: positions ends - taken to ends of the sorted order.
         taken = np.minimum(counts, keep)
         indptr = np.concatenate([[0], np.cumsum(taken)]).astype(np.int64)

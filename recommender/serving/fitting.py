@@ -10,14 +10,13 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import pandas as pd
 
 from recommender.data.data_loader import Catalog
 from recommender.data.history import HistoryConfig, UserHistory
-from recommender.data.recent import RecentEvents
 from recommender.memory import release_freed
 from recommender.models.collaborative import CollaborativeConfig, ItemItemModel
 from recommender.models.content_based import ContentConfig, ContentModel, TextSpace
@@ -125,9 +124,7 @@ def fit_models(
 
 def history_of(interactions: pd.DataFrame, n_items: int, settings: ModelSettings) -> UserHistory:
     """The users' histories from the loader's frame, with their latest events."""
-    history = UserHistory.build(interactions, n_items, settings.history)
-    names = list(settings.interaction_weights)
-    return replace(history, recent=RecentEvents.build(interactions, history.user_index, names))
+    return UserHistory.build(interactions, n_items, settings.history, recent=True)
 
 
 def ranker_log_of(
