@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 
 import pytest
 
@@ -50,6 +52,28 @@ def test_load_or_build_builds_once_then_loads(store, tmp_path, monkeypatch):
     again = load_or_build(CsvInputs(*store), SETTINGS, tmp_path)
     assert again.version == first.version
     assert answers(again) == answers(first)
+
+
+def test_a_model_built_at_start_is_served_from_the_files_it_saved(store, tmp_path, monkeypatch):
+    built = []
+    from_inputs = Recommender.from_inputs
+
+    def watched(*args, **kwargs):
+        model = from_inputs(*args, **kwargs)
+        built.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(Recommender, "from_inputs", watched)
+    gc.disable()  # as under gunicorn, whose master freezes what is alive when it forks
+    try:
+        served = load_or_build(CsvInputs(*store), SETTINGS, tmp_path)
+    finally:
+        gc.enable()
+    assert len(built) == 1 and built[0]() is None  # the built model is gone, not kept beside
+    table = served.similar_items.indices
+    assert not table.flags.owndata and not table.flags.writeable  # the file's pages
+    assert answers(served) == answers(from_inputs(CsvInputs(*store), SETTINGS))
+    assert served.built["interactions"] == 13  # how it was built, read back from the files
 
 
 def test_changed_inputs_make_a_new_version(store, tmp_path):

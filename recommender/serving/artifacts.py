@@ -14,6 +14,7 @@ save() and load() name the same arrays, so they stay side by side in one module 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from recommender.data.data_loader import Catalog
 from recommender.data.history import UserHistory
 from recommender.data.recent import RecentEvents
 from recommender.data.snapshot import ItemStats
+from recommender.memory import release_freed
 from recommender.models.collaborative import ItemItemModel
 from recommender.models.content_based import ContentConfig, TextSpace
 from recommender.models.lists_on_disk import ListsOnDisk
@@ -49,18 +51,24 @@ log = logging.getLogger(__name__)
 
 
 def load_or_build(inputs: StoreInputs, settings: ModelSettings, directory: str | Path | None) -> Recommender:
-    """The model of these inputs: from `directory` if it was built before, else built (and saved)."""
+    """The model of these inputs: from `directory` if it was built before, else built, saved, and
+    then loaded from what was saved.
+
+    A model served from its files is mapped pages that the workers share and the system can drop,
+    as after any later start. The built one would stay in the master's memory (6 GB for a store of
+    1M products), and each worker would copy the pages it writes to.
+    """
     version = model_version(inputs, settings)
-    if directory is not None:
-        folder = Path(directory) / version
-        if (folder / "meta.json").exists():
-            started = time.perf_counter()
-            model = load(folder)
-            log.info("model %s loaded from %s in %.1f s", version, folder, time.perf_counter() - started)
-            return model
-    model = Recommender.from_inputs(inputs, settings, version)
-    if directory is not None:
-        save(model, directory)
+    if directory is None:
+        return Recommender.from_inputs(inputs, settings, version)
+    folder = Path(directory) / version
+    if not (folder / "meta.json").exists():
+        save(Recommender.from_inputs(inputs, settings, version), directory)
+        gc.collect()  # the built model refers to itself: only the collector lets it go
+        release_freed()  # and its memory goes back to the system before the saved one is mapped
+    started = time.perf_counter()
+    model = load(folder)
+    log.info("model %s loaded from %s in %.1f s", version, folder, time.perf_counter() - started)
     return model
 
 
