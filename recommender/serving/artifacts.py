@@ -55,8 +55,8 @@ def load_or_build(inputs: StoreInputs, settings: ModelSettings, directory: str |
     then loaded from what was saved.
 
     A model served from its files is mapped pages that the workers share and the system can drop,
-    as after any later start. The built one would stay in the master's memory (6 GB for a store of
-    1M products), and each worker would copy the pages it writes to.
+    as after any later start. The built one would stay in the master's memory (most of the build's
+    peak), and each worker would copy the pages it writes to.
     """
     version = model_version(inputs, settings)
     if directory is None:
